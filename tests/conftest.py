@@ -1,0 +1,38 @@
+"""Test setup shared by every test: headless Qt, and per-user folders kept out of the developer's home."""
+
+from __future__ import annotations
+
+import os
+
+# Set before anything imports Qt: tests never need a display.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+import pytest  # noqa: E402
+
+from voxtral_desktop.core import paths  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Settings, logs and history go to a fresh folder per test, never the developer's own."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv(paths.HOME_ENV, str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir():
+    """Folder of the trained tiny Voxtral (model + processor), built once and cached across sessions."""
+    from voxtral_desktop.testing.tiny_voxtral import cached_tiny_voxtral
+
+    return cached_tiny_voxtral()
+
+
+@pytest.fixture(scope="session")
+def utterance_audio():
+    """Utterance key -> espeak-ng speech of its `spoken` text, mono float32 at 16 kHz."""
+    from voxtral_desktop.testing.speech import UTTERANCES, synthesize
+
+    return {u.key: synthesize(u.spoken) for u in UTTERANCES}

@@ -1,0 +1,112 @@
+"""Command line: no sub-command opens the window; `respond` streams a reply to an audio file as JSON lines."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_ERROR_CHUNK, EXIT_USAGE = 0, 1, 2
+
+
+def _add_common(parser: argparse.ArgumentParser, *, sub: bool = False) -> None:
+    # On a sub-command the defaults are suppressed, or they would overwrite flags given before it.
+    kw: dict[str, Any] = {"default": argparse.SUPPRESS} if sub else {}
+    parser.add_argument("--model", metavar="ID_OR_DIR", help="Hugging Face hub id or local model folder", **kw)
+    parser.add_argument(
+        "--config", metavar="FILE", type=Path, help="extra config file, applied after yours", **kw
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr", **kw)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="voxtral-desktop",
+        description="Push-to-talk voice assistant on Mistral's Voxtral. With no command, opens the window.",
+    )
+    from voxtral_desktop import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _add_common(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    respond = sub.add_parser(
+        "respond",
+        help="answer (or transcribe) an audio file, one JSON chunk per line",
+        description="Stream the reply to AUDIO_FILE (WAV, FLAC or OGG) as JSON chunk dicts, one per line.",
+    )
+    respond.add_argument("audio_file", metavar="AUDIO_FILE", type=Path)
+    respond.add_argument("--mode", choices=("conversation", "transcribe"), default="conversation")
+    _add_common(respond, sub=True)
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if args.model:
+        out.setdefault("model", {})["id"] = args.model
+    return out
+
+
+def _read_audio(path: Path) -> tuple[Any, int]:
+    import soundfile as sf
+
+    if not path.is_file():
+        raise FileNotFoundError(f"audio file {path} does not exist")
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=False)
+    except (sf.LibsndfileError, RuntimeError, OSError) as e:
+        raise ValueError(f"cannot read {path} as audio (WAV, FLAC or OGG): {e}") from e
+    return data, int(rate)
+
+
+async def _respond(model: Any, audio: Any, rate: int, mode: str, chunk_id: str) -> int:
+    final_ok = False
+    async for chunk in model.process_realtime_chunk_streaming(audio, chunk_id, mode=mode, sample_rate=rate):
+        sys.stdout.write(json.dumps(chunk) + "\n")
+        sys.stdout.flush()
+        final_ok = bool(chunk["success"]) if chunk["is_final"] else final_ok
+    return EXIT_OK if final_ok else EXIT_ERROR_CHUNK
+
+
+def respond(args: argparse.Namespace) -> int:
+    from voxtral_desktop import ConfigError, ModelLoadError, VoxtralModel, load_config
+
+    try:
+        audio, rate = _read_audio(args.audio_file)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"voxtral-desktop: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        cfg = load_config(args.config, _overrides(args))
+    except ConfigError as e:
+        print(f"voxtral-desktop: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    model = VoxtralModel(cfg)
+    try:
+        model.initialize()
+    except ModelLoadError as e:
+        print(f"voxtral-desktop: error: {e}", file=sys.stderr)
+        return EXIT_ERROR_CHUNK
+    try:
+        return asyncio.run(_respond(model, audio, rate, args.mode, args.audio_file.stem))
+    finally:
+        model.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from voxtral_desktop.app import setup_logging
+
+    setup_logging(verbose=args.verbose, to_file=args.command is None)
+    if args.command == "respond":
+        return respond(args)
+    from voxtral_desktop.app import run_gui
+
+    return run_gui(model=args.model, config=args.config)

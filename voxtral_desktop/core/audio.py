@@ -1,0 +1,112 @@
+"""Audio in any accepted form -> mono float32 at 16 kHz, energy-based speech detection, and WAV encoding."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+SAMPLE_RATE = 16000  # Hz; Voxtral's Whisper-style encoder expects this rate
+MIN_SAMPLES = SAMPLE_RATE // 100  # 160 samples = 10 ms; anything shorter cannot hold a sound
+FRAME_SAMPLES = SAMPLE_RATE // 50  # 320 samples = 20 ms, the unit speech detection counts in
+MAX_CHANNELS = 8  # a 2-D array with a side this short is read as channels
+# Floats a little over full scale come from resampling overshoot and are clipped; far over it means
+# integer samples were passed as floats, which no clipping can rescue.
+FLOAT_OVERSHOOT_LIMIT = 2.0
+
+
+class AudioError(ValueError):
+    """Audio that cannot be used: wrong type, shape or dtype, empty, too short, not finite."""
+
+
+def _to_numpy(audio: Any) -> np.ndarray:
+    """Accept numpy arrays and torch tensors without importing torch (it is heavy and lazy here)."""
+    if isinstance(audio, np.ndarray):
+        return audio
+    if type(audio).__module__.split(".")[0] == "torch" and hasattr(audio, "detach"):
+        tensor = audio.detach().cpu()
+        if tensor.is_floating_point() and str(tensor.dtype) not in ("torch.float32", "torch.float64"):
+            tensor = tensor.float()  # bfloat16 and float16 have no exact numpy twin everywhere
+        return tensor.numpy()
+    raise AudioError(f"audio must be a numpy array or torch tensor, got {type(audio).__name__}")
+
+
+def _to_mono(arr: np.ndarray) -> np.ndarray:
+    if arr.ndim == 1:
+        return arr
+    if arr.ndim != 2:
+        raise AudioError(f"audio must be 1-D (mono) or 2-D (channels), got {arr.ndim}-D shape {arr.shape}")
+    rows, cols = arr.shape
+    if cols <= MAX_CHANNELS and rows > cols:
+        return arr.mean(axis=1)
+    if rows <= MAX_CHANNELS and cols > rows:
+        return arr.mean(axis=0)
+    raise AudioError(f"cannot tell samples from channels in audio of shape {arr.shape}")
+
+
+def normalize_audio(audio: Any, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Return mono float32 samples in [-1, 1] at 16 kHz, or raise AudioError saying what is wrong."""
+    if audio is None:
+        raise AudioError("no audio was given")
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+        raise AudioError(f"sample_rate must be a positive integer, got {sample_rate!r}")
+    arr = _to_numpy(audio)
+    if arr.dtype == np.int16:
+        arr = arr.astype(np.float32) / 32768.0
+    elif np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(np.float32, copy=False)
+    else:
+        raise AudioError(f"audio must be float in [-1, 1] or int16, got dtype {arr.dtype}")
+    if arr.size == 0:
+        raise AudioError("audio is empty")
+    arr = _to_mono(arr)
+    if not np.isfinite(arr).all():
+        raise AudioError("audio holds NaN or infinite samples")
+    peak = float(np.abs(arr).max())
+    if peak > FLOAT_OVERSHOOT_LIMIT:
+        raise AudioError(f"float audio must lie in [-1, 1], got a peak of {peak:.3g}")
+    if sample_rate != SAMPLE_RATE:
+        import soxr  # only needed for devices that do not record at 16 kHz
+
+        arr = soxr.resample(arr, int(sample_rate), SAMPLE_RATE)
+    if arr.shape[0] < MIN_SAMPLES:
+        raise AudioError(f"audio is too short ({arr.shape[0]} samples at 16 kHz; need at least 10 ms)")
+    if peak > 1.0:
+        arr = np.clip(arr, -1.0, 1.0)
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class SpeechReport:
+    """What speech detection saw: how loud the loudest 20 ms frame was and how much speech there is."""
+
+    is_speech: bool
+    peak_rms: float
+    speech_ms: float
+
+
+def detect_speech(audio16k: np.ndarray, threshold: float, min_speech_ms: float) -> SpeechReport:
+    """Count 20 ms frames whose RMS reaches ``threshold``; speech needs ``min_speech_ms`` of them."""
+    n_frames = -(-audio16k.shape[0] // FRAME_SAMPLES)
+    padded = np.zeros(n_frames * FRAME_SAMPLES, dtype=np.float32)
+    padded[: audio16k.shape[0]] = audio16k
+    frames = padded.reshape(n_frames, FRAME_SAMPLES)
+    rms = np.sqrt(np.einsum("ij,ij->i", frames, frames) / FRAME_SAMPLES)
+    loud = int(np.count_nonzero(rms >= threshold))
+    speech_ms = loud * 1000.0 * FRAME_SAMPLES / SAMPLE_RATE
+    return SpeechReport(is_speech=loud > 0 and speech_ms >= min_speech_ms, peak_rms=float(rms.max()), speech_ms=speech_ms)
+
+
+def duration_s(audio16k: np.ndarray) -> float:
+    return audio16k.shape[0] / SAMPLE_RATE
+
+
+def wav_bytes(audio16k: np.ndarray) -> bytes:
+    """16-bit PCM WAV in memory: the form Voxtral's chat template and OpenAI-style servers take."""
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, audio16k, SAMPLE_RATE, format="WAV", subtype="PCM_16")
+    return buf.getvalue()

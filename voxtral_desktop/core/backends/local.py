@@ -1,0 +1,217 @@
+"""Runs Voxtral in this process with transformers: load on cpu/cuda/mps, generate in a thread, stream text."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable
+
+from voxtral_desktop.core import prompts
+from voxtral_desktop.core.backends.base import (
+    Backend,
+    GenerationError,
+    GenerationRequest,
+    ModelLoadError,
+    ProgressCallback,
+)
+from voxtral_desktop.core.config import Config
+
+log = logging.getLogger(__name__)
+
+_END = object()  # the generation thread's last message: nothing more will come
+
+
+def resolve_device(requested: str) -> str:
+    """auto = cuda, then mps, then cpu; an explicit device that is missing is an error, not a fallback."""
+    import torch
+
+    has = {
+        "cuda": torch.cuda.is_available(),
+        "mps": bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available(),
+        "cpu": True,
+    }
+    if requested == "auto":
+        return next(d for d in ("cuda", "mps", "cpu") if has[d])
+    if not has[requested]:
+        raise ModelLoadError(f"model.device is '{requested}' but this machine has no {requested.upper()} device")
+    return requested
+
+
+def resolve_dtype(requested: str, device: str) -> Any:
+    import torch
+
+    if requested == "auto":
+        # bf16 halves memory on GPUs built for it; CPU kernels are fastest and exact in float32;
+        # MPS lacks bf16 on older macOS.
+        return {"cuda": torch.bfloat16, "mps": torch.float16}.get(device, torch.float32)
+    return getattr(torch, requested)
+
+
+def _looks_like_path(model_id: str) -> bool:
+    """Hub ids are ``name`` or ``org/name``; anything else with a slash is meant as a folder."""
+    return (
+        model_id.startswith((".", "~"))
+        or os.path.isabs(model_id)
+        or "\\" in model_id
+        or model_id.count("/") > 1
+    )
+
+
+def _missing_model_advice(model_id: str, cause: BaseException) -> str:
+    return (
+        f"Could not load the Voxtral model '{model_id}': {cause}. "
+        f"If this machine is online, it downloads on first use (about 9 GB for Voxtral Mini); offline, "
+        f"download it elsewhere with `hf download {model_id}` and copy the folder here, then set model.id "
+        f"to that folder (Settings, `--model /path/to/folder`, or config.yaml)."
+    )
+
+
+class LocalBackend(Backend):
+    """Loads the processor and model lazily and generates with a TextIteratorStreamer in a worker thread."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.model: Any = None
+        self.processor: Any = None
+        self.device: str | None = None
+        self.model_id: str | None = None
+
+    @property
+    def is_loaded(self) -> bool:
+        return self.model is not None
+
+    def load(self, progress: ProgressCallback | None = None) -> None:
+        cfg = self.config.model
+        model_id = cfg.id
+        report = progress or (lambda phase, fraction: None)
+        local = Path(model_id).expanduser()
+        if _looks_like_path(model_id) and not local.is_dir():
+            raise ModelLoadError(
+                f"model folder {local} does not exist. Point model.id at a folder holding the model's "
+                f"config.json, tekken.json and weights, or at a Hugging Face hub id such as "
+                f"mistralai/Voxtral-Mini-3B-2507."
+            )
+        source = str(local) if local.is_dir() else model_id
+        report("loading", None)
+        try:
+            import torch
+            from transformers import AutoProcessor, VoxtralForConditionalGeneration
+        except ImportError as e:  # pragma: no cover - only on broken installs
+            raise ModelLoadError(f"torch and transformers are needed to run Voxtral locally: {e}") from e
+        device = resolve_device(cfg.device)
+        dtype = resolve_dtype(cfg.dtype, device)
+        log.info("loading %s on %s as %s", source, device, str(dtype).removeprefix("torch."))
+        try:
+            processor = AutoProcessor.from_pretrained(source)
+            model = VoxtralForConditionalGeneration.from_pretrained(source, dtype=dtype)
+        except (OSError, ValueError) as e:
+            raise ModelLoadError(_missing_model_advice(model_id, e)) from e
+        model.to(device)
+        model.eval()
+        if device == "cpu":
+            log.warning("running Voxtral on the CPU: a full-size model takes many seconds per reply")
+        self.processor, self.model, self.device, self.model_id = processor, model, device, source
+        _ = torch  # loaded above; keeps the import local to this back-end
+        report("ready", 1.0)
+
+    def close(self) -> None:
+        self.model = None
+        self.processor = None
+
+    def build_inputs(self, request: GenerationRequest) -> Any:
+        """The exact tensors generate() gets: tests inspect them to prove the audio reaches the model."""
+        if request.mode == "transcribe":
+            inputs = prompts.transcription_inputs(
+                self.processor, request.audio, language=request.language, model_id=self.model_id
+            )
+        else:
+            inputs = prompts.conversation_inputs(
+                self.processor, request.audio, instruction=request.instruction, history=request.history
+            )
+        return inputs.to(self.device, dtype=self.model.dtype)
+
+    def generate_kwargs(self, request: GenerationRequest) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"max_new_tokens": request.max_new_tokens}
+        if request.temperature > 0:
+            kwargs.update(do_sample=True, temperature=request.temperature, top_p=request.top_p)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        return kwargs
+
+    async def stream(self, request: GenerationRequest, stop: threading.Event) -> AsyncIterator[str]:
+        if self.model is None:
+            raise GenerationError("the model is not loaded")
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[object] = asyncio.Queue()
+
+        def emit(item: object) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        thread = threading.Thread(
+            target=self._generate, args=(request, stop, emit), name="voxtral-generate", daemon=True
+        )
+        thread.start()
+        finished = False
+        try:
+            while True:
+                item = await queue.get()
+                if item is _END:
+                    finished = True
+                    return
+                if isinstance(item, BaseException):
+                    finished = True
+                    raise GenerationError(str(item) or type(item).__name__) from item
+                yield item  # type: ignore[misc]
+        finally:
+            stop.set()
+            # The thread stops within one token once ``stop`` is set; wait for its last word so no thread
+            # outlives the reply, without blocking the event loop.
+            while not finished:
+                item = await queue.get()
+                finished = item is _END or isinstance(item, BaseException)
+            thread.join()
+
+    def _generate(self, request: GenerationRequest, stop: threading.Event, emit: Callable[[object], None]) -> None:
+        try:
+            import torch
+            from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+            class _StopWhenSet(StoppingCriteria):
+                def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
+                    return torch.full((input_ids.shape[0],), stop.is_set(), dtype=torch.bool, device=input_ids.device)
+
+            class _ForwardingStreamer(TextIteratorStreamer):
+                """Hands each finished piece of text straight to the event loop instead of a blocking queue."""
+
+                def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+                    if text:
+                        emit(text)
+
+            streamer = _ForwardingStreamer(
+                self.processor.tokenizer, skip_prompt=True, skip_special_tokens=True
+            )
+            with torch.inference_mode():
+                inputs = self.build_inputs(request)
+                if stop.is_set():
+                    return
+                self.model.generate(
+                    **inputs,
+                    streamer=streamer,
+                    stopping_criteria=StoppingCriteriaList([_StopWhenSet()]),
+                    **self.generate_kwargs(request),
+                )
+        except BaseException as e:  # forwarded: the consumer must not wait for a timeout to learn of it
+            log.debug("generation raised %r", e)
+            _send(emit, e)
+            return
+        _send(emit, _END)
+
+
+def _send(emit: Callable[[object], None], item: object) -> None:
+    try:
+        emit(item)
+    except RuntimeError:  # the loop closed under us (app quitting): nobody is listening any more
+        pass

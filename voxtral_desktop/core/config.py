@@ -1,0 +1,329 @@
+"""Typed settings: shipped defaults, the user's file, an explicit file and overrides, validated and saved atomically."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import yaml
+
+from voxtral_desktop.core import paths
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILENAME = "config.yaml"
+
+
+class ConfigError(ValueError):
+    """A setting is unknown, of the wrong type or out of range, or a config file cannot be read."""
+
+
+# A check returns None when the value is fine, else the reason it is not.
+Check = Callable[[Any], "str | None"]
+
+
+def _one_of(*choices: object) -> Check:
+    allowed = ", ".join(str(c) for c in choices)
+    return lambda v: None if v in choices else f"must be one of {allowed}"
+
+
+def _at_least(lo: float) -> Check:
+    return lambda v: None if v >= lo else f"must be >= {lo}"
+
+
+def _greater_than(lo: float) -> Check:
+    return lambda v: None if v > lo else f"must be > {lo}"
+
+
+def _unit_interval_open_left(v: float) -> str | None:
+    return None if 0 < v <= 1 else "must be in (0, 1]"
+
+
+def _not_blank(v: str) -> str | None:
+    return None if v.strip() else "must not be empty"
+
+
+def _setting(default: Any, check: Check | None = None, doc: str = "") -> Any:
+    return field(default=default, metadata={"check": check, "doc": doc})
+
+
+class _Section:
+    """Validates every assignment, so a running app can never hold a bad value."""
+
+    _path: str = ""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        fields = {f.name: f for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        if name not in fields:
+            raise ConfigError(f"unknown config key '{self._path}.{name}'")
+        f = fields[name]
+        value = _coerce(f"{self._path}.{name}", value, f.type)
+        check = f.metadata.get("check")
+        if check is not None:
+            reason = check(value)
+            if reason:
+                raise ConfigError(f"{self._path}.{name} {reason}, got {value!r}")
+        object.__setattr__(self, name, value)
+
+
+_TYPE_NAMES = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false"}
+
+
+def _coerce(key: str, value: Any, type_name: Any) -> Any:
+    """Accept a value only when it already has the declared type (ints may stand for floats)."""
+    type_name = type_name if isinstance(type_name, str) else type_name.__name__
+    ok = {
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+        "str": isinstance(value, str),
+        "bool": isinstance(value, bool),
+    }[type_name]
+    if not ok:
+        raise ConfigError(f"{key} must be {_TYPE_NAMES[type_name]}, got {value!r}")
+    return float(value) if type_name == "float" else value
+
+
+@dataclass
+class ModelConfig(_Section):
+    _path = "model"
+    id: str = _setting("mistralai/Voxtral-Mini-3B-2507", _not_blank, "hub id or local folder")
+    device: str = _setting("auto", _one_of("auto", "cpu", "cuda", "mps"))
+    dtype: str = _setting("auto", _one_of("auto", "float32", "bfloat16", "float16"))
+
+
+@dataclass
+class AudioConfig(_Section):
+    _path = "audio"
+    sample_rate: int = _setting(16000, _one_of(16000), "Voxtral's encoder rate, Hz")
+    speech_threshold: float = _setting(0.01, _at_least(0.0), "RMS level that counts as speech")
+    min_speech_ms: int = _setting(200, _at_least(0), "shortest speech, ms")
+    max_recording_s: float = _setting(120.0, _greater_than(0), "longest recording, s")
+    input_device: str = _setting("", None, "microphone name; empty = system default")
+
+
+@dataclass
+class StreamingConfig(_Section):
+    _path = "streaming"
+    max_new_tokens: int = _setting(50, _at_least(1))
+    temperature: float = _setting(0.7, _at_least(0.0), "0 = greedy")
+    top_p: float = _setting(0.9, _unit_interval_open_left)
+    chunk_size_words: int = _setting(4, _at_least(1))
+    timeout_ms: int = _setting(60000, _greater_than(0))
+    flush_interval_ms: int = _setting(600, _greater_than(0))
+
+
+@dataclass
+class ConversationConfig(_Section):
+    _path = "conversation"
+    instruction: str = _setting("", None, "text sent with the audio")
+
+
+@dataclass
+class TranscriptionConfig(_Section):
+    _path = "transcription"
+    language: str = _setting("en", None, "language hint; empty = detect")
+
+
+@dataclass
+class RemoteConfig(_Section):
+    _path = "remote"
+    base_url: str = _setting("http://127.0.0.1:8000/v1", _not_blank)
+    model: str = _setting("mistralai/Voxtral-Mini-3B-2507", _not_blank)
+    timeout_s: float = _setting(60.0, _greater_than(0))
+    audio_format: str = _setting("audio_url", _one_of("audio_url", "input_audio", "mistral"))
+
+
+_SECTIONS: dict[str, type[_Section]] = {
+    "model": ModelConfig,
+    "audio": AudioConfig,
+    "streaming": StreamingConfig,
+    "conversation": ConversationConfig,
+    "transcription": TranscriptionConfig,
+    "remote": RemoteConfig,
+}
+_SCALARS: dict[str, tuple[str, Check | None]] = {"backend": ("str", _one_of("local", "openai"))}
+
+
+class Config:
+    """All settings, as attributes: ``cfg.model.id``, ``cfg.streaming.temperature``, ``cfg.backend``."""
+
+    model: ModelConfig
+    audio: AudioConfig
+    streaming: StreamingConfig
+    conversation: ConversationConfig
+    transcription: TranscriptionConfig
+    remote: RemoteConfig
+    backend: str
+
+    def __init__(self, data: Mapping[str, Any] | None = None, *, user_file: Path | None = None) -> None:
+        object.__setattr__(self, "user_file", user_file)
+        for name, cls in _SECTIONS.items():
+            object.__setattr__(self, name, cls())
+        object.__setattr__(self, "backend", "local")
+        if data:
+            self.update(data)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _SECTIONS:
+            raise ConfigError(f"config section '{name}' cannot be replaced; set its keys instead")
+        if name not in _SCALARS:
+            raise ConfigError(f"unknown config key '{name}'")
+        type_name, check = _SCALARS[name]
+        value = _coerce(name, value, type_name)
+        reason = check(value) if check else None
+        if reason:
+            raise ConfigError(f"{name} {reason}, got {value!r}")
+        object.__setattr__(self, name, value)
+
+    def update(self, data: Mapping[str, Any], *, source: str = "") -> None:
+        """Apply a nested dict of settings, all or nothing: a bad key leaves every setting as it was."""
+        staged = self.copy()
+        where = f" (in {source})" if source else ""
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"config must be a mapping of sections{where}, got {type(data).__name__}")
+        try:
+            for key, value in data.items():
+                if key in _SECTIONS:
+                    if not isinstance(value, Mapping):
+                        raise ConfigError(f"config section '{key}' must be a mapping, got {value!r}")
+                    section = getattr(staged, key)
+                    for sub, subvalue in value.items():
+                        setattr(section, str(sub), subvalue)
+                else:
+                    setattr(staged, str(key), value)
+        except ConfigError as e:
+            raise ConfigError(f"{e}{where}") from None
+        for name in _SECTIONS:
+            object.__setattr__(self, name, getattr(staged, name))
+        for name in _SCALARS:
+            object.__setattr__(self, name, getattr(staged, name))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {name: getattr(self, name) for name in _SCALARS}
+        for name in _SECTIONS:
+            out[name] = dataclasses.asdict(getattr(self, name))
+        return out
+
+    def copy(self) -> Config:
+        clone = Config(user_file=self.user_file)
+        for name in _SECTIONS:
+            object.__setattr__(clone, name, copy.copy(getattr(self, name)))
+        for name in _SCALARS:
+            object.__setattr__(clone, name, getattr(self, name))
+        return clone
+
+    def save(self, path: str | os.PathLike[str] | None = None) -> Path:
+        """Write the settings that differ from the shipped defaults, atomically, to the user's file."""
+        target = Path(path) if path is not None else (self.user_file or paths.user_config_file())
+        _back_up_if_corrupt(target)
+        diff = _diff(self.to_dict(), default_config().to_dict())
+        text = "# voxtral-desktop settings (only what differs from the defaults).\n"
+        text += yaml.safe_dump(diff, sort_keys=False, allow_unicode=True) if diff else ""
+        _atomic_write(target, text)
+        log.info("saved settings to %s", target)
+        return target
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Config) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return f"Config({self.to_dict()!r})"
+
+
+def _diff(values: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            sub = _diff(value, defaults.get(key, {}))
+            if sub:
+                out[key] = sub
+        elif defaults.get(key) != value:
+            out[key] = value
+    return out
+
+
+def _atomic_write(target: Path, text: str) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _back_up_if_corrupt(target: Path) -> None:
+    """Saving over a file we could not read would lose what the user wrote in it: keep a copy first."""
+    if not target.exists():
+        return
+    try:
+        _read_yaml(target)
+    except ConfigError as e:
+        backup = target.with_name(f"{target.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.replace(target, backup)
+        log.warning("%s; kept it as %s before saving new settings", e, backup)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {path}: {e.strerror or e}") from e
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config file {path} is not UTF-8 text: {e}") from e
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {path} is not valid YAML: {e}") from e
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of sections, got {type(data).__name__}")
+    return data
+
+
+def shipped_config_text() -> str:
+    return resources.files("voxtral_desktop").joinpath(CONFIG_FILENAME).read_text(encoding="utf-8")
+
+
+def default_config() -> Config:
+    """The defaults shipped inside the package."""
+    data = yaml.safe_load(shipped_config_text()) or {}
+    cfg = Config()
+    cfg.update(data, source="shipped config.yaml")
+    return cfg
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Shipped defaults, then the user's file, then ``path``, then ``overrides`` (a nested dict).
+
+    Raises ConfigError naming the key and value (or the file) when anything is wrong; nothing is written.
+    """
+    user_file = paths.user_config_file()
+    cfg = default_config()
+    object.__setattr__(cfg, "user_file", user_file)
+    if user_file.exists():
+        cfg.update(_read_yaml(user_file), source=str(user_file))
+    if path is not None:
+        explicit = Path(path)
+        if not explicit.exists():
+            raise ConfigError(f"config file {explicit} does not exist")
+        cfg.update(_read_yaml(explicit), source=str(explicit))
+    if overrides:
+        cfg.update(overrides, source="overrides")
+    return cfg

@@ -1,0 +1,289 @@
+"""VoxtralModel: audio in, a reply streamed out as chunk dicts of a few words each (the seed's contract)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import weakref
+from typing import Any, AsyncGenerator, Sequence
+
+import numpy as np
+
+from voxtral_desktop.core import chunks as C
+from voxtral_desktop.core.audio import AudioError, detect_speech, duration_s, normalize_audio
+from voxtral_desktop.core.backends import Backend, GenerationRequest, Turn, create_backend
+from voxtral_desktop.core.backends.base import MODES, ProgressCallback
+from voxtral_desktop.core.chunker import WordChunker
+from voxtral_desktop.core.config import Config, load_config
+
+log = logging.getLogger(__name__)
+
+NOT_INITIALIZED = "VoxtralModel is not initialized: call initialize() (it loads the model) before asking for replies"
+
+
+class VoxtralModel:
+    """One model, one reply at a time; concurrent requests wait their turn in order.
+
+    Settings are read from ``config`` at the start of every reply, so changes apply to the next one.
+    """
+
+    def __init__(self, config: Config | None = None, backend: Backend | None = None) -> None:
+        self.config = config if config is not None else load_config()
+        self.backend = backend if backend is not None else create_backend(self.config)
+        self._load_lock = threading.Lock()
+        # asyncio locks belong to one loop; a model may be driven from several (tests, CLI, app).
+        self._turn_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._current_stop: _Stop | None = None
+
+    @property
+    def is_initialized(self) -> bool:
+        return self.backend.is_loaded
+
+    def initialize(self, progress: ProgressCallback | None = None) -> None:
+        """Load the model (blocking, idempotent). Raises ModelLoadError saying what to do on failure."""
+        with self._load_lock:
+            if not self.backend.is_loaded:
+                self.backend.load(progress)
+
+    def cancel(self) -> None:
+        """Stop the reply in flight, if any; it ends with a final ``cancelled`` chunk."""
+        stop = self._current_stop
+        if stop is not None:
+            stop.set()
+
+    def close(self) -> None:
+        self.cancel()
+        self.backend.close()
+
+    def _turn_lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        lock = self._turn_locks.get(loop)
+        if lock is None:
+            lock = self._turn_locks[loop] = asyncio.Lock()
+        return lock
+
+    async def process_realtime_chunk_streaming(
+        self,
+        audio_data: Any,
+        chunk_id: str,
+        mode: str = "conversation",
+        *,
+        sample_rate: int = 16000,
+        history: Sequence[Turn] = (),
+    ) -> AsyncGenerator[C.Chunk, None]:
+        """Yield chunk dicts of 3-5 words as the reply is generated; exactly one, the last, is final.
+
+        Bad audio, silence or an unknown mode give one final error chunk and no model call; a failure
+        inside generation gives the seed's fallback chunk. Raises RuntimeError if not initialized.
+        """
+        started = time.perf_counter()
+        if not self.is_initialized:
+            raise RuntimeError(NOT_INITIALIZED)
+        clock = _Clock(started)
+
+        request_or_error = self._prepare(audio_data, chunk_id, mode, sample_rate, history, clock)
+        if isinstance(request_or_error, dict):
+            yield request_or_error
+            return
+        request = request_or_error
+
+        async with self._turn_lock():
+            stop = _Stop()
+            self._current_stop = stop
+            inner = self._stream(request, chunk_id, stop, clock)
+            try:
+                async for chunk in inner:
+                    yield chunk
+            finally:
+                # Closed early (break, aclose): stop generation now rather than when the GC gets to it.
+                stop.event.set()
+                await inner.aclose()
+                stop.discard()
+                if self._current_stop is stop:
+                    self._current_stop = None
+
+    async def process_realtime_chunk(
+        self,
+        audio_data: Any,
+        chunk_id: str,
+        mode: str = "conversation",
+        *,
+        sample_rate: int = 16000,
+        history: Sequence[Turn] = (),
+    ) -> C.Chunk:
+        """The whole reply as one final chunk dict (same error rules as the streaming call)."""
+        texts: list[str] = []
+        final: C.Chunk | None = None
+        async for chunk in self.process_realtime_chunk_streaming(
+            audio_data, chunk_id, mode, sample_rate=sample_rate, history=history
+        ):
+            if chunk["success"] and chunk["text"]:
+                texts.append(chunk["text"])
+            final = chunk
+        assert final is not None and final["is_final"]
+        if not final["success"]:
+            return C.error_chunk(final["text"], final.get("error", ""), 0, final["processing_time_ms"])
+        return C.text_chunk(" ".join(texts), 0, final["processing_time_ms"], final=True)
+
+    def _prepare(
+        self,
+        audio_data: Any,
+        chunk_id: str,
+        mode: str,
+        sample_rate: int,
+        history: Sequence[Turn],
+        clock: _Clock,
+    ) -> GenerationRequest | C.Chunk:
+        """Check the input and build the request, or return the error chunk that explains the problem."""
+        cfg = self.config
+        if mode not in MODES:
+            return C.error_chunk(
+                C.BAD_MODE_TEXT, f"unknown mode {mode!r}; use one of {', '.join(MODES)}", 0, clock.ms()
+            )
+        try:
+            audio = normalize_audio(audio_data, sample_rate)
+        except AudioError as e:
+            log.info("[%s] rejected audio: %s", chunk_id, e)
+            return C.error_chunk(C.BAD_AUDIO_TEXT, str(e), 0, clock.ms())
+        seconds = duration_s(audio)
+        if seconds > cfg.audio.max_recording_s:
+            return C.error_chunk(
+                C.TOO_LONG_TEXT,
+                f"audio is {seconds:.1f} s long; the limit is {cfg.audio.max_recording_s:g} s (audio.max_recording_s)",
+                0,
+                clock.ms(),
+            )
+        speech = detect_speech(audio, cfg.audio.speech_threshold, cfg.audio.min_speech_ms)
+        if not speech.is_speech:
+            return C.error_chunk(
+                C.NO_SPEECH_TEXT,
+                f"no speech detected: {speech.speech_ms:.0f} ms above the threshold "
+                f"{cfg.audio.speech_threshold:g} (loudest 20 ms frame RMS {speech.peak_rms:.4f}); "
+                f"need {cfg.audio.min_speech_ms} ms",
+                0,
+                clock.ms(),
+            )
+        s = cfg.streaming
+        transcribing = mode == "transcribe"
+        return GenerationRequest(
+            audio=audio,
+            mode="transcribe" if transcribing else "conversation",
+            max_new_tokens=s.max_new_tokens,
+            # A transcript is not a place for creativity: always greedy, as Voxtral's model card advises.
+            temperature=0.0 if transcribing else s.temperature,
+            top_p=s.top_p,
+            instruction=cfg.conversation.instruction,
+            language=cfg.transcription.language or None,
+            history=tuple(history),
+        )
+
+    async def _stream(
+        self, request: GenerationRequest, chunk_id: str, stop: _Stop, clock: _Clock
+    ) -> AsyncGenerator[C.Chunk, None]:
+        s = self.config.streaming
+        chunker = WordChunker(s.chunk_size_words)
+        flush_s = s.flush_interval_ms / 1000.0
+        timeout_s = s.timeout_ms / 1000.0
+        index = 0
+        pieces = self.backend.stream(request, stop.event)
+        pending: asyncio.Future[str] | None = None
+        last_piece = time.perf_counter()
+        try:
+            while not stop.event.is_set():
+                if pending is None:
+                    pending = asyncio.ensure_future(pieces.__anext__())
+                now = time.perf_counter()
+                deadline = last_piece + timeout_s
+                wait = deadline - now
+                if chunker.pending_words:
+                    wait = min(wait, last_piece + flush_s - now)
+                done, _ = await asyncio.wait(
+                    {pending, stop.woken}, timeout=max(wait, 0.0), return_when=asyncio.FIRST_COMPLETED
+                )
+                if pending not in done:
+                    if stop.event.is_set():
+                        break
+                    if time.perf_counter() >= deadline:
+                        yield C.error_chunk(
+                            C.TIMEOUT_TEXT,
+                            f"no text from the model for {s.timeout_ms} ms (streaming.timeout_ms)",
+                            index,
+                            clock.ms(),
+                        )
+                        return
+                    if (text := chunker.flush()) is not None:
+                        yield C.text_chunk(text, index, clock.ms(), final=False)
+                        index += 1
+                    continue
+                task, pending = pending, None
+                try:
+                    piece = task.result()
+                except StopAsyncIteration:
+                    break
+                last_piece = time.perf_counter()
+                for text in chunker.push(piece):
+                    yield C.text_chunk(text, index, clock.ms(), final=False)
+                    index += 1
+        except Exception as e:
+            # The words already shown stay; the final chunk says what went wrong.
+            log.exception("[%s] generation failed", chunk_id)
+            yield C.error_chunk(C.FALLBACK_TEXT, f"{type(e).__name__}: {e}", index, clock.ms())
+            return
+        finally:
+            cancelled = stop.event.is_set()
+            stop.event.set()
+            if pending is not None:
+                pending.cancel()
+                await asyncio.gather(pending, return_exceptions=True)
+            await pieces.aclose()  # type: ignore[attr-defined]
+        rest = chunker.finish()
+        if cancelled:
+            # Words already generated were the user's to see; show them, then say the reply was stopped.
+            for text in rest:
+                yield C.text_chunk(text, index, clock.ms(), final=False)
+                index += 1
+            yield C.error_chunk(C.CANCELLED_TEXT, C.CANCELLED_ERROR, index, clock.ms())
+            return
+        last = rest.pop() if rest else ""
+        for text in rest:
+            yield C.text_chunk(text, index, clock.ms(), final=False)
+            index += 1
+        yield C.text_chunk(last, index, clock.ms(), final=True)
+
+
+class _Stop:
+    """A stop signal both a worker thread (polls ``event``) and the event loop (awaits ``woken``) see."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self._loop = asyncio.get_running_loop()
+        self.woken: asyncio.Future[None] = self._loop.create_future()
+
+    def set(self) -> None:
+        """Safe from any thread."""
+        self.event.set()
+        self._loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
+        if not self.woken.done():
+            self.woken.set_result(None)
+
+    def discard(self) -> None:
+        if not self.woken.done():
+            self.woken.cancel()
+
+
+class _Clock:
+    """Milliseconds since the call began, never decreasing (the contract's processing_time_ms)."""
+
+    def __init__(self, started: float) -> None:
+        self._started = started
+        self._last = 0.0
+
+    def ms(self) -> float:
+        self._last = max(self._last, (time.perf_counter() - self._started) * 1000.0)
+        return round(self._last, 3)

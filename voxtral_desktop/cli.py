@@ -18,7 +18,24 @@ EXIT_OK, EXIT_ERROR_CHUNK, EXIT_USAGE = 0, 1, 2
 def _add_common(parser: argparse.ArgumentParser, *, sub: bool = False) -> None:
     # On a sub-command the defaults are suppressed, or they would overwrite flags given before it.
     kw: dict[str, Any] = {"default": argparse.SUPPRESS} if sub else {}
-    parser.add_argument("--model", metavar="ID_OR_DIR", help="Hugging Face hub id or local model folder", **kw)
+    parser.add_argument(
+        "--model",
+        metavar="ID_OR_DIR",
+        help="Hugging Face hub id or local model folder; with --backend openai, the server's model name",
+        **kw,
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("local", "openai"),
+        help="run Voxtral here (local) or stream from an OpenAI-compatible server (openai)",
+        **kw,
+    )
+    parser.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="the server's API address, e.g. http://127.0.0.1:8000/v1 (implies --backend openai)",
+        **kw,
+    )
     parser.add_argument(
         "--config", metavar="FILE", type=Path, help="extra config file, applied after yours", **kw
     )
@@ -46,10 +63,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+def _overrides(args: argparse.Namespace, configured_backend: str = "local") -> dict[str, Any]:
+    """Settings the flags change; ``configured_backend`` is the one the config files chose."""
     out: dict[str, Any] = {}
-    if args.model:
-        out.setdefault("model", {})["id"] = args.model
+    backend = getattr(args, "backend", None)
+    base_url = getattr(args, "base_url", None)
+    if base_url and backend is None:
+        backend = "openai"  # a server address only makes sense for the remote back-end
+    if backend:
+        out["backend"] = backend
+    if base_url:
+        out.setdefault("remote", {})["base_url"] = base_url
+    if getattr(args, "model", None):
+        if (backend or configured_backend) == "openai":
+            out.setdefault("remote", {})["model"] = args.model
+        else:
+            out.setdefault("model", {})["id"] = args.model
     return out
 
 
@@ -83,7 +112,8 @@ def respond(args: argparse.Namespace) -> int:
         print(f"voxtral-desktop: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        cfg = load_config(args.config, _overrides(args))
+        cfg = load_config(args.config)
+        cfg.update(_overrides(args, cfg.backend), source="command line")
     except ConfigError as e:
         print(f"voxtral-desktop: error: {e}", file=sys.stderr)
         return EXIT_USAGE

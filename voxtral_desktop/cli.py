@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -59,7 +60,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     respond.add_argument("audio_file", metavar="AUDIO_FILE", type=Path)
     respond.add_argument("--mode", choices=("conversation", "transcribe"), default="conversation")
+    respond.add_argument(
+        "--conversation",
+        metavar="ID",
+        help="continue the stored conversation ID (created if new): earlier turns are remembered, "
+        "and this exchange is saved to the history",
+    )
     _add_common(respond, sub=True)
+
+    history = sub.add_parser("history", help="list or export stored conversations")
+    hsub = history.add_subparsers(dest="history_command", metavar="ACTION", required=True)
+    hsub.add_parser("list", help="one line per conversation: id, last change, turns, title")
+    export = hsub.add_parser("export", help="print a conversation as Markdown or JSON")
+    export.add_argument("conversation_id", metavar="ID")
+    export.add_argument("--format", choices=("md", "json"), default="md")
+    export.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE instead of stdout")
     return parser
 
 
@@ -94,12 +109,26 @@ def _read_audio(path: Path) -> tuple[Any, int]:
     return data, int(rate)
 
 
-async def _respond(model: Any, audio: Any, rate: int, mode: str, chunk_id: str) -> int:
+async def _respond(model: Any, audio: Any, rate: int, mode: str, chunk_id: str, conversation: str | None) -> int:
     final_ok = False
-    async for chunk in model.process_realtime_chunk_streaming(audio, chunk_id, mode=mode, sample_rate=rate):
-        sys.stdout.write(json.dumps(chunk) + "\n")
-        sys.stdout.flush()
-        final_ok = bool(chunk["success"]) if chunk["is_final"] else final_ok
+    if conversation:
+        from voxtral_desktop.core.conversation import ConversationSession
+        from voxtral_desktop.core.history import HistoryStore
+
+        store = HistoryStore()
+        session = ConversationSession(model, store, conversation)
+        chunks = session.respond(audio, sample_rate=rate, mode=mode, chunk_id=chunk_id)
+    else:
+        store = None
+        chunks = model.process_realtime_chunk_streaming(audio, chunk_id, mode=mode, sample_rate=rate)
+    try:
+        async for chunk in chunks:
+            sys.stdout.write(json.dumps(chunk) + "\n")
+            sys.stdout.flush()
+            final_ok = bool(chunk["success"]) if chunk["is_final"] else final_ok
+    finally:
+        if store is not None:
+            store.close()
     return EXIT_OK if final_ok else EXIT_ERROR_CHUNK
 
 
@@ -124,9 +153,30 @@ def respond(args: argparse.Namespace) -> int:
         print(f"voxtral-desktop: error: {e}", file=sys.stderr)
         return EXIT_ERROR_CHUNK
     try:
-        return asyncio.run(_respond(model, audio, rate, args.mode, args.audio_file.stem))
+        return asyncio.run(_respond(model, audio, rate, args.mode, args.audio_file.stem, args.conversation))
     finally:
         model.close()
+
+
+def history(args: argparse.Namespace) -> int:
+    from voxtral_desktop.core.history import HistoryError, HistoryStore
+
+    with HistoryStore() as store:
+        if args.history_command == "list":
+            for c in store.list_conversations():
+                when = time.strftime("%Y-%m-%d %H:%M", time.localtime(c.updated_at))
+                print(f"{c.id}\t{when}\t{c.turns} turns\t{c.title}")
+            return EXIT_OK
+        try:
+            text = store.export(args.conversation_id, args.format)
+        except HistoryError as e:
+            print(f"voxtral-desktop: error: {e}", file=sys.stderr)
+            return EXIT_USAGE
+    if args.output:
+        args.output.write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -137,6 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(verbose=args.verbose, to_file=args.command is None)
     if args.command == "respond":
         return respond(args)
+    if args.command == "history":
+        return history(args)
     from voxtral_desktop.app import run_gui
 
     return run_gui(model=args.model, config=args.config)

@@ -124,6 +124,9 @@ class StreamingConfig(_Section):
 class ConversationConfig(_Section):
     _path = "conversation"
     instruction: str = _setting("", None, "text sent with the audio")
+    max_turns: int = _setting(6, _at_least(0), "earlier exchanges sent as context")
+    keep_audio: bool = _setting(False, None, "store recorded audio in history")
+    show_transcript: bool = _setting(False, None, "transcribe the user's turn for display")
 
 
 @dataclass

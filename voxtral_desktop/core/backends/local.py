@@ -117,6 +117,13 @@ class LocalBackend(Backend):
         _ = torch  # loaded above; keeps the import local to this back-end
         report("ready", 1.0)
 
+    @property
+    def context_tokens(self) -> int | None:
+        """The text model's context length: earlier turns sent as memory must fit in it."""
+        if self.model is None:
+            return None
+        return int(getattr(self.model.config.text_config, "max_position_embeddings", 0)) or None
+
     def close(self) -> None:
         self.model = None
         self.processor = None

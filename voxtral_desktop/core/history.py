@@ -1,0 +1,348 @@
+"""Conversation history in SQLite (WAL): every turn, and each reply chunk saved the moment it arrives."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from voxtral_desktop.core import paths
+from voxtral_desktop.core.backends.base import Turn
+
+log = logging.getLogger(__name__)
+
+DB_FILENAME = "history.sqlite3"
+# Reply states: what the user saw happen to it.
+STREAMING, COMPLETE, ERROR, INTERRUPTED = "streaming", "complete", "error", "interrupted"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS turns (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+    mode TEXT NOT NULL DEFAULT 'conversation',
+    text TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL DEFAULT 'complete',
+    error TEXT,
+    duration_s REAL,
+    first_chunk_ms REAL,
+    total_ms REAL,
+    audio_wav BLOB,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS turns_by_conversation ON turns(conversation_id, id);
+CREATE TABLE IF NOT EXISTS chunks (
+    turn_id INTEGER NOT NULL REFERENCES turns(id) ON DELETE CASCADE,
+    chunk_index INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    processing_time_ms REAL NOT NULL,
+    PRIMARY KEY (turn_id, chunk_index)
+);
+"""
+
+
+class HistoryError(LookupError):
+    """A conversation or turn that does not exist, or a history file that cannot be used."""
+
+
+@dataclass(frozen=True)
+class ConversationSummary:
+    id: str
+    title: str
+    created_at: float
+    updated_at: float
+    turns: int
+
+
+@dataclass(frozen=True)
+class TurnRecord:
+    id: int
+    role: str
+    mode: str
+    text: str
+    status: str
+    error: str | None
+    duration_s: float | None
+    first_chunk_ms: float | None
+    total_ms: float | None
+    created_at: float
+    has_audio: bool
+    chunks: list[str] = field(default_factory=list)
+
+
+def default_path() -> Path:
+    return paths.user_data_dir() / DB_FILENAME
+
+
+class HistoryStore:
+    """One SQLite file; each write is its own transaction, so a crash loses at most the write in flight."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else default_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode survives a killed process (not a power cut) and keeps per-chunk commits cheap.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as e:
+            raise HistoryError(f"cannot open the history file {self.path}: {e}") from e
+        self._db.row_factory = sqlite3.Row
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> HistoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _tx(self) -> _Transaction:
+        return _Transaction(self._db)
+
+    # --- conversations ---------------------------------------------------------------------------------
+
+    def create_conversation(self, title: str = "", conversation_id: str | None = None) -> str:
+        now = time.time()
+        cid = conversation_id or uuid.uuid4().hex[:12]
+        title = title.strip() or time.strftime("Conversation %Y-%m-%d %H:%M", time.localtime(now))
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO conversations (id, title, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                (cid, title, now, now),
+            )
+        return cid
+
+    def exists(self, conversation_id: str) -> bool:
+        return self._db.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)).fetchone() is not None
+
+    def _require(self, conversation_id: str) -> None:
+        if not self.exists(conversation_id):
+            raise HistoryError(f"no conversation with id {conversation_id!r}")
+
+    def list_conversations(self) -> list[ConversationSummary]:
+        rows = self._db.execute(
+            "SELECT c.id, c.title, c.created_at, c.updated_at, COUNT(t.id) AS turns "
+            "FROM conversations c LEFT JOIN turns t ON t.conversation_id = c.id "
+            "GROUP BY c.id ORDER BY c.updated_at DESC, c.rowid DESC"
+        ).fetchall()
+        return [ConversationSummary(**dict(r)) for r in rows]
+
+    def get_summary(self, conversation_id: str) -> ConversationSummary:
+        for summary in self.list_conversations():
+            if summary.id == conversation_id:
+                return summary
+        raise HistoryError(f"no conversation with id {conversation_id!r}")
+
+    def rename(self, conversation_id: str, title: str) -> None:
+        if not title.strip():
+            raise ValueError("a conversation title cannot be empty")
+        self._require(conversation_id)
+        with self._tx() as db:
+            db.execute("UPDATE conversations SET title = ? WHERE id = ?", (title.strip(), conversation_id))
+
+    def delete(self, conversation_id: str) -> None:
+        self._require(conversation_id)
+        with self._tx() as db:
+            db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+
+    # --- turns -----------------------------------------------------------------------------------------
+
+    def add_user_turn(
+        self,
+        conversation_id: str,
+        *,
+        text: str = "",
+        duration_s: float | None = None,
+        mode: str = "conversation",
+        audio16k: np.ndarray | None = None,
+    ) -> int:
+        """Store what the user said; ``audio16k`` is kept only when given (the keep-audio setting)."""
+        self._require(conversation_id)
+        blob = None
+        if audio16k is not None:
+            from voxtral_desktop.core.audio import wav_bytes
+
+            blob = wav_bytes(audio16k)
+        now = time.time()
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO turns (conversation_id, role, mode, text, duration_s, audio_wav, created_at) "
+                "VALUES (?, 'user', ?, ?, ?, ?, ?)",
+                (conversation_id, mode, text, duration_s, blob, now),
+            )
+            db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
+        return int(cur.lastrowid or 0)
+
+    def set_turn_text(self, turn_id: int, text: str) -> None:
+        """Fill in a user turn's transcript once it is known."""
+        with self._tx() as db:
+            db.execute("UPDATE turns SET text = ? WHERE id = ?", (text, turn_id))
+
+    def start_reply(self, conversation_id: str, mode: str = "conversation") -> int:
+        self._require(conversation_id)
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO turns (conversation_id, role, mode, status, created_at) VALUES (?, 'assistant', ?, ?, ?)",
+                (conversation_id, mode, STREAMING, time.time()),
+            )
+        return int(cur.lastrowid or 0)
+
+    def append_chunk(self, turn_id: int, chunk: dict[str, Any]) -> None:
+        """Save one successful chunk's text at once, so a crash keeps every chunk already shown."""
+        text = chunk.get("text", "")
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO chunks (turn_id, chunk_index, text, processing_time_ms) VALUES (?, ?, ?, ?)",
+                (turn_id, int(chunk["chunk_index"]), text, float(chunk["processing_time_ms"])),
+            )
+            if text:
+                db.execute(
+                    "UPDATE turns SET text = CASE WHEN text = '' THEN ? ELSE text || ' ' || ? END WHERE id = ?",
+                    (text, text, turn_id),
+                )
+                if chunk["chunk_index"] == 0:
+                    db.execute(
+                        "UPDATE turns SET first_chunk_ms = ? WHERE id = ?", (chunk["processing_time_ms"], turn_id)
+                    )
+
+    def finish_reply(
+        self, turn_id: int, status: str, *, error: str | None = None, total_ms: float | None = None
+    ) -> None:
+        if status not in (COMPLETE, ERROR, INTERRUPTED):
+            raise ValueError(f"unknown reply status {status!r}")
+        with self._tx() as db:
+            db.execute(
+                "UPDATE turns SET status = ?, error = ?, total_ms = ? WHERE id = ?", (status, error, total_ms, turn_id)
+            )
+            db.execute(
+                "UPDATE conversations SET updated_at = ? WHERE id = "
+                "(SELECT conversation_id FROM turns WHERE id = ?)",
+                (time.time(), turn_id),
+            )
+
+    def turns(self, conversation_id: str) -> list[TurnRecord]:
+        self._require(conversation_id)
+        rows = self._db.execute(
+            "SELECT id, role, mode, text, status, error, duration_s, first_chunk_ms, total_ms, created_at, "
+            "audio_wav IS NOT NULL AS has_audio FROM turns WHERE conversation_id = ? ORDER BY id",
+            (conversation_id,),
+        ).fetchall()
+        chunk_rows = self._db.execute(
+            "SELECT c.turn_id, c.text FROM chunks c JOIN turns t ON t.id = c.turn_id "
+            "WHERE t.conversation_id = ? ORDER BY c.turn_id, c.chunk_index",
+            (conversation_id,),
+        ).fetchall()
+        by_turn: dict[int, list[str]] = {}
+        for r in chunk_rows:
+            by_turn.setdefault(r["turn_id"], []).append(r["text"])
+        return [TurnRecord(**{**dict(r), "has_audio": bool(r["has_audio"])}, chunks=by_turn.get(r["id"], [])) for r in rows]
+
+    def user_audio(self, turn_id: int) -> np.ndarray | None:
+        row = self._db.execute("SELECT audio_wav FROM turns WHERE id = ?", (turn_id,)).fetchone()
+        if row is None or row["audio_wav"] is None:
+            return None
+        import io
+
+        import soundfile as sf
+
+        data, _ = sf.read(io.BytesIO(row["audio_wav"]), dtype="float32")
+        return np.asarray(data, dtype=np.float32)
+
+    def prompt_history(
+        self, conversation_id: str, max_turns: int, audio_for: Mapping[int, np.ndarray] | None = None
+    ) -> tuple[Turn, ...]:
+        """The last ``max_turns`` exchanges as context for the next reply (conversation mode only).
+
+        A spoken turn goes back as its audio (from ``audio_for``, this session's recordings, or the database
+        when kept), else as its transcript; an exchange with neither, or without a reply, is left out
+        (Voxtral's template needs user/assistant pairs).
+        """
+        audio_for = audio_for or {}
+        records = [t for t in self.turns(conversation_id) if t.mode == "conversation"]
+        pairs: list[Turn] = []
+        pending_user: TurnRecord | None = None
+        for rec in records:
+            if rec.role == "user":
+                pending_user = rec
+                continue
+            if pending_user is not None and rec.text:
+                audio = audio_for.get(pending_user.id)
+                if audio is None and pending_user.has_audio:
+                    audio = self.user_audio(pending_user.id)
+                if audio is not None:
+                    pairs.append(Turn(user_audio=audio, assistant_text=rec.text))
+                elif pending_user.text:
+                    pairs.append(Turn(user_text=pending_user.text, assistant_text=rec.text))
+            pending_user = None
+        return tuple(pairs[-max_turns:]) if max_turns > 0 else ()
+
+    # --- export ----------------------------------------------------------------------------------------
+
+    def export_json(self, conversation_id: str) -> dict[str, Any]:
+        summary = self.get_summary(conversation_id)
+        return {
+            "id": summary.id,
+            "title": summary.title,
+            "created_at": _iso(summary.created_at),
+            "updated_at": _iso(summary.updated_at),
+            "turns": [
+                {k: v for k, v in {**asdict(t), "created_at": _iso(t.created_at)}.items() if k != "id"}
+                for t in self.turns(conversation_id)
+            ],
+        }
+
+    def export_markdown(self, conversation_id: str) -> str:
+        summary = self.get_summary(conversation_id)
+        lines = [f"# {summary.title}", "", f"_Started {_iso(summary.created_at)}_", ""]
+        for t in self.turns(conversation_id):
+            if t.role == "user":
+                said = t.text or "(spoken)"
+                length = f" ({t.duration_s:.1f} s)" if t.duration_s else ""
+                lines += [f"**You**{length}: {said}", ""]
+            else:
+                note = {INTERRUPTED: " _(interrupted)_", ERROR: f" _(error: {t.error})_", STREAMING: " _(unfinished)_"}
+                lines += [f"**Voxtral**: {t.text}{note.get(t.status, '')}", ""]
+        return "\n".join(lines)
+
+    def export(self, conversation_id: str, fmt: str) -> str:
+        if fmt == "md":
+            return self.export_markdown(conversation_id)
+        if fmt == "json":
+            return json.dumps(self.export_json(conversation_id), indent=2, ensure_ascii=False)
+        raise ValueError(f"unknown export format {fmt!r}; use md or json")
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(ts))
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on error: each write lands whole or not at all."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._db.execute("BEGIN IMMEDIATE")
+        return self._db
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+

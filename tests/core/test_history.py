@@ -129,6 +129,26 @@ async def test_errors_and_interruptions_are_recorded(store):
     assert store.turns(session2.conversation_id)[-1].status == INTERRUPTED
 
 
+async def test_typed_turns_are_answered_stored_and_remembered(store):
+    session, backend = session_with(store)
+    chunks = [c async for c in session.respond_text("  What time is the meeting?  ")]
+    assert " ".join(c["text"] for c in chunks) == REPLY
+    request = backend.requests[0]
+    assert request.audio is None and request.user_text == "What time is the meeting?"
+    user, reply = store.turns(session.conversation_id)
+    assert user.text == "What time is the meeting?" and reply.text == REPLY
+    await exchange(session)
+    (turn,) = backend.requests[1].history
+    assert turn.user_audio is None and turn.user_text == "What time is the meeting?"
+
+
+async def test_empty_typed_turn_is_an_error_chunk_without_a_model_call(store):
+    session, backend = session_with(store)
+    (chunk,) = [c async for c in session.respond_text("   ")]
+    assert chunk["success"] is False and chunk["is_final"] and backend.requests == []
+    assert store.turns(session.conversation_id) == []
+
+
 async def test_new_conversation_starts_fresh(store):
     session, backend = session_with(store)
     await exchange(session)

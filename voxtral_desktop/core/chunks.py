@@ -11,6 +11,7 @@ NO_SPEECH_TEXT = "I didn't hear any speech. Hold the button and speak."
 BAD_AUDIO_TEXT = "I couldn't use that recording."
 TOO_LONG_TEXT = "That recording is too long."
 BAD_MODE_TEXT = "That mode isn't supported."
+EMPTY_TEXT = "There was nothing to send."
 TIMEOUT_TEXT = "The model took too long to answer."
 CANCELLED_TEXT = "Stopped."
 # The ``error`` of a reply the user stopped: the UI marks it interrupted rather than failed.

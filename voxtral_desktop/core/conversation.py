@@ -96,21 +96,43 @@ class ConversationSession:
         if audio16k is not None:
             self._audio[user_id] = audio16k
         reply_id = self.store.start_reply(self.conversation_id, mode)
+        stream = self.model.process_realtime_chunk_streaming(
+            audio16k if audio16k is not None else audio,
+            chunk_id or f"{self.conversation_id}-{user_id}",
+            mode,
+            history=history,
+        )
+        async for chunk in self._saving(stream, user_id, reply_id):
+            yield chunk
+
+    async def respond_text(self, text: str, *, chunk_id: str = "") -> AsyncIterator[C.Chunk]:
+        """A typed turn: stored as text, answered with the same memory and the same chunk dicts."""
+        if not text.strip():  # the model explains; an empty turn is not worth a place in the history
+            async for chunk in self.model.process_text_streaming(text, chunk_id or "empty"):
+                yield chunk
+            return
+        history = self.history()
+        user_id = self.store.add_user_turn(self.conversation_id, text=text.strip(), mode="conversation")
+        reply_id = self.store.start_reply(self.conversation_id, "conversation")
+        async for chunk in self._saving(
+            self.model.process_text_streaming(text, chunk_id or f"{self.conversation_id}-{user_id}", history=history),
+            user_id,
+            reply_id,
+        ):
+            yield chunk
+
+    async def _saving(self, chunks: AsyncIterator[C.Chunk], user_id: int, reply_id: int) -> AsyncIterator[C.Chunk]:
         texts: list[str] = []
         final: C.Chunk | None = None
         try:
-            async for chunk in self.model.process_realtime_chunk_streaming(
-                audio16k if audio16k is not None else audio,
-                chunk_id or f"{self.conversation_id}-{user_id}",
-                mode,
-                history=history,
-            ):
+            async for chunk in chunks:
                 if chunk["success"]:
                     self.store.append_chunk(reply_id, chunk)
                     texts.append(chunk["text"])
                 final = chunk
                 yield chunk
         finally:
+            await chunks.aclose()  # type: ignore[attr-defined]
             self._finish(user_id, reply_id, final, " ".join(t for t in texts if t))
 
     def _finish(self, user_id: int, reply_id: int, final: C.Chunk | None, text: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -91,6 +92,39 @@ class VoxtralModel:
             return
         request = request_or_error
 
+        # aclosing: when our caller stops early, generation must stop now, not when the GC finalises _run.
+        async with contextlib.aclosing(self._run(request, chunk_id, clock)) as chunks:
+            async for chunk in chunks:
+                yield chunk
+
+    async def process_text_streaming(
+        self, text: str, chunk_id: str, *, history: Sequence[Turn] = ()
+    ) -> AsyncGenerator[C.Chunk, None]:
+        """A typed turn instead of speech: the same chunk dicts, the same rules (conversation mode)."""
+        clock = _Clock(time.perf_counter())
+        if not self.is_initialized:
+            raise RuntimeError(NOT_INITIALIZED)
+        if not isinstance(text, str) or not text.strip():
+            yield C.error_chunk(C.EMPTY_TEXT, f"a typed turn needs some text, got {text!r}", 0, clock.ms())
+            return
+        s = self.config.streaming
+        request = GenerationRequest(
+            audio=None,
+            mode="conversation",
+            max_new_tokens=s.max_new_tokens,
+            temperature=s.temperature,
+            top_p=s.top_p,
+            instruction=self.config.conversation.instruction,
+            history=tuple(history),
+            text=text.strip(),
+        )
+        # aclosing: when our caller stops early, generation must stop now, not when the GC finalises _run.
+        async with contextlib.aclosing(self._run(request, chunk_id, clock)) as chunks:
+            async for chunk in chunks:
+                yield chunk
+
+    async def _run(self, request: GenerationRequest, chunk_id: str, clock: _Clock) -> AsyncGenerator[C.Chunk, None]:
+        """One generation at a time: wait for the turn lock, then stream, stopping cleanly however it ends."""
         async with self._turn_lock():
             stop = _Stop()
             self._current_stop = stop
@@ -231,6 +265,9 @@ class VoxtralModel:
         except Exception as e:
             # The words already shown stay; the final chunk says what went wrong.
             log.exception("[%s] generation failed", chunk_id)
+            if (text := chunker.flush()) is not None:
+                yield C.text_chunk(text, index, clock.ms(), final=False)
+                index += 1
             yield C.error_chunk(C.FALLBACK_TEXT, f"{type(e).__name__}: {e}", index, clock.ms())
             return
         finally:

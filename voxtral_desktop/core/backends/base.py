@@ -34,7 +34,7 @@ class Turn:
 class GenerationRequest:
     """Everything one reply needs; built fresh per reply so settings changes apply at once."""
 
-    audio: np.ndarray  # mono float32 at 16 kHz, already checked
+    audio: np.ndarray | None  # mono float32 at 16 kHz, already checked; None for a typed turn
     mode: Mode
     max_new_tokens: int
     temperature: float  # 0 means greedy
@@ -42,6 +42,12 @@ class GenerationRequest:
     instruction: str = ""  # conversation mode: text sent beside the audio
     language: str | None = None  # transcribe mode: None lets the model detect it
     history: tuple[Turn, ...] = field(default_factory=tuple)
+    text: str = ""  # a typed turn's text (conversation mode), sent in place of audio
+
+    @property
+    def user_text(self) -> str:
+        """What goes beside (or instead of) the audio in the user's message."""
+        return "\n\n".join(t for t in (self.instruction, self.text) if t)
 
 
 # Reports loading progress: a phase ("downloading", "loading") and a fraction in [0, 1] or None.

@@ -136,7 +136,7 @@ class LocalBackend(Backend):
             )
         else:
             inputs = prompts.conversation_inputs(
-                self.processor, request.audio, instruction=request.instruction, history=request.history
+                self.processor, request.audio, instruction=request.user_text, history=request.history
             )
         return inputs.to(self.device, dtype=self.model.dtype)
 

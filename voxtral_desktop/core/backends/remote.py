@@ -322,8 +322,8 @@ def build_messages(request: GenerationRequest, audio_format: str) -> list[dict[s
         messages.append(user)
         if turn.assistant_text:
             messages.append({"role": "assistant", "content": turn.assistant_text})
-    current = _user_message(request.audio, request.instruction, audio_format)
-    assert current is not None  # the audio is always there
+    current = _user_message(request.audio, request.user_text, audio_format)
+    assert current is not None  # VoxtralModel never sends a turn without audio or text
     messages.append(current)
     return messages
 

@@ -271,7 +271,7 @@ class VoxtralModel:
             yield C.error_chunk(C.FALLBACK_TEXT, f"{type(e).__name__}: {e}", index, clock.ms())
             return
         finally:
-            cancelled = stop.event.is_set()
+            cancelled = stop.requested
             stop.event.set()
             if pending is not None:
                 pending.cancel()
@@ -297,11 +297,14 @@ class _Stop:
 
     def __init__(self) -> None:
         self.event = threading.Event()
+        # Set only by a user's cancel(): a back-end also sets ``event`` when it ends, and that is no cancel.
+        self.requested = False
         self._loop = asyncio.get_running_loop()
         self.woken: asyncio.Future[None] = self._loop.create_future()
 
     def set(self) -> None:
-        """Safe from any thread."""
+        """The user asked to stop; safe from any thread."""
+        self.requested = True
         self.event.set()
         self._loop.call_soon_threadsafe(self._wake)
 

@@ -47,5 +47,6 @@ class ScriptedBackend(Backend):
             if self.fail_after is not None and self.fail_after >= len(self.pieces):
                 raise GenerationError(self.fail_message)
         finally:
+            stop.set()  # as the local back-end does: its thread is told to stop however the stream ends
             self.active -= 1
             self.closed_streams += 1

@@ -36,3 +36,28 @@ def utterance_audio():
     from voxtral_desktop.testing.speech import UTTERANCES, synthesize
 
     return {u.key: synthesize(u.spoken) for u in UTTERANCES}
+
+
+# A fresh tiny-Voxtral build runs inside the setup of the first test that asks for it, and pytest-timeout
+# counts setup: ~40 s on 2 idle cores, but a build took 5.6 min while other jobs shared the cores.
+TINY_BUILD_TIMEOUT_S = 1200
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    users = [i for i in items if "tiny_model_dir" in getattr(i, "fixturenames", ())]
+    if not users or not config.pluginmanager.hasplugin("timeout"):
+        return
+    from voxtral_desktop.testing.tiny_voxtral import is_cached
+
+    if is_cached():
+        return  # keep the normal timeout: nothing will be trained
+    try:
+        configured = float(config.getoption("timeout", None) or config.getini("timeout") or 0)
+    except (ValueError, TypeError):
+        configured = 0.0
+    if configured <= 0 or configured >= TINY_BUILD_TIMEOUT_S:
+        return  # no timeout at all, or already long enough
+    for item in users:
+        # Any of them may run first (-k, reordering); only that one pays for the build.
+        if item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(TINY_BUILD_TIMEOUT_S))

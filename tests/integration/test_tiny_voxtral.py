@@ -68,7 +68,9 @@ def test_conversation_answers_each_utterance_with_its_own_reply(model, processor
 
 @pytest.mark.parametrize("language", ["en", None])
 @pytest.mark.parametrize("key", sorted(BY_KEY))
-def test_transcription_gives_each_transcript(model, processor, tiny_model_dir, utterance_audio, key, language):
+def test_transcription_gives_each_transcript(
+    model, processor, tiny_model_dir, utterance_audio, key, language
+):
     inputs = processor.apply_transcription_request(
         audio=utterance_audio[key],
         model_id=str(tiny_model_dir),
@@ -150,3 +152,11 @@ def test_untrained_build_from_the_cli_is_loadable(tmp_path: Path):
     inputs = prompts.conversation_inputs(processor, np.zeros(16000, dtype=np.float32))
     output = model.generate(**inputs, max_new_tokens=3, do_sample=False)
     assert output.shape[1] <= inputs["input_ids"].shape[1] + 3
+
+
+def test_missing_espeak_names_the_package(monkeypatch: pytest.MonkeyPatch):
+    from voxtral_desktop.testing import speech
+
+    monkeypatch.setattr(speech.shutil, "which", lambda name: None)
+    with pytest.raises(RuntimeError, match="apt-get install espeak-ng"):
+        speech.synthesize("hello")

@@ -1,0 +1,1 @@
+"""Test support: synthetic speech and a tiny trained Voxtral that runs offline on CPU."""

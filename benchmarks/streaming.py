@@ -32,13 +32,18 @@ def generation_threads() -> int:
 
 def plain_time_to_word(backend: Any, request: Any, word_count: int) -> float:
     """Plain transformers: build the same inputs, generate in a thread, iterate a TextIteratorStreamer."""
+    import torch
     from transformers import TextIteratorStreamer
+
+    def generate() -> None:
+        # The same work our back-end does: inputs built and generate run on the thread, in inference mode.
+        with torch.inference_mode():
+            inputs = backend.build_inputs(request)
+            backend.model.generate(**inputs, streamer=streamer, **backend.generate_kwargs(request))
 
     started = time.perf_counter()
     streamer = TextIteratorStreamer(backend.processor.tokenizer, skip_prompt=True, skip_special_tokens=True)
-    inputs = backend.build_inputs(request)
-    kwargs = dict(**inputs, streamer=streamer, **backend.generate_kwargs(request))
-    thread = threading.Thread(target=backend.model.generate, kwargs=kwargs)
+    thread = threading.Thread(target=generate)
     thread.start()
     text, reached = "", None
     for piece in streamer:

@@ -130,6 +130,15 @@ class ConversationConfig(_Section):
 
 
 @dataclass
+class SpeechConfig(_Section):
+    _path = "speech"
+    enabled: bool = _setting(True, None, "speak replies aloud")
+    engine: str = _setting("", None, "Qt text-to-speech engine; empty = system default")
+    voice: str = _setting("", None, "voice name; empty = engine default")
+    rate: float = _setting(0.0, lambda v: None if -1.0 <= v <= 1.0 else "must be in [-1, 1]")
+
+
+@dataclass
 class TranscriptionConfig(_Section):
     _path = "transcription"
     language: str = _setting("en", None, "language hint; empty = detect")
@@ -149,6 +158,7 @@ _SECTIONS: dict[str, type[_Section]] = {
     "audio": AudioConfig,
     "streaming": StreamingConfig,
     "conversation": ConversationConfig,
+    "speech": SpeechConfig,
     "transcription": TranscriptionConfig,
     "remote": RemoteConfig,
 }
@@ -162,6 +172,7 @@ class Config:
     audio: AudioConfig
     streaming: StreamingConfig
     conversation: ConversationConfig
+    speech: SpeechConfig
     transcription: TranscriptionConfig
     remote: RemoteConfig
     backend: str

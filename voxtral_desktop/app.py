@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import logging.handlers
+import os
+import signal
 import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 from voxtral_desktop.core import paths
+
+if TYPE_CHECKING:
+    from voxtral_desktop.core.config import Config
+
+_STARTED = time.perf_counter()  # close to process start: this module is imported right after argparse
 
 log = logging.getLogger(__name__)
 
@@ -37,5 +50,151 @@ def setup_logging(*, verbose: bool = False, to_file: bool = False) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+# Set to 1 to print "window-shown <seconds>" once the window has painted, then quit (launch benchmarks).
+EXIT_AFTER_SHOWN_ENV = "VOXTRAL_DESKTOP_EXIT_AFTER_SHOWN"
+EXIT_OK, EXIT_NO_DISPLAY, EXIT_USAGE = 0, 1, 2
+NO_DISPLAY_MESSAGE = (
+    "voxtral-desktop: error: no display to open a window on (neither DISPLAY nor WAYLAND_DISPLAY is set). "
+    "Run it inside a desktop session, set QT_QPA_PLATFORM=offscreen for a headless run, or use "
+    "`voxtral-desktop respond AUDIO_FILE` without a window."
+)
+
+
+def has_display() -> bool:
+    """Qt aborts the whole process when it finds no display; check first so users get a sentence instead."""
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return any(os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
+
+
+class ExceptionReporter:
+    """Sends uncaught exceptions (main thread, async slots, other threads, asyncio callbacks) to the log
+    file and to ``show(title, detail)``, so none is lost. ``show`` may be called from any thread."""
+
+    def __init__(self, show: Callable[[str, str], None]) -> None:
+        self.show = show
+        self._saved: tuple[Any, Any] | None = None
+
+    def install(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self._saved = (sys.excepthook, threading.excepthook)
+        sys.excepthook = self.excepthook
+        threading.excepthook = self.thread_excepthook
+        if loop is not None:
+            loop.set_exception_handler(self.loop_exception_handler)
+
+    def uninstall(self) -> None:
+        if self._saved is not None:
+            sys.excepthook, threading.excepthook = self._saved
+            self._saved = None
+
+    def excepthook(self, etype: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+        if issubclass(etype, KeyboardInterrupt):
+            sys.__excepthook__(etype, value, tb)
+            return
+        log.critical("uncaught exception", exc_info=(etype, value, tb))
+        self._show(value)
+
+    def thread_excepthook(self, args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is SystemExit:
+            return
+        name = args.thread.name if args.thread is not None else "?"
+        log.critical("uncaught exception in thread %s", name, exc_info=args.exc_value or True)
+        if args.exc_value is not None:
+            self._show(args.exc_value)
+
+    def loop_exception_handler(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        log.critical("asyncio: %s", context.get("message", "unhandled error"), exc_info=exc)
+        if isinstance(exc, BaseException):
+            self._show(exc)
+
+    def _show(self, exc: BaseException) -> None:
+        try:
+            self.show("Something went wrong", f"{type(exc).__name__}: {exc}  (details in {log_file()})")
+        except Exception:  # reporting must never raise out of an excepthook
+            log.exception("could not show an uncaught exception")
+
+
+# The generation thread runs Python between torch calls; with the default 5 ms switch interval the UI
+# thread waited up to ~25 ms for the GIL while a reply streamed, at 1 ms it waits ~15 ms (benchmarks/ui.py).
+UI_SWITCH_INTERVAL_S = 0.001
+
+
+def tune_for_ui() -> None:
+    """Let the UI thread take the GIL back quickly from worker threads (model load, generation)."""
+    sys.setswitchinterval(UI_SWITCH_INTERVAL_S)
+
+
 def run_gui(model: str | None = None, config: Path | None = None) -> int:
-    raise NotImplementedError
+    """Open the window (it appears at once; the model loads behind it) and run until it is closed."""
+    if not has_display():
+        print(NO_DISPLAY_MESSAGE, file=sys.stderr)
+        return EXIT_NO_DISPLAY
+    from voxtral_desktop.core.config import ConfigError, load_config
+
+    try:
+        cfg = load_config(config, {"model": {"id": model}} if model else None)
+    except ConfigError as e:
+        print(f"voxtral-desktop: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    tune_for_ui()
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("voxtral-desktop")
+    app.setApplicationDisplayName("Voxtral")
+    # We quit ourselves, after a clean shutdown; Qt quitting on the last window would stop the loop early.
+    app.setQuitOnLastWindowClosed(False)
+    exit_after_shown = os.environ.get(EXIT_AFTER_SHOWN_ENV, "") not in ("", "0")
+    return int(qasync.run(_main(cfg, exit_after_shown=exit_after_shown)))
+
+
+async def _main(cfg: Config, *, exit_after_shown: bool = False) -> int:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from voxtral_desktop.ui.bridge import Bridge
+    from voxtral_desktop.ui.main_window import MainWindow
+    from voxtral_desktop.ui.theme import apply_theme
+
+    loop = asyncio.get_running_loop()
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    apply_theme(app)
+    bridge = Bridge(cfg)
+    window = MainWindow(bridge)
+    reporter = ExceptionReporter(bridge.errorOccurred.emit)
+    reporter.install(loop)
+    done: asyncio.Future[int] = loop.create_future()
+
+    def finish() -> None:
+        if not done.done():
+            done.set_result(EXIT_OK)
+
+    window.closed.connect(finish)
+    app.aboutToQuit.connect(window.close)  # e.g. the desktop session ends
+    # Python runs signal handlers only between bytecodes: a slow heartbeat lets Ctrl+C in the terminal in.
+    previous_sigint = signal.signal(signal.SIGINT, lambda *_: window.close())
+    heartbeat = QTimer()
+    heartbeat.start(250)
+    heartbeat.timeout.connect(lambda: None)
+    if exit_after_shown:
+        def shown() -> None:
+            print(f"window-shown {time.perf_counter() - _STARTED:.3f}", flush=True)
+            window.close()
+
+        window.first_painted.connect(shown)
+    else:
+        window.first_painted.connect(bridge.start)  # load behind the visible window
+        QTimer.singleShot(1000, bridge.start)  # a window that starts minimized is never painted
+    window.show()
+    try:
+        return await done
+    finally:
+        heartbeat.stop()
+        signal.signal(signal.SIGINT, previous_sigint)
+        reporter.uninstall()
+

@@ -10,10 +10,11 @@ import abc
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -106,7 +107,7 @@ def _query_inputs(sd: ModuleType) -> list[InputDevice]:
     if default_in < 0:
         try:
             default_in = int(sd.query_devices(kind="input")["index"])
-        except Exception:  # PortAudio raises its own error type when there is no default input
+        except sd.PortAudioError:  # no default input
             default_in = -1
     out = []
     for d in sd.query_devices():
@@ -132,17 +133,17 @@ def list_input_devices(*, refresh: bool = False) -> list[InputDevice]:
     sd = _import_sounddevice()
     with _PA_LOCK:
         devices: list[InputDevice] = []
-        failure: Exception | None = None
+        failure: Exception | None = None  # sounddevice.PortAudioError
         if not refresh:
             try:
                 devices = _query_inputs(sd)
-            except Exception as e:  # sounddevice.PortAudioError, without importing its type early
+            except sd.PortAudioError as e:
                 failure = e
         if (refresh or failure is not None or not devices) and _open_streams == 0:
             try:
                 _reinitialize(sd)
                 devices, failure = _query_inputs(sd), None
-            except Exception as e:
+            except sd.PortAudioError as e:
                 failure = e
         if failure is not None and not devices:
             log.warning("listing input devices failed: %s", failure)
@@ -188,7 +189,7 @@ class SoundDeviceCapture(CaptureSource):
 
     @property
     def sample_rate(self) -> int:
-        return int(round(self._resolved().default_samplerate))
+        return round(self._resolved().default_samplerate)
 
     @property
     def device_name(self) -> str:
@@ -202,7 +203,7 @@ class SoundDeviceCapture(CaptureSource):
             raise CaptureError("the microphone is already recording")
         sd = _import_sounddevice()
         device = self._resolved()
-        rate = int(round(device.default_samplerate))
+        rate = round(device.default_samplerate)
         self._stopping.clear()
 
         def callback(indata: np.ndarray, frames: int, when: Any, status: Any) -> None:
@@ -216,7 +217,9 @@ class SoundDeviceCapture(CaptureSource):
 
         def finished() -> None:
             if not self._stopping.is_set() and on_error is not None:
-                on_error(CaptureError(f"The microphone '{device.name}' stopped sending audio (disconnected?)."))
+                on_error(
+                    CaptureError(f"The microphone '{device.name}' stopped sending audio (disconnected?).")
+                )
 
         with _PA_LOCK:
             last: Exception | None = None
@@ -234,7 +237,7 @@ class SoundDeviceCapture(CaptureSource):
                         finished_callback=finished,
                     )
                     stream.start()
-                except Exception as e:  # sounddevice.PortAudioError and ValueError for bad settings
+                except (sd.PortAudioError, ValueError) as e:  # ValueError: settings the device refuses
                     last = e
                     continue
                 self._stream = stream
@@ -249,11 +252,12 @@ class SoundDeviceCapture(CaptureSource):
         if stream is None:
             return
         self._stopping.set()
+        sd = _import_sounddevice()
         with _PA_LOCK:
             try:
                 stream.stop()
                 stream.close()
-            except Exception as e:  # a device that vanished may fail to close; it is gone either way
+            except sd.PortAudioError as e:  # a device that vanished may fail to close; gone either way
                 log.warning("closing the input stream failed: %s", e)
             finally:
                 _open_streams -= 1
@@ -334,7 +338,9 @@ class WavFileCapture(CaptureSource):
             offset = i * self.block
             if self.fail_after_s is not None and offset >= self.fail_after_s * self._rate:
                 if on_error is not None:
-                    on_error(CaptureError(f"The microphone '{self._name}' stopped sending audio (simulated)."))
+                    on_error(
+                        CaptureError(f"The microphone '{self._name}' stopped sending audio (simulated).")
+                    )
                 return
             if offset < len(self.audio):
                 on_block(self.audio[offset : offset + self.block].copy())
@@ -427,7 +433,7 @@ class Recorder:
         with self._lock:
             self._reset()
             self._rate = self.source.sample_rate
-            self._max_samples = int(round(self.max_recording_s * self._rate))
+            self._max_samples = round(self.max_recording_s * self._rate)
             self._started = self._last_block = time.monotonic()
             self._running = True
         try:
@@ -482,6 +488,8 @@ class Recorder:
             self._running = False
             audio = np.concatenate(self._blocks) if self._blocks else np.zeros(0, dtype=np.float32)
             rate = self._rate or SAMPLE_RATE  # never started: an empty recording at the core's rate
-            rec = Recording(audio=audio.astype(np.float32, copy=False), sample_rate=rate, limit_reached=self._limit)
+            rec = Recording(
+                audio=audio.astype(np.float32, copy=False), sample_rate=rate, limit_reached=self._limit
+            )
             self._blocks = []
         return rec

@@ -1,0 +1,180 @@
+"""UI figures: the longest Qt event-loop stall while a reply streams (tiny Voxtral), and launch-to-window time.
+
+Run: .venv/bin/python benchmarks/ui.py [--replies 9] [--launches 7]
+Targets: stall <= 20 ms, window shown <= 1.5 s. Prints figures; not a pass/fail test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+# Settings, logs and caches of the benchmark runs stay out of the user's own folders.
+os.environ.setdefault("VOXTRAL_DESKTOP_HOME", tempfile.mkdtemp(prefix="voxtral-bench-"))
+
+TICK_MS = 10  # the probe timer's period; a gap beyond it is time the loop could not run
+
+
+class StallProbe:
+    """A 10 ms QTimer; the longest gap between its ticks is the worst time the UI could not respond."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import QTimer
+
+        self.timer = QTimer()
+        self.timer.setInterval(TICK_MS)
+        self.timer.timeout.connect(self._tick)
+        self.last = 0.0
+        self.worst = 0.0
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.worst = max(self.worst, now - self.last)
+        self.last = now
+
+    def start(self) -> None:
+        self.worst = 0.0
+        self.last = time.perf_counter()
+        self.timer.start()
+
+    def stop(self) -> float:
+        self.timer.stop()
+        self._tick()
+        return self.worst * 1000.0
+
+
+async def measure_stalls(replies: int) -> tuple[list[float], list[float], int]:
+    from PySide6.QtWidgets import QApplication
+
+    from voxtral_desktop.core.capture import Recording
+    from voxtral_desktop.core.config import load_config
+    from voxtral_desktop.core.model import VoxtralModel
+    from voxtral_desktop.testing.speech import UTTERANCES, synthesize
+    from voxtral_desktop.testing.tiny_voxtral import cached_tiny_voxtral
+    from voxtral_desktop.ui.bridge import Bridge
+    from voxtral_desktop.ui.main_window import MainWindow
+    from voxtral_desktop.ui.theme import apply_theme
+
+    apply_theme(QApplication.instance())  # type: ignore[arg-type]
+    folder = cached_tiny_voxtral()
+    cfg = load_config(overrides={"model": {"id": str(folder)}, "streaming": {"temperature": 0}})
+    model = VoxtralModel(cfg)
+    bridge = Bridge(model=model)
+    window = MainWindow(bridge)
+    window.show()
+    model.initialize()  # loading is not what is measured here
+    bridge._on_loaded(model)
+    audio = [synthesize(u.spoken) for u in UTTERANCES]
+    probe = StallProbe()
+    stalls: list[float] = []
+    totals: list[float] = []
+    chunks = 0
+    for i in range(replies + 1):  # the first reply warms torch up and is not counted
+        done: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+
+        def finished(turn_id: int, result: object, done: asyncio.Future[object] = done) -> None:
+            if not done.done():
+                done.set_result(result)
+
+        bridge.replyFinished.connect(finished)
+        count = [0]
+
+        def counted(*_: object, count: list[int] = count) -> None:
+            count[0] += 1
+
+        bridge.replyChunk.connect(counted)
+        await asyncio.sleep(0.2)
+        probe.start()
+        started = time.perf_counter()
+        bridge.sendRecording(Recording(audio[i % len(audio)], 16000, False))
+        result = await done
+        elapsed = time.perf_counter() - started
+        worst = probe.stop()
+        bridge.replyFinished.disconnect(finished)
+        bridge.replyChunk.disconnect(counted)
+        assert getattr(result, "status", None) == "ok", result
+        if i:
+            stalls.append(worst)
+            totals.append(elapsed * 1000)
+            chunks += count[0]
+    await bridge.shutdown()
+    window.hide()
+    return stalls, totals, chunks
+
+
+def measure_launches(launches: int) -> tuple[list[float], list[float]]:
+    exe = shutil.which("voxtral-desktop", path=str(Path(sys.executable).parent))
+    cmd = [exe] if exe else [sys.executable, "-m", "voxtral_desktop"]
+    env = dict(os.environ, VOXTRAL_DESKTOP_EXIT_AFTER_SHOWN="1")
+    outside: list[float] = []
+    inside: list[float] = []
+    for _ in range(launches + 1):  # the first launch fills the OS file cache and is not counted
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        shown = time.perf_counter() - started
+        proc.wait(60)
+        if not line.startswith("window-shown"):
+            raise SystemExit(f"the app did not report its window: {line!r} (exit {proc.returncode})")
+        outside.append(shown * 1000)
+        inside.append(float(line.split()[1]) * 1000)
+    return outside[1:], inside[1:]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replies", type=int, default=9)
+    parser.add_argument("--launches", type=int, default=7)
+    args = parser.parse_args()
+
+    import qasync
+    from PySide6 import __version__ as pyside_version
+    from PySide6.QtWidgets import QApplication
+
+    import voxtral_desktop.ui  # noqa: F401 - applies the PySide6 reference-count work-around when needed
+    from voxtral_desktop.app import tune_for_ui
+
+    tune_for_ui()  # as run_gui() does
+
+    print(
+        f"# {platform.platform()}, Python {platform.python_version()}, PySide6 {pyside_version}, "
+        f"{os.cpu_count()} CPUs, QT_QPA_PLATFORM={os.environ.get('QT_QPA_PLATFORM')}"
+    )
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setQuitOnLastWindowClosed(False)  # type: ignore[attr-defined]
+    stalls, totals, chunks = qasync.run(measure_stalls(args.replies))
+    print(
+        f"event-loop stall during a streamed reply (tiny Voxtral, {len(stalls)} replies, "
+        f"{chunks / len(stalls):.1f} chunks each, {statistics.median(totals):.0f} ms each):"
+    )
+    print(
+        f"  longest gap of a {TICK_MS} ms QTimer: median {statistics.median(stalls):.1f} ms, "
+        f"worst {max(stalls):.1f} ms (target <= 20 ms)"
+    )
+
+    outside, inside = measure_launches(args.launches)
+    print(
+        f"launch to window shown ({len(outside)} launches of `voxtral-desktop`, VOXTRAL_DESKTOP_EXIT_AFTER_SHOWN=1):"
+    )
+    print(
+        f"  median {statistics.median(outside):.0f} ms from exec, {statistics.median(inside):.0f} ms after the "
+        f"app's first import; worst {max(outside):.0f} ms (target <= 1500 ms)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,189 @@
+"""Screenshot of the real window mid-conversation, answered by the trained tiny Voxtral: docs/screenshot.png.
+
+Two turns (utterance A, then B) go through the real push-to-talk path: a mouse press on the button records
+from a WavFileCapture playing espeak-ng speech in real time, the release sends it, the reply streams in.
+
+Run: .venv/bin/python scripts/screenshot.py [--out docs/screenshot.png] [--states-dir DIR] [--scale 1]
+Offscreen by default; with --xvfb it runs under a private Xvfb instead (needs the xvfb package).
+--states-dir also saves the settings dialog, recording, no-microphone and load-failure states there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+WINDOW_SIZE = (760, 700)
+
+
+async def wait_for(predicate: Callable[[], bool], timeout_s: float = 60.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def make_window(bridge: Any) -> Any:
+    from voxtral_desktop.ui.main_window import MainWindow
+
+    window = MainWindow(bridge)
+    window.resize(*WINDOW_SIZE)
+    window.show()
+    return window
+
+
+async def close(window: Any) -> None:
+    done = asyncio.get_running_loop().create_future()
+    window.closed.connect(lambda: done.done() or done.set_result(None))
+    window.close()
+    await done
+
+
+async def talk(window: Any) -> int:
+    """Press the button, hold it while the source plays, release; returns the reply's turn id."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    bridge = window.bridge
+    finished: list[int] = []
+    bridge.replyFinished.connect(lambda turn_id, _result: finished.append(turn_id))
+    center = window.ptt.rect().center()
+    QTest.mousePress(window.ptt, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, center)
+    await wait_for(lambda: bridge.is_recording, 5, "recording to start")
+    source = bridge.capture_source
+    await wait_for(lambda: source.finished.is_set(), 30, "the utterance to play")
+    await asyncio.sleep(0.25)
+    QTest.mouseRelease(window.ptt, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, center)
+    await wait_for(lambda: bool(finished), 120, "the reply")
+    return finished[-1]
+
+
+async def conversation(out: Path, states_dir: Path | None) -> None:
+    from voxtral_desktop.core.capture import SoundDeviceCapture, WavFileCapture
+    from voxtral_desktop.core.config import load_config
+    from voxtral_desktop.testing.speech import UTTERANCES, synthesize
+    from voxtral_desktop.testing.tiny_voxtral import cached_tiny_voxtral
+    from voxtral_desktop.ui.bridge import READY, Bridge
+
+    folder = cached_tiny_voxtral()
+    spoken = {u.key: synthesize(u.spoken) for u in UTTERANCES}
+    current = {"audio": spoken["a"]}
+
+    def capture_factory(device: str | None) -> WavFileCapture:
+        return WavFileCapture(current["audio"], 16000, name="espeak-ng")
+
+    cfg = load_config(overrides={"model": {"id": str(folder)}, "streaming": {"temperature": 0}})
+    bridge = Bridge(cfg, capture_factory=capture_factory)
+    window = make_window(bridge)
+    bridge.start()
+    await wait_for(lambda: bridge.model_state == READY and bridge.mic_available, 120, "the model")
+    for key in ("a", "b"):
+        current["audio"] = spoken[key]
+        turn = await talk(window)
+        reply = window.chat.reply(turn)
+        print(f"turn {turn}: {reply.status}, {len(reply.chunks)} chunks: {reply.text!r}")
+    await asyncio.sleep(0.4)  # let the last layout and the scroll settle
+    out.parent.mkdir(parents=True, exist_ok=True)
+    window.grab().save(str(out))
+    print(f"saved {out}")
+
+    if states_dir is not None:
+        states_dir.mkdir(parents=True, exist_ok=True)
+        dialog = window.open_settings()
+        await asyncio.sleep(0.3)
+        dialog.grab().save(str(states_dir / "settings.png"))
+        dialog.inputs["streaming.temperature"].setText("-1")
+        await asyncio.sleep(0.1)
+        dialog.grab().save(str(states_dir / "settings-invalid.png"))
+        dialog.reject()
+        # Mid-recording: the level meter and the elapsed time.
+        from PySide6.QtCore import Qt
+        from PySide6.QtTest import QTest
+
+        center = window.ptt.rect().center()
+        QTest.mousePress(window.ptt, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, center)
+        await asyncio.sleep(0.9)
+        window.grab().save(str(states_dir / "recording.png"))
+        window.bridge.discardRecording()
+        QTest.mouseRelease(window.ptt, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, center)
+    await close(window)
+
+    if states_dir is not None:
+        # No microphone: the real sounddevice capture asking for a device that is not there.
+        bridge = Bridge(cfg, capture_factory=lambda d: SoundDeviceCapture("USB Podcast Mic"))
+        window = make_window(bridge)
+        bridge.start()
+        await wait_for(lambda: bridge.mic_checked and bridge.model_state == READY, 60, "the microphone check")
+        await asyncio.sleep(0.3)
+        window.grab().save(str(states_dir / "no-microphone.png"))
+        await close(window)
+        # Load failure: a model folder that does not exist.
+        bad = load_config(overrides={"model": {"id": "/models/voxtral-mini"}})
+        bridge = Bridge(bad, capture_factory=capture_factory)
+        window = make_window(bridge)
+        bridge.start()
+        await wait_for(lambda: bridge.model_state == "failed", 60, "the load to fail")
+        await asyncio.sleep(0.3)
+        window.grab().save(str(states_dir / "load-failed.png"))
+        await close(window)
+        print(f"saved the state screenshots in {states_dir}")
+
+
+def start_xvfb() -> subprocess.Popen[bytes]:
+    if shutil.which("Xvfb") is None:
+        raise SystemExit("Xvfb is not installed (apt-get install xvfb)")
+    display = ":97"
+    proc = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x1024x24", "-nolisten", "tcp"])
+    time.sleep(1.0)
+    os.environ["DISPLAY"] = display
+    os.environ.pop("QT_QPA_PLATFORM", None)
+    return proc
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
+    parser.add_argument("--states-dir", type=Path, default=None)
+    parser.add_argument("--scale", type=float, default=2.0, help="device pixel ratio of the image (2: crisp)")
+    parser.add_argument("--xvfb", action="store_true", help="run under a private Xvfb instead of offscreen")
+    args = parser.parse_args()
+
+    xvfb = start_xvfb() if args.xvfb else None
+    if xvfb is None:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ["QT_SCALE_FACTOR"] = str(args.scale)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ["VOXTRAL_DESKTOP_HOME"] = tempfile.mkdtemp(prefix="voxtral-screenshot-")
+    try:
+        import qasync
+        from PySide6.QtWidgets import QApplication
+
+        from voxtral_desktop.app import tune_for_ui
+        from voxtral_desktop.ui.theme import apply_theme
+
+        tune_for_ui()
+        app = QApplication.instance() or QApplication(sys.argv[:1])
+        app.setQuitOnLastWindowClosed(False)  # type: ignore[attr-defined]
+        apply_theme(app)  # type: ignore[arg-type]
+        qasync.run(conversation(args.out, args.states_dir))
+    finally:
+        if xvfb is not None:
+            xvfb.terminate()
+            xvfb.wait(10)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,115 @@
+"""The chat view on its own: growing replies, states, scrolling that follows only at the bottom, copyable text."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+
+from voxtral_desktop.ui.chat_view import ChatView, format_duration
+
+
+def _view(qtbot) -> ChatView:
+    view = ChatView()
+    qtbot.addWidget(view)
+    view.resize(640, 420)
+    view.show()
+    qtbot.waitExposed(view)
+    return view
+
+
+def _conversation(view: ChatView, turns: int, words: int = 12) -> None:
+    for i in range(1, turns + 1):
+        view.add_user_turn(i, 1.5, [0.5] * 40)
+        view.begin_reply(i)
+        for j in range(0, words, 4):
+            view.append_chunk(i, " ".join(f"w{i}-{k}" for k in range(j, j + 4)))
+        view.finish_reply(i, "ok", 120.0, 480.0)
+
+
+def test_a_reply_grows_chunk_by_chunk_then_shows_its_timings(qtbot):
+    view = _view(qtbot)
+    view.add_user_turn(1, 2.34, [0.1, 0.9, 0.4] * 10)
+    reply = view.begin_reply(1)
+    assert not reply.dots.isHidden() and reply.label.isHidden()
+    view.append_chunk(1, "The weather is")
+    assert reply.label.text() == "The weather is" and reply.dots.isHidden() and not reply.label.isHidden()
+    view.append_chunk(1, "sunny today.")
+    assert reply.label.text() == "The weather is sunny today."
+    view.finish_reply(1, "ok", 151.0, 1234.0)
+    assert reply.meta.text() == "First words in 0.15 s  ·  1.23 s in all"
+    assert view.user_turns()[0].duration.text() == "2.3 s"
+
+
+def test_interrupted_and_failed_replies_look_different(qtbot):
+    view = _view(qtbot)
+    view.begin_reply(1)
+    view.append_chunk(1, "Half a")
+    view.finish_reply(1, "cancelled", 90.0, 300.0)
+    cancelled = view.reply(1)
+    assert (
+        cancelled.meta.objectName() == "metaInterrupted"
+        and cancelled.meta.text() == "Interrupted after 0.30 s"
+    )
+    assert cancelled.error_bubble is None
+
+    view.begin_reply(2)
+    view.finish_reply(2, "error", None, 50.0, "Sorry, I didn't understand that.", "GenerationError: boom")
+    failed = view.reply(2)
+    assert failed.error_bubble is not None and failed.bubble.isHidden()
+    assert failed.meta.text() == "Failed after 0.05 s"
+
+
+def test_scrolling_follows_new_text_only_at_the_bottom(qtbot):
+    view = _view(qtbot)
+    _conversation(view, 12)
+    bar = view.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0 and bar.value() == bar.maximum())
+
+    view.begin_reply(99)
+    for i in range(10):
+        view.append_chunk(99, f"more words number {i} arriving")
+    qtbot.waitUntil(lambda: bar.value() == bar.maximum())  # followed while at the bottom
+
+    bar.setValue(0)  # the user scrolls up to reread
+    assert not view.is_at_bottom()
+    for i in range(10):
+        view.append_chunk(99, f"and still more words {i} to read later")
+    qtbot.wait(50)
+    assert bar.value() == 0  # left where the user put it
+
+    bar.setValue(bar.maximum())  # back at the bottom: following again
+    view.append_chunk(99, "the end.")
+    qtbot.waitUntil(lambda: bar.value() == bar.maximum())
+
+
+def test_reply_text_can_be_selected_and_copied(qtbot):
+    view = _view(qtbot)
+    view.begin_reply(1)
+    view.append_chunk(1, "Copy me, please.")
+    label = view.reply(1).label
+    assert label.textInteractionFlags() & Qt.TextInteractionFlag.TextSelectableByMouse
+    label.setSelection(0, len(label.text()))
+    assert label.selectedText() == "Copy me, please."
+    label.setFocus()
+    qtbot.keyClick(label, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert QGuiApplication.clipboard().text() == "Copy me, please."
+
+
+def test_long_conversations_stay_cheap_to_grow(qtbot):
+    view = _view(qtbot)
+    _conversation(view, 300)
+    qtbot.wait(50)
+    view.begin_reply(1000)
+    started = time.perf_counter()
+    for i in range(40):
+        view.append_chunk(1000, f"chunk {i} of a long reply")
+        qtbot.wait(0)  # let the layout run, as the event loop would between chunks
+    per_chunk_ms = (time.perf_counter() - started) * 1000 / 40
+    assert per_chunk_ms < 15, f"{per_chunk_ms:.1f} ms per chunk with 600 bubbles"
+
+
+def test_durations_read_naturally():
+    assert format_duration(2.34) == "2.3 s"
+    assert format_duration(65.4) == "1:05"

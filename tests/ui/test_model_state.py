@@ -1,0 +1,109 @@
+"""The model's state in the window: loading, downloading with progress, ready (with a CPU note), failed with advice."""
+
+from __future__ import annotations
+
+import threading
+
+from ui_helpers import scripted_model
+
+from voxtral_desktop.core.backends.base import ModelLoadError, ProgressCallback
+from voxtral_desktop.core.config import Config, load_config
+from voxtral_desktop.core.model import VoxtralModel
+from voxtral_desktop.testing.fakes import ScriptedBackend
+from voxtral_desktop.ui.bridge import DOWNLOADING, FAILED, LOADING, READY
+
+
+class GatedBackend(ScriptedBackend):
+    """Loads only when told to, reporting download progress first; says it runs on the CPU."""
+
+    def __init__(self, **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self.go = threading.Event()
+        self.reported = threading.Event()
+        self.device = "cpu"
+        self.fail: str | None = None
+
+    def load(self, progress: ProgressCallback | None = None) -> None:
+        assert progress is not None
+        progress("downloading", 0.25)
+        self.reported.set()
+        assert self.go.wait(10)
+        if self.fail:
+            raise ModelLoadError(self.fail)
+        progress("loading", None)
+        self.loaded = True
+
+
+def test_a_missing_model_folder_fails_with_advice(qtbot, make_app, tmp_path):
+    missing = tmp_path / "no-such-model"
+    cfg = load_config(overrides={"model": {"id": str(missing)}})
+    app = make_app(config=cfg, wait_ready=False)
+    window = app.window
+    qtbot.waitUntil(lambda: app.bridge.model_state == FAILED, timeout=10000)
+    banner = window.banner("model")
+    assert banner is not None
+    assert "does not exist" in banner.text.text() and "folder" in banner.text.text()
+    assert set(banner.buttons) == {"Open Settings", "Retry"}
+    assert window.status_text.text() == "Model not loaded"
+    assert not window.ptt.isEnabled()
+    assert "until the model loads" in window.ptt.toolTip()
+    # "Open Settings" goes straight to where the folder is chosen.
+    banner.buttons["Open Settings"].click()
+    dialog = window.settings_dialog
+    qtbot.waitExposed(dialog)
+    assert dialog.inputs["model.id"].text() == str(missing)
+    dialog.reject()
+
+
+def test_download_progress_then_ready_with_a_cpu_note(qtbot, make_app):
+    backend = GatedBackend(pieces=["Hi."])
+    app = make_app(VoxtralModel(load_config(), backend=backend), wait_ready=False)
+    window = app.window
+    qtbot.waitUntil(lambda: app.bridge.model_state == DOWNLOADING, timeout=5000)
+    assert window.status_text.text() == "Downloading model…"
+    assert window.progress.isVisible() and window.progress.value() == 250
+    assert "25%" in app.bridge.model_message
+    assert not window.ptt.isEnabled() and "once the model has loaded" in window.ptt.toolTip()
+    backend.go.set()
+    qtbot.waitUntil(lambda: app.bridge.model_state == READY, timeout=5000)
+    assert window.status_text.text() == "Ready · CPU"
+    assert not window.progress.isVisible()
+    assert "replies will be slow" in window.model_name.text()
+    assert window.ptt.isEnabled()
+
+
+def test_a_load_error_is_shown_and_retry_loads_again(qtbot, make_app):
+    backend = GatedBackend()
+    backend.fail = "offline and not cached: choose a local folder in Settings"
+    app = make_app(VoxtralModel(load_config(), backend=backend), wait_ready=False)
+    backend.go.set()
+    qtbot.waitUntil(lambda: app.bridge.model_state == FAILED, timeout=5000)
+    assert "choose a local folder" in app.window.banner("model").text.text()
+    backend.fail = None
+    app.window.banner("model").buttons["Retry"].click()
+    qtbot.waitUntil(lambda: app.bridge.model_state == READY, timeout=5000)
+    assert app.window.banner("model") is None
+
+
+def test_changing_the_model_in_settings_reloads_it_in_the_background(qtbot, make_app):
+    built: list[Config] = []
+
+    def factory(cfg: Config) -> VoxtralModel:
+        built.append(cfg)
+        backend = GatedBackend(pieces=["Reloaded ", "model ", "speaking."])
+        backend.go.set()
+        return VoxtralModel(cfg, backend=backend)
+
+    first = scripted_model(["Old ", "model."])
+    app = make_app(first, model_factory=factory)
+    states: list[str] = []
+    app.bridge.modelStateChanged.connect(lambda state, *_: states.append(state))
+    app.bridge.save_settings({"model": {"device": "cpu"}})
+    qtbot.waitUntil(lambda: states[-1:] == [READY] and len(built) == 1, timeout=5000)
+    assert LOADING in states or DOWNLOADING in states
+    assert built[0] is app.bridge.config and built[0].model.device == "cpu"
+    assert app.bridge.model is not first
+    # Only the model's own settings reload it.
+    app.bridge.save_settings({"streaming": {"max_new_tokens": 12}})
+    qtbot.wait(100)
+    assert len(built) == 1

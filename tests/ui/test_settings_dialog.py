@@ -1,0 +1,113 @@
+"""Settings dialog round trip: edit, inline validation with the config's messages, save, reload from disk."""
+
+from __future__ import annotations
+
+import yaml
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+from ui_helpers import hold, scripted_model, wait_reply_done
+
+from voxtral_desktop.core import paths
+from voxtral_desktop.core.capture import InputDevice
+from voxtral_desktop.core.config import load_config
+from voxtral_desktop.ui.settings_dialog import SettingsDialog
+
+
+def _devices(refresh: bool = False) -> list[InputDevice]:
+    return [
+        InputDevice(0, "USB Studio Mic", 1, 48000.0),
+        InputDevice(1, "default", 2, 44100.0, is_default=True),
+    ]
+
+
+def _open_with_ctrl_comma(qtbot, window) -> SettingsDialog:
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=3000)
+    qtbot.keyClick(window, Qt.Key.Key_Comma, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(
+        lambda: window.settings_dialog is not None and window.settings_dialog.isVisible(), timeout=3000
+    )
+    return window.settings_dialog
+
+
+def test_edit_validate_save_and_reload(qtbot, make_app):
+    model = scripted_model(["Fine."])
+    app = make_app(model, device_lister=_devices)
+    dialog = _open_with_ctrl_comma(qtbot, app.window)
+
+    temperature = dialog.inputs["streaming.temperature"]
+    temperature.setText("warm")
+    error = dialog.errors["streaming.temperature"]
+    assert error.isVisible()
+    assert error.text() == "streaming.temperature must be a number, got 'warm'"
+    assert not dialog.save_button.isEnabled()
+    temperature.setText("-1")
+    assert error.text() == "streaming.temperature must be >= 0.0, got -1.0"
+    temperature.setText("0.3")
+    assert not error.isVisible() and dialog.save_button.isEnabled()
+
+    dialog.inputs["streaming.top_p"].setText("1.5")
+    assert "streaming.top_p must be in (0, 1]" in dialog.errors["streaming.top_p"].text()
+    dialog.inputs["streaming.top_p"].setText("0.8")
+    dialog.inputs["streaming.max_new_tokens"].setText("80")
+    dialog.inputs["streaming.chunk_size_words"].setText("3")
+    dialog.inputs["audio.speech_threshold"].setText("0.02")
+    mic = dialog.inputs["audio.input_device"]
+    assert [mic.itemText(i) for i in range(mic.count())] == ["System default", "default", "USB Studio Mic"]
+    mic.setCurrentIndex(mic.findData("USB Studio Mic"))
+
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: app.window.settings_dialog is None, timeout=3000)
+
+    on_disk = yaml.safe_load(paths.user_config_file().read_text())
+    assert on_disk == {
+        "audio": {"speech_threshold": 0.02, "input_device": "USB Studio Mic"},
+        "streaming": {"max_new_tokens": 80, "temperature": 0.3, "top_p": 0.8, "chunk_size_words": 3},
+    }
+    reloaded = load_config()
+    assert (reloaded.streaming.temperature, reloaded.streaming.max_new_tokens) == (0.3, 80)
+    assert reloaded.audio.input_device == "USB Studio Mic"
+
+    # Applied to the next reply without a restart, with the chosen microphone.
+    hold(qtbot, app)
+    wait_reply_done(qtbot, app, 1)
+    request = model.backend.requests[-1]
+    assert (request.temperature, request.top_p, request.max_new_tokens) == (0.3, 0.8, 80)
+    assert app.captures.devices[-1] == "USB Studio Mic"
+
+    # Reopened, the dialog shows what was saved.
+    again = app.window.open_settings()
+    assert again.inputs["streaming.max_new_tokens"].text() == "80"
+    assert again.inputs["audio.input_device"].currentData() == "USB Studio Mic"
+    again.reject()
+
+
+def test_cancel_changes_nothing(qtbot, make_app):
+    app = make_app(scripted_model())
+    dialog = app.window.open_settings()
+    dialog.inputs["streaming.max_new_tokens"].setText("7")
+    dialog.reject()
+    assert app.bridge.config.streaming.max_new_tokens == 50
+    assert not paths.user_config_file().exists()
+
+
+def test_command_line_overrides_are_not_saved_behind_the_users_back(qtbot, make_app, tmp_path):
+    cfg = load_config(overrides={"model": {"id": str(tmp_path)}})  # as `--model DIR` does
+    model = scripted_model()
+    model.config = cfg
+    app = make_app(model)
+    dialog = app.window.open_settings()
+    assert dialog.inputs["model.id"].text() == str(tmp_path)
+    dialog.inputs["streaming.temperature"].setText("0.2")
+    dialog.save()
+    assert yaml.safe_load(paths.user_config_file().read_text()) == {"streaming": {"temperature": 0.2}}
+    assert app.bridge.config.model.id == str(tmp_path)
+
+
+def test_blank_model_id_is_refused_inline(qtbot, make_app):
+    app = make_app(scripted_model())
+    dialog = app.window.open_settings()
+    dialog.inputs["model.id"].setText("   ")
+    assert dialog.errors["model.id"].text() == "model.id must not be empty, got ''"
+    assert not dialog.save_button.isEnabled()
+    dialog.reject()

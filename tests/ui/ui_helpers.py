@@ -1,0 +1,150 @@
+"""Helpers for the UI tests: fake models and microphones, and press-and-hold driving."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from voxtral_desktop.core.backends.base import Backend, GenerationRequest, ProgressCallback
+from voxtral_desktop.core.capture import CaptureError, CaptureSource, WavFileCapture
+from voxtral_desktop.core.config import Config, load_config
+from voxtral_desktop.core.model import VoxtralModel
+from voxtral_desktop.testing.fakes import ScriptedBackend
+from voxtral_desktop.ui.bridge import Bridge
+from voxtral_desktop.ui.main_window import MainWindow
+
+
+class SharedBackend(Backend):
+    """One loaded back-end lent to many tests: closing a window must not unload it for the next test."""
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+
+    @property
+    def is_loaded(self) -> bool:
+        return self.inner.is_loaded
+
+    @property
+    def device(self) -> Any:
+        return getattr(self.inner, "device", None)
+
+    def load(self, progress: ProgressCallback | None = None) -> None:
+        self.inner.load(progress)
+
+    def stream(self, request: GenerationRequest, stop: threading.Event) -> AsyncIterator[str]:
+        return self.inner.stream(request, stop)
+
+    def close(self) -> None:
+        pass
+
+
+def tiny_config(tiny_model_dir: Any, **streaming: Any) -> Config:
+    return load_config(
+        overrides={"model": {"id": str(tiny_model_dir)}, "streaming": {"temperature": 0, **streaming}}
+    )
+
+
+def scripted_model(pieces: list[str] | None = None, delay_s: float = 0.0, **kw: Any) -> VoxtralModel:
+    pieces = pieces if pieces is not None else ["Hello ", "there, ", "how can ", "I help ", "you today?"]
+    backend = ScriptedBackend(pieces=pieces, delay_s=delay_s, **kw)
+    return VoxtralModel(load_config(), backend=backend)
+
+
+@dataclass
+class Captures:
+    """Makes a WavFileCapture of ``audio`` each time the app opens the "microphone", and keeps them."""
+
+    audio: np.ndarray
+    rate: int = 16000
+    options: dict[str, Any] = field(default_factory=dict)
+    made: list[WavFileCapture] = field(default_factory=list)
+    devices: list[str | None] = field(default_factory=list)
+
+    def __call__(self, device: str | None) -> CaptureSource:
+        self.devices.append(device)
+        source = WavFileCapture(self.audio, self.rate, **self.options)
+        self.made.append(source)
+        return source
+
+    @property
+    def last(self) -> WavFileCapture:
+        return self.made[-1]
+
+
+class NoMicrophone(CaptureSource):
+    """What SoundDeviceCapture does on a machine without an input device."""
+
+    message = "No microphone found. Connect one (or start the sound server), then choose it in Settings."
+
+    def __init__(self, device: str | None = None) -> None:
+        pass
+
+    @property
+    def sample_rate(self) -> int:
+        raise CaptureError(self.message)
+
+    @property
+    def device_name(self) -> str:
+        return "none"
+
+    def probe(self) -> None:
+        raise CaptureError(self.message)
+
+    def start(self, on_block: Any, on_error: Any = None) -> None:
+        raise CaptureError(self.message)
+
+    def stop(self) -> None:
+        pass
+
+
+def speech_like(seconds: float = 1.0, rate: int = 16000) -> np.ndarray:
+    """A loud warbling tone: passes the speech detector without espeak-ng."""
+    t = np.arange(int(seconds * rate)) / rate
+    return (0.3 * np.sin(2 * np.pi * 220 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+
+
+@dataclass
+class App:
+    window: MainWindow
+    bridge: Bridge
+    captures: Any
+
+    @property
+    def chat(self):
+        return self.window.chat
+
+
+def hold(
+    qtbot, app: App, *, seconds: float | None = None, until_fed: bool = True, space: bool = False
+) -> None:
+    """Press the talk button (or Space), keep it down while the source plays, then let go."""
+    from PySide6.QtCore import Qt
+
+    window = app.window
+    if space:
+        qtbot.keyPress(window, Qt.Key.Key_Space)
+    else:
+        qtbot.mousePress(window.ptt, Qt.MouseButton.LeftButton, pos=window.ptt.rect().center())
+    qtbot.waitUntil(lambda: app.bridge.is_recording, timeout=3000)
+    source = app.bridge.capture_source  # the one recording (a microphone probe may have made a later one)
+    if until_fed:
+        qtbot.waitUntil(lambda: source.finished.is_set(), timeout=30000)
+        qtbot.wait(150)  # a little trailing silence, as a person leaves
+    if seconds is not None:
+        qtbot.wait(int(seconds * 1000))
+    if space:
+        qtbot.keyRelease(window, Qt.Key.Key_Space)
+    else:
+        qtbot.mouseRelease(window.ptt, Qt.MouseButton.LeftButton, pos=window.ptt.rect().center())
+
+
+def wait_reply_done(qtbot, app: App, turn_id: int, timeout_ms: int = 30000):
+    chat = app.chat
+    qtbot.waitUntil(
+        lambda: turn_id in chat._replies and chat.reply(turn_id).status != "streaming", timeout=timeout_ms
+    )
+    return chat.reply(turn_id)

@@ -1,0 +1,522 @@
+"""The UI's only door into the core: Qt signals out, qasync slots in, blocking work on worker threads."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import itertools
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from qasync import asyncSlot
+
+from voxtral_desktop.core import chunks as C
+from voxtral_desktop.core import paths
+from voxtral_desktop.core.backends.base import ModelLoadError
+from voxtral_desktop.core.capture import (
+    CaptureError,
+    CaptureSource,
+    InputDevice,
+    Recorder,
+    Recording,
+    SoundDeviceCapture,
+    list_input_devices,
+)
+from voxtral_desktop.core.config import Config, ConfigError, default_config, load_config
+from voxtral_desktop.core.model import VoxtralModel
+
+log = logging.getLogger(__name__)
+
+# Model states, in the order a load walks through them.
+IDLE, DOWNLOADING, LOADING, READY, FAILED = "idle", "downloading", "loading", "ready", "failed"
+
+MIN_PRESS_S = 0.3  # shorter presses are accidental taps, not speech
+POLL_MS = 33  # level meter and elapsed-time refresh while recording (~30 fps)
+WAVEFORM_BARS = 40
+SHORT_PRESS_HINT = "Too short: hold the button (or Space) while you speak, then let go."
+MODEL_CHANGE_KEYS = ("id", "device", "dtype")
+
+
+@dataclass(frozen=True)
+class ReplyResult:
+    """How a reply ended, for the chat view's footer under the assistant bubble."""
+
+    turn_id: int
+    status: str  # "ok", "error" or "cancelled"
+    first_chunk_ms: float | None  # time to the first words, None when no words came
+    total_ms: float
+    text: str = ""  # for errors: the user-facing fallback text
+    detail: str = ""  # for errors: what went wrong
+
+
+def waveform(audio: np.ndarray, bars: int = WAVEFORM_BARS) -> list[float]:
+    """Loudness per slice, scaled to [0, 1]: the little picture in the user's bubble."""
+    if audio.size == 0:
+        return [0.0] * bars
+    slices = np.array_split(np.abs(audio.astype(np.float32)), bars)
+    rms = np.array([float(np.sqrt(np.mean(np.square(s)))) if s.size else 0.0 for s in slices])
+    peak = float(rms.max())
+    return [float(v) for v in (rms / peak if peak > 0 else rms)]
+
+
+def model_label(model_id: str) -> str:
+    """ "mistralai/Voxtral-Mini-3B-2507" -> "Voxtral-Mini-3B-2507"; ".../models--org--Name/snapshots/<hash>"
+    -> "Name"; ".../tiny-voxtral/<hash>" -> "tiny-voxtral"."""
+    parts = [p for p in model_id.replace("\\", "/").split("/") if p]
+    while len(parts) > 1 and (parts[-1] == "snapshots" or re.fullmatch(r"[0-9a-f]{16,}", parts[-1])):
+        parts.pop()
+    name = parts[-1] if parts else model_id
+    if name.startswith("models--"):
+        name = name.split("--")[-1]
+    return name
+
+
+class Bridge(QObject):
+    """Owns the model, the recorder and the settings; widgets talk to it and listen to its signals."""
+
+    modelStateChanged = Signal(str, str, object)  # state, message for users, progress fraction or None
+    micStateChanged = Signal(bool, str)  # usable, why not (empty when usable)
+    recordingChanged = Signal(bool)
+    recordingProgress = Signal(float, float)  # input RMS level (full scale 1.0), seconds held
+    hint = Signal(str)  # a short, transient tip next to the talk button
+    userTurn = Signal(int, float, object)  # turn id, recording seconds, waveform (list of floats)
+    replyStarted = Signal(int)
+    replyChunk = Signal(int, str)  # turn id, the chunk's words
+    replyFinished = Signal(int, object)  # turn id, ReplyResult
+    busyChanged = Signal(bool)  # a reply is streaming
+    errorOccurred = Signal(str, str)  # title, detail: unexpected errors, shown in the window's banner
+    settingsApplied = Signal()
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        model: VoxtralModel | None = None,
+        model_factory: Callable[[Config], VoxtralModel] = VoxtralModel,
+        capture_factory: Callable[[str | None], CaptureSource] = SoundDeviceCapture,
+        device_lister: Callable[..., list[InputDevice]] = list_input_devices,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        if model is not None:
+            self.config = model.config
+        else:
+            self.config = config if config is not None else load_config()
+        self._model_factory = model_factory
+        self._model = model if model is not None else model_factory(self.config)
+        self._capture_factory = capture_factory
+        self._device_lister = device_lister
+        # One worker each: loads must not overlap, and PortAudio calls are best kept to one thread.
+        self._load_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="voxtral-load")
+        self._audio_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="voxtral-audio")
+        self._model_state = IDLE
+        self._model_message = ""
+        self._device: str | None = None
+        self._mic_ok = False
+        self._mic_checked = False
+        self._mic_message = "Checking for a microphone…"
+        self._recorder: Recorder | None = None
+        self._pressed_at = 0.0
+        self._turns = itertools.count(1)
+        self._reply_task: asyncio.Future[Any] | None = None
+        self._active_replies = 0
+        self._load_future: asyncio.Future[Any] | None = None
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self._started = False
+        self._closing = False
+        self._closed = False
+        self._poll = QTimer(self)
+        self._poll.setInterval(POLL_MS)
+        self._poll.timeout.connect(self._poll_recorder)
+
+    # --- state for widgets ------------------------------------------------------------------------
+
+    @property
+    def model(self) -> VoxtralModel:
+        return self._model
+
+    @property
+    def model_state(self) -> str:
+        return self._model_state
+
+    @property
+    def model_message(self) -> str:
+        return self._model_message
+
+    @property
+    def device(self) -> str | None:
+        """Where the model runs once loaded ("cpu", "cuda", ...), when the back-end says."""
+        return self._device
+
+    @property
+    def mic_available(self) -> bool:
+        return self._mic_ok
+
+    @property
+    def mic_checked(self) -> bool:
+        """False until the first look for a microphone has finished."""
+        return self._mic_checked
+
+    @property
+    def mic_message(self) -> str:
+        return self._mic_message
+
+    @property
+    def is_recording(self) -> bool:
+        return self._recorder is not None
+
+    @property
+    def capture_source(self) -> CaptureSource | None:
+        """The source being recorded from, while recording."""
+        return self._recorder.source if self._recorder is not None else None
+
+    @property
+    def is_busy(self) -> bool:
+        return self._reply_task is not None and not self._reply_task.done()
+
+    @property
+    def reply_task(self) -> asyncio.Future[Any] | None:
+        return self._reply_task
+
+    def model_label(self) -> str:
+        """A short name for the model: the hub id's or the folder's last part, skipping cache hashes."""
+        return model_label(self.config.model.id)
+
+    # --- start-up -----------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Load the model and look for a microphone, both in the background. Runs once."""
+        if self._started:
+            return
+        self._started = True
+        self._track(self.loadModel())
+        self._track(self.probeMicrophone())
+
+    def _track(self, task: Any) -> None:
+        # asyncSlot returns the task; keep it so shutdown can wait for it.
+        if isinstance(task, asyncio.Future):
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _set_model_state(self, state: str, message: str, fraction: float | None = None) -> None:
+        self._model_state, self._model_message = state, message
+        self.modelStateChanged.emit(state, message, fraction)
+
+    @asyncSlot()
+    async def loadModel(self) -> None:
+        """Load the current model on the load thread; progress and the outcome come back as signals."""
+        model = self._model
+        if model.is_initialized:
+            self._on_loaded(model)
+            return
+        loop = asyncio.get_running_loop()
+
+        def progress(phase: str, fraction: float | None) -> None:  # runs on the load thread
+            try:
+                loop.call_soon_threadsafe(self._on_progress, model, phase, fraction)
+            except RuntimeError:  # the loop closed while loading (the app quit): nobody to tell
+                pass
+
+        self._device = None
+        self._set_model_state(LOADING, f"Loading {self.model_label()}…")
+        future = loop.run_in_executor(self._load_pool, model.initialize, progress)
+        self._load_future = future
+        try:
+            await future
+        except ModelLoadError as e:
+            if model is self._model:
+                log.warning("model load failed: %s", e)
+                self._set_model_state(FAILED, str(e))
+            return
+        except Exception as e:
+            if model is self._model:
+                log.exception("model load failed unexpectedly")
+                self._set_model_state(
+                    FAILED, f"Unexpected error while loading the model: {type(e).__name__}: {e}"
+                )
+            return
+        finally:
+            if self._load_future is future:
+                self._load_future = None
+        if model is self._model and not self._closing:
+            self._on_loaded(model)
+
+    def _on_progress(self, model: VoxtralModel, phase: str, fraction: float | None) -> None:
+        if model is not self._model or self._model_state in (READY, FAILED):
+            return
+        if phase == DOWNLOADING:
+            pct = f" {fraction:.0%}" if fraction is not None else ""
+            self._set_model_state(DOWNLOADING, f"Downloading {self.model_label()}{pct}", fraction)
+        elif phase == LOADING:
+            self._set_model_state(LOADING, f"Loading {self.model_label()}…", fraction)
+
+    def _on_loaded(self, model: VoxtralModel) -> None:
+        device = getattr(model.backend, "device", None)
+        self._device = str(device) if device else None
+        if self._device == "cpu":
+            message = "Running on the CPU: replies from a full-size model take a while."
+        elif self._device:
+            message = f"Running on {self._device.upper()}."
+        else:
+            message = ""
+        self._set_model_state(READY, message)
+
+    @asyncSlot()
+    async def probeMicrophone(self) -> None:
+        """Check (off the UI thread) that the configured microphone exists; the button follows the answer."""
+        wanted = self.config.audio.input_device or None
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._audio_pool, lambda: self._capture_factory(wanted).probe())
+        except CaptureError as e:
+            self._set_mic(False, str(e))
+            return
+        self._set_mic(True, "")
+
+    def _set_mic(self, ok: bool, message: str) -> None:
+        self._mic_ok, self._mic_message, self._mic_checked = ok, message, True
+        self.micStateChanged.emit(ok, message)
+
+    # --- recording --------------------------------------------------------------------------------
+
+    @Slot()
+    def startRecording(self) -> None:
+        """Push-to-talk pressed: start capturing (and stop a reply that is still streaming)."""
+        if self._recorder is not None or self._closing:
+            return
+        if not self._mic_ok:
+            self.hint.emit(self._mic_message or "No microphone is available.")
+            return
+        if self._model_state != READY:
+            self.hint.emit("The model is not ready yet.")
+            return
+        if self.is_busy:
+            self._model.cancel()  # talking over the assistant interrupts it
+        source = self._capture_factory(self.config.audio.input_device or None)
+        recorder = Recorder(source, self.config.audio.max_recording_s)
+        try:
+            recorder.start()
+        except CaptureError as e:
+            log.warning("could not start recording: %s", e)
+            self.errorOccurred.emit("The microphone could not be opened", str(e))
+            self._track(self.probeMicrophone())
+            return
+        self._recorder = recorder
+        self._pressed_at = time.monotonic()
+        self._poll.start()
+        self.recordingChanged.emit(True)
+
+    @Slot()
+    def stopRecording(self) -> None:
+        """Push-to-talk released: send what was recorded, unless the press was too short."""
+        if self._recorder is not None:
+            self._finish_recording(send=True)
+
+    @Slot()
+    def discardRecording(self) -> None:
+        if self._recorder is not None:
+            self._finish_recording(send=False)
+            self.hint.emit("Recording discarded.")
+
+    def _poll_recorder(self) -> None:
+        recorder = self._recorder
+        if recorder is None:
+            return
+        status = recorder.status()
+        self.recordingProgress.emit(status.level_rms, time.monotonic() - self._pressed_at)
+        if status.error is not None:
+            log.warning("recording failed: %s", status.error)
+            self._finish_recording(send=False)
+            self.errorOccurred.emit("The microphone stopped working", str(status.error))
+            self._track(self.probeMicrophone())  # gone for good, or back? the button follows the answer
+        elif status.limit_reached:
+            limit = self.config.audio.max_recording_s
+            self.hint.emit(f"Recording stopped at the {limit:g} s limit (Settings: audio.max_recording_s).")
+            self._finish_recording(send=True)
+
+    def _finish_recording(self, *, send: bool) -> None:
+        recorder, self._recorder = self._recorder, None
+        assert recorder is not None
+        self._poll.stop()
+        held = time.monotonic() - self._pressed_at
+        try:
+            recording = recorder.stop()
+        finally:
+            self.recordingChanged.emit(False)
+        if not send:
+            return
+        if held < MIN_PRESS_S and not recording.limit_reached:
+            self.hint.emit(SHORT_PRESS_HINT)
+            return
+        if recording.audio.size == 0:
+            self.hint.emit("Nothing was recorded: check the microphone in Settings.")
+            return
+        self.sendRecording(recording)
+
+    def sendRecording(self, recording: Recording) -> asyncio.Future[Any]:
+        """Show the user's turn and stream the reply to it; returns the reply's task."""
+        turn_id = next(self._turns)
+        self.userTurn.emit(turn_id, recording.duration_s, waveform(recording.audio))
+        task = self._reply(turn_id, recording)
+        self._reply_task = task
+        self._track(task)
+        return task
+
+    # --- replies ----------------------------------------------------------------------------------
+
+    @asyncSlot()
+    async def _reply(self, turn_id: int, recording: Recording) -> None:
+        # A reply cancelled by talking over it may still be winding down; the model runs one at a time.
+        self._active_replies += 1
+        self.replyStarted.emit(turn_id)
+        if self._active_replies == 1:
+            self.busyChanged.emit(True)
+        first_ms: float | None = None
+        final: dict[str, Any] | None = None
+        try:
+            async for chunk in self._model.process_realtime_chunk_streaming(
+                recording.audio, f"turn-{turn_id}", sample_rate=recording.sample_rate
+            ):
+                if chunk["success"] and chunk["text"]:
+                    if first_ms is None:
+                        first_ms = float(chunk["processing_time_ms"])
+                    self.replyChunk.emit(turn_id, chunk["text"])
+                if chunk["is_final"]:
+                    final = dict(chunk)
+        except Exception as e:
+            # Shown in the conversation where it happened, and logged with its traceback.
+            log.exception("reply %d failed", turn_id)
+            result = ReplyResult(turn_id, "error", first_ms, 0.0, C.FALLBACK_TEXT, f"{type(e).__name__}: {e}")
+            self.replyFinished.emit(turn_id, result)
+            return
+        finally:
+            self._active_replies -= 1
+            if self._active_replies == 0:
+                self.busyChanged.emit(False)
+        assert final is not None
+        total = float(final["processing_time_ms"])
+        if C.is_cancelled(final):
+            result = ReplyResult(turn_id, "cancelled", first_ms, total)
+        elif not final["success"]:
+            result = ReplyResult(turn_id, "error", first_ms, total, final["text"], final.get("error", ""))
+        else:
+            result = ReplyResult(turn_id, "ok", first_ms, total)
+        self.replyFinished.emit(turn_id, result)
+
+    def cancel(self) -> bool:
+        """Esc: discard a recording in progress, else stop the reply that is streaming. True if it did."""
+        if self._recorder is not None:
+            self.discardRecording()
+            return True
+        if self.is_busy:
+            self._model.cancel()
+            return True
+        return False
+
+    # --- settings -----------------------------------------------------------------------------------
+
+    def settings_file(self) -> Path:
+        """Where Settings writes: the user file the config was loaded with, else the default one."""
+        return getattr(self.config, "user_file", None) or paths.user_config_file()
+
+    def settings_snapshot(self) -> Config:
+        """A copy of the live settings, for the settings dialog to show and edit."""
+        return self.config.copy()
+
+    def check_setting(self, section: str, key: str, value: Any) -> str | None:
+        """The config's own message when ``value`` is not acceptable, else None."""
+        try:
+            self.config.copy().update({section: {key: value}})
+        except ConfigError as e:
+            return str(e)
+        return None
+
+    def input_devices(self, *, refresh: bool = False) -> tuple[list[str], str]:
+        """Names of the input devices (default first), and a message when there are none."""
+        try:
+            devices = self._device_lister(refresh=refresh)
+        except CaptureError as e:
+            return [], str(e)
+        names = [d.name for d in sorted(devices, key=lambda d: not d.is_default)]
+        return names, "" if names else "No microphone found."
+
+    def save_settings(self, changes: Mapping[str, Mapping[str, Any]]) -> None:
+        """Apply ``changes`` to the live settings (next reply uses them) and write them to the user's file.
+
+        Only the changed keys are written, so `--model`/`--config` given on the command line are not
+        saved behind the user's back. Raises ConfigError, leaving everything as it was.
+        """
+        changes = {s: dict(v) for s, v in changes.items() if v}
+        if not changes:
+            return
+        before = self.config.copy()
+        self.config.update(changes)
+        user_file = self.settings_file()
+        try:
+            try:
+                stored = load_config()
+            except ConfigError as e:  # an unreadable user file is backed up by save(); start from defaults
+                log.warning("%s; saving the new settings over defaults", e)
+                stored = default_config()
+            stored.update(changes)
+            stored.save(user_file)
+        except (ConfigError, OSError) as e:
+            self.config.update(before.to_dict())
+            if isinstance(e, OSError):
+                raise ConfigError(f"could not save settings to {user_file}: {e}") from e
+            raise
+        model_changed = (
+            any(getattr(before.model, k) != getattr(self.config.model, k) for k in MODEL_CHANGE_KEYS)
+            or before.backend != self.config.backend
+        )
+        if model_changed:
+            self._track(self.reloadModel())
+        if before.audio.input_device != self.config.audio.input_device:
+            self._track(self.probeMicrophone())
+        self.settingsApplied.emit()
+
+    @asyncSlot()
+    async def reloadModel(self) -> None:
+        """Replace the model by one built from the current settings, loading it in the background."""
+        old = self._model
+        old.cancel()
+        if self._reply_task is not None and not self._reply_task.done():
+            await asyncio.gather(self._reply_task, return_exceptions=True)
+        self._model = self._model_factory(self.config)
+        # Free the old weights before loading new ones: two full-size models rarely fit at once.
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._load_pool, old.close)
+        await self.loadModel()
+
+    # --- quitting -----------------------------------------------------------------------------------
+
+    async def shutdown(self) -> None:
+        """Stop recording and generation, wait for worker threads, release the model. Idempotent."""
+        if self._closed:
+            return
+        self._closing = True
+        self._poll.stop()
+        if self._recorder is not None:
+            recorder, self._recorder = self._recorder, None
+            recorder.stop()
+            self.recordingChanged.emit(False)
+        self._model.cancel()
+        pending = [t for t in self._tasks if not t.done()]
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        if self._load_future is not None:
+            # A load cannot be interrupted; the window is already gone, so waiting costs the user nothing.
+            await asyncio.gather(self._load_future, return_exceptions=True)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._load_pool, self._model.close)
+        self._load_pool.shutdown(wait=True)
+        self._audio_pool.shutdown(wait=True)
+        self._closed = True
+        log.info("shut down cleanly")

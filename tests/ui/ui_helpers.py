@@ -42,16 +42,27 @@ class SharedBackend(Backend):
         pass
 
 
+# Qt's mock engine "speaks" on timers: real timing, no sound card, no speech-dispatcher needed.
+TEST_SPEECH: dict[str, Any] = {"speech": {"engine": "mock"}}
+
+
 def tiny_config(tiny_model_dir: Any, **streaming: Any) -> Config:
     return load_config(
-        overrides={"model": {"id": str(tiny_model_dir)}, "streaming": {"temperature": 0, **streaming}}
+        overrides={
+            "model": {"id": str(tiny_model_dir)},
+            "streaming": {"temperature": 0, **streaming},
+            # The tiny model learned single-turn prompts only: with memory on, a second turn's prompt is
+            # one it never saw. Memory itself is tested on the built inputs (tests/integration).
+            "conversation": {"max_turns": 0},
+            **TEST_SPEECH,
+        }
     )
 
 
 def scripted_model(pieces: list[str] | None = None, delay_s: float = 0.0, **kw: Any) -> VoxtralModel:
     pieces = pieces if pieces is not None else ["Hello ", "there, ", "how can ", "I help ", "you today?"]
     backend = ScriptedBackend(pieces=pieces, delay_s=delay_s, **kw)
-    return VoxtralModel(load_config(), backend=backend)
+    return VoxtralModel(load_config(overrides=TEST_SPEECH), backend=backend)
 
 
 @dataclass

@@ -30,7 +30,10 @@ from voxtral_desktop.core.capture import (
     list_input_devices,
 )
 from voxtral_desktop.core.config import Config, ConfigError, default_config, load_config
+from voxtral_desktop.core.conversation import ConversationSession
+from voxtral_desktop.core.history import ConversationSummary, HistoryError, HistoryStore
 from voxtral_desktop.core.model import VoxtralModel
+from voxtral_desktop.ui.speaker import Speaker
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +96,12 @@ class Bridge(QObject):
     busyChanged = Signal(bool)  # a reply is streaming
     errorOccurred = Signal(str, str)  # title, detail: unexpected errors, shown in the window's banner
     settingsApplied = Signal()
+    userText = Signal(int, str)  # turn id, a typed turn's text
+    userTranscript = Signal(int, str)  # turn id, what the user said (the "show what I said" setting)
+    modeChanged = Signal(str)  # "conversation" or "transcribe"
+    conversationsChanged = Signal()
+    conversationOpened = Signal(str, object)  # conversation id, its stored turns (list of TurnRecord)
+    speakingChanged = Signal(bool)
 
     def __init__(
         self,
@@ -102,6 +111,8 @@ class Bridge(QObject):
         model_factory: Callable[[Config], VoxtralModel] = VoxtralModel,
         capture_factory: Callable[[str | None], CaptureSource] = SoundDeviceCapture,
         device_lister: Callable[..., list[InputDevice]] = list_input_devices,
+        history: HistoryStore | None = None,
+        speaker: Speaker | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -132,6 +143,13 @@ class Bridge(QObject):
         self._started = False
         self._closing = False
         self._closed = False
+        self._mode = "conversation"
+        self._history = history
+        self._session: ConversationSession | None = None  # made on the first turn: no empty conversations
+        self._spoken_turn: int | None = None  # the reply whose chunks are being spoken; None once silenced
+        self.speaker = speaker if speaker is not None else Speaker(self.config.speech.engine, self)
+        self.speaker.speakingChanged.connect(self.speakingChanged)
+        self._apply_speech()
         self._poll = QTimer(self)
         self._poll.setInterval(POLL_MS)
         self._poll.timeout.connect(self._poll_recorder)
@@ -297,8 +315,7 @@ class Bridge(QObject):
         if self._model_state != READY:
             self.hint.emit("The model is not ready yet.")
             return
-        if self.is_busy:
-            self._model.cancel()  # talking over the assistant interrupts it
+        self._barge_in()  # talking over the assistant interrupts it
         source = self._capture_factory(self.config.audio.input_device or None)
         recorder = Recorder(source, self.config.audio.max_recording_s)
         try:
@@ -364,7 +381,22 @@ class Bridge(QObject):
         """Show the user's turn and stream the reply to it; returns the reply's task."""
         turn_id = next(self._turns)
         self.userTurn.emit(turn_id, recording.duration_s, waveform(recording.audio))
-        task = self._reply(turn_id, recording)
+        return self._start_reply(self._reply(turn_id, recording, None))
+
+    def sendText(self, text: str) -> asyncio.Future[Any] | None:
+        """A typed turn instead of speech (always conversation mode); returns the reply's task."""
+        text = text.strip()
+        if not text:
+            return None
+        if self._model_state != READY:
+            self.hint.emit("The model is not ready yet.")
+            return None
+        self._barge_in()
+        turn_id = next(self._turns)
+        self.userText.emit(turn_id, text)
+        return self._start_reply(self._reply(turn_id, None, text))
+
+    def _start_reply(self, task: Any) -> asyncio.Future[Any]:
         self._reply_task = task
         self._track(task)
         return task
@@ -372,7 +404,7 @@ class Bridge(QObject):
     # --- replies ----------------------------------------------------------------------------------
 
     @asyncSlot()
-    async def _reply(self, turn_id: int, recording: Recording) -> None:
+    async def _reply(self, turn_id: int, recording: Recording | None, text: str | None) -> None:
         # A reply cancelled by talking over it may still be winding down; the model runs one at a time.
         self._active_replies += 1
         self.replyStarted.emit(turn_id)
@@ -380,14 +412,24 @@ class Bridge(QObject):
             self.busyChanged.emit(True)
         first_ms: float | None = None
         final: dict[str, Any] | None = None
+        session = self._ensure_session()
+        mode = self._mode if recording is not None else "conversation"
+        self.speaker.stop()  # a previous reply still being spoken gives way to this one
+        self._spoken_turn = turn_id if mode == "conversation" else None
         try:
-            async for chunk in self._model.process_realtime_chunk_streaming(
-                recording.audio, f"turn-{turn_id}", sample_rate=recording.sample_rate
-            ):
+            if recording is not None:
+                stream = session.respond(
+                    recording.audio, sample_rate=recording.sample_rate, mode=mode, chunk_id=f"turn-{turn_id}"
+                )
+            else:
+                stream = session.respond_text(text or "", chunk_id=f"turn-{turn_id}")
+            async for chunk in stream:
                 if chunk["success"] and chunk["text"]:
                     if first_ms is None:
                         first_ms = float(chunk["processing_time_ms"])
                     self.replyChunk.emit(turn_id, chunk["text"])
+                    if self._spoken_turn == turn_id:
+                        self.speaker.say_chunk(chunk["text"])
                 if chunk["is_final"]:
                     final = dict(chunk)
         except Exception as e:
@@ -400,6 +442,7 @@ class Bridge(QObject):
             self._active_replies -= 1
             if self._active_replies == 0:
                 self.busyChanged.emit(False)
+            self.conversationsChanged.emit()
         assert final is not None
         total = float(final["processing_time_ms"])
         if C.is_cancelled(final):
@@ -409,14 +452,46 @@ class Bridge(QObject):
         else:
             result = ReplyResult(turn_id, "ok", first_ms, total)
         self.replyFinished.emit(turn_id, result)
+        if (
+            recording is not None
+            and mode == "conversation"
+            and result.status == "ok"
+            and self.config.conversation.show_transcript
+            and session.last is not None
+        ):
+            await self._show_transcript(turn_id, recording, session, session.last.user_turn_id)
+
+    async def _show_transcript(
+        self, turn_id: int, recording: Recording, session: ConversationSession, stored_turn_id: int
+    ) -> None:
+        """Transcribe the user's turn after the reply (so the reply is never delayed) and show it."""
+        texts: list[str] = []
+        async for chunk in self._model.process_realtime_chunk_streaming(
+            recording.audio, f"turn-{turn_id}-transcript", mode="transcribe", sample_rate=recording.sample_rate
+        ):
+            if not chunk["success"]:
+                log.info("no transcript for turn %d: %s", turn_id, chunk.get("error"))
+                return
+            if chunk["text"]:
+                texts.append(chunk["text"])
+        transcript = " ".join(texts)
+        session.store.set_turn_text(stored_turn_id, transcript)
+        self.userTranscript.emit(turn_id, transcript)
+
+    def _barge_in(self) -> None:
+        """Stop the reply in flight and its speech at once; the reply ends marked interrupted."""
+        self._spoken_turn = None
+        self.speaker.stop()
+        if self.is_busy:
+            self._model.cancel()
 
     def cancel(self) -> bool:
         """Esc: discard a recording in progress, else stop the reply that is streaming. True if it did."""
         if self._recorder is not None:
             self.discardRecording()
             return True
-        if self.is_busy:
-            self._model.cancel()
+        if self.is_busy or self.speaker.is_speaking:
+            self._barge_in()
             return True
         return False
 
@@ -480,6 +555,7 @@ class Bridge(QObject):
             self._track(self.reloadModel())
         if before.audio.input_device != self.config.audio.input_device:
             self._track(self.probeMicrophone())
+        self._apply_speech()
         self.settingsApplied.emit()
 
     @asyncSlot()
@@ -490,6 +566,8 @@ class Bridge(QObject):
         if self._reply_task is not None and not self._reply_task.done():
             await asyncio.gather(self._reply_task, return_exceptions=True)
         self._model = self._model_factory(self.config)
+        if self._session is not None:
+            self._session.model = self._model
         # Free the old weights before loading new ones: two full-size models rarely fit at once.
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._load_pool, old.close)
@@ -508,6 +586,7 @@ class Bridge(QObject):
             recorder.stop()
             self.recordingChanged.emit(False)
         self._model.cancel()
+        self.speaker.stop()
         pending = [t for t in self._tasks if not t.done()]
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
@@ -518,5 +597,85 @@ class Bridge(QObject):
         await loop.run_in_executor(self._load_pool, self._model.close)
         self._load_pool.shutdown(wait=True)
         self._audio_pool.shutdown(wait=True)
+        if self._history is not None:
+            self._history.close()
         self._closed = True
         log.info("shut down cleanly")
+
+    # --- speech, mode and conversations -------------------------------------------------------------
+
+    def _apply_speech(self) -> None:
+        sp = self.config.speech
+        self.speaker.configure(enabled=sp.enabled, voice=sp.voice, rate=sp.rate, engine=sp.engine)
+
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    @Slot(str)
+    def setMode(self, mode: str) -> None:
+        if mode not in ("conversation", "transcribe"):
+            raise ValueError(f"unknown mode {mode!r}")
+        if mode != self._mode:
+            self._mode = mode
+            self.modeChanged.emit(mode)
+
+    @property
+    def history(self) -> HistoryStore:
+        """The history database, opened on first use; an unusable file falls back to memory, with a warning."""
+        if self._history is None:
+            try:
+                self._history = HistoryStore()
+            except HistoryError as e:
+                log.error("%s; this session's history is kept in memory only", e)
+                self.errorOccurred.emit("History is not being saved", f"{e}. The file was left untouched.")
+                self._history = HistoryStore(":memory:")
+        return self._history
+
+    def _ensure_session(self) -> ConversationSession:
+        if self._session is None:
+            self._session = ConversationSession(self._model, self.history)
+        return self._session
+
+    @property
+    def current_conversation_id(self) -> str:
+        return self._session.conversation_id if self._session is not None else ""
+
+    def conversations(self) -> list[ConversationSummary]:
+        return self.history.list_conversations()
+
+    @Slot()
+    def newConversation(self) -> None:
+        """Start fresh: no memory of earlier turns; the conversation is created with its first turn."""
+        self._barge_in()
+        self._session = None
+        self.conversationOpened.emit("", [])
+        self.conversationsChanged.emit()
+
+    @Slot(str)
+    def openConversation(self, conversation_id: str) -> None:
+        """Continue a stored conversation: its turns are shown and remembered (as text, or kept audio)."""
+        turns = self.history.turns(conversation_id)
+        self._barge_in()
+        self._session = ConversationSession(self._model, self.history, conversation_id)
+        self.conversationOpened.emit(conversation_id, turns)
+
+    @Slot(str, str)
+    def renameConversation(self, conversation_id: str, title: str) -> None:
+        self.history.rename(conversation_id, title)
+        self.conversationsChanged.emit()
+
+    @Slot(str)
+    def deleteConversation(self, conversation_id: str) -> None:
+        self.history.delete(conversation_id)
+        if conversation_id == self.current_conversation_id:
+            self.newConversation()
+        else:
+            self.conversationsChanged.emit()
+
+    def exportConversation(self, conversation_id: str, fmt: str, path: str | Path) -> Path:
+        """Write the conversation as Markdown or JSON; raises ValueError/OSError with a message."""
+        text = self.history.export(conversation_id, fmt)
+        target = Path(path)
+        target.write_text(text + "\n", encoding="utf-8")
+        return target

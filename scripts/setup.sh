@@ -14,7 +14,11 @@ APT_PACKAGES=(
   libxcb-xinerama0 libxcb-xkb1 libxcb-xfixes0
   # a virtual screen and microphone for tests and screenshots
   xvfb pulseaudio pulseaudio-utils libasound2-plugins alsa-utils
+  # the packaged build (strip) and its .desktop check
+  binutils desktop-file-utils
 )
+# Voices for spoken replies on a desktop; CI machines have no speakers and use Qt's mock engine.
+[ -z "${CI:-}" ] && APT_PACKAGES+=(speech-dispatcher speech-dispatcher-espeak-ng)
 TORCH_VERSION="${TORCH_VERSION:-2.13.0}"
 VENV="${VENV:-.venv}"
 

@@ -153,6 +153,10 @@ def test_bundle_holds_the_app_its_config_and_resources(bundle: Path) -> None:
 
     modules = set(CArchiveReader(str(bundle)).open_embedded_archive("PYZ.pyz").toc)
     assert "voxtral_desktop.ui.main_window" in modules
+    # Spoken replies: QtTextToSpeech and its engine plugins (mock always; speechd where installed).
+    assert "voxtral_desktop.ui.speaker" in modules
+    assert list(internal.glob("PySide6/QtTextToSpeech*.so"))
+    assert list(internal.glob("PySide6/Qt/plugins/texttospeech/*mock*"))
     assert "transformers.models.voxtral.modeling_voxtral" in modules
     assert not {m for m in modules if m.startswith("voxtral_desktop.testing")}, "test helpers were bundled"
     # transformers reads these sources at run time to build its lazy import table.

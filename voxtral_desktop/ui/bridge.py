@@ -679,3 +679,22 @@ class Bridge(QObject):
         target = Path(path)
         target.write_text(text + "\n", encoding="utf-8")
         return target
+
+    async def test_connection(self, remote: Mapping[str, Any]) -> tuple[bool, str]:
+        """Settings' "Test connection": try the given server settings without applying them."""
+        from voxtral_desktop.core.backends import GenerationError, create_backend
+
+        candidate = self.config.copy()
+        try:
+            candidate.update({"backend": "openai", "remote": dict(remote)})
+        except ConfigError as e:
+            return False, str(e)
+        backend = create_backend(candidate)
+        try:
+            return True, await backend.check_connection()  # type: ignore[attr-defined]
+        except GenerationError as e:
+            return False, str(e)
+        finally:
+            closer = getattr(backend, "aclose", None)
+            if closer is not None:
+                await closer()

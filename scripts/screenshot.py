@@ -6,6 +6,9 @@ from a WavFileCapture playing espeak-ng speech in real time, the release sends i
 Run: .venv/bin/python scripts/screenshot.py [--out docs/screenshot.png] [--states-dir DIR] [--scale 1]
 Offscreen by default; with --xvfb it runs under a private Xvfb instead (needs the xvfb package).
 --states-dir also saves the settings dialog, recording, no-microphone and load-failure states there.
+--size WxH sets the window size; --history fills the side list with a few earlier conversations first;
+--single-turn sends no earlier turns (the tiny model was trained on single exchanges and strays with memory).
+For docs/screenshot.png: --size 1060x760 --history --single-turn
 """
 
 from __future__ import annotations
@@ -24,6 +27,33 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 WINDOW_SIZE = (760, 700)
+PAST_CONVERSATIONS = (  # (title, hours ago, exchanges) for --history
+    ("Packing list for Lisbon", 3, 4),
+    ("Recipe: lentil soup", 26, 3),
+    ("Meeting notes, dictated", 70, 1),
+    ("Sleep tips", 190, 2),
+)
+CURRENT_TITLE = "Weather and a joke"
+
+
+def seed_history() -> None:
+    """Earlier conversations in the (temporary) history, so the side list looks as it does after a while."""
+    from voxtral_desktop.core.history import HistoryStore
+
+    with HistoryStore() as store:
+        for title, hours, exchanges in PAST_CONVERSATIONS:
+            cid = store.create_conversation(title)
+            for i in range(exchanges):
+                store.add_user_turn(cid, text=f"Question {i + 1}")
+                reply = store.start_reply(cid)
+                store.append_chunk(
+                    reply, {"chunk_index": 0, "text": "An answer.", "processing_time_ms": 120.0}
+                )
+                store.finish_reply(reply, "complete", total_ms=400.0)
+            when = time.time() - hours * 3600
+            store._db.execute(
+                "UPDATE conversations SET created_at = ?, updated_at = ? WHERE id = ?", (when, when, cid)
+            )
 
 
 async def wait_for(predicate: Callable[[], bool], timeout_s: float = 60.0, what: str = "condition") -> None:
@@ -69,7 +99,9 @@ async def talk(window: Any) -> int:
     return finished[-1]
 
 
-async def conversation(out: Path, states_dir: Path | None) -> None:
+async def conversation(
+    out: Path, states_dir: Path | None, history: bool = False, single_turn: bool = False
+) -> None:
     from voxtral_desktop.core.capture import SoundDeviceCapture, WavFileCapture
     from voxtral_desktop.core.config import load_config
     from voxtral_desktop.testing.speech import UTTERANCES, synthesize
@@ -83,7 +115,12 @@ async def conversation(out: Path, states_dir: Path | None) -> None:
     def capture_factory(device: str | None) -> WavFileCapture:
         return WavFileCapture(current["audio"], 16000, name="espeak-ng")
 
-    cfg = load_config(overrides={"model": {"id": str(folder)}, "streaming": {"temperature": 0}})
+    overrides: dict[str, Any] = {"model": {"id": str(folder)}, "streaming": {"temperature": 0}}
+    if single_turn:
+        overrides["conversation"] = {"max_turns": 0}
+    cfg = load_config(overrides=overrides)
+    if history:
+        seed_history()
     bridge = Bridge(cfg, capture_factory=capture_factory)
     window = make_window(bridge)
     bridge.start()
@@ -93,6 +130,8 @@ async def conversation(out: Path, states_dir: Path | None) -> None:
         turn = await talk(window)
         reply = window.chat.reply(turn)
         print(f"turn {turn}: {reply.status}, {len(reply.chunks)} chunks: {reply.text!r}")
+    if history:
+        bridge.renameConversation(bridge.current_conversation_id, CURRENT_TITLE)
     await asyncio.sleep(0.4)  # let the last layout and the scroll settle
     out.parent.mkdir(parents=True, exist_ok=True)
     window.grab().save(str(out))
@@ -152,12 +191,23 @@ def start_xvfb() -> subprocess.Popen[bytes]:
 
 
 def main() -> int:
+    global WINDOW_SIZE
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
     parser.add_argument("--states-dir", type=Path, default=None)
     parser.add_argument("--scale", type=float, default=2.0, help="device pixel ratio of the image (2: crisp)")
     parser.add_argument("--xvfb", action="store_true", help="run under a private Xvfb instead of offscreen")
+    parser.add_argument("--size", default="", help="window size, WxH (default 760x700)")
+    parser.add_argument("--history", action="store_true", help="show earlier conversations in the side list")
+    parser.add_argument(
+        "--single-turn",
+        action="store_true",
+        help="no memory of earlier turns (the tiny model was trained on single exchanges)",
+    )
     args = parser.parse_args()
+    if args.size:
+        w, h = (int(v) for v in args.size.lower().split("x"))
+        WINDOW_SIZE = (w, h)
 
     xvfb = start_xvfb() if args.xvfb else None
     if xvfb is None:
@@ -177,7 +227,7 @@ def main() -> int:
         app = QApplication.instance() or QApplication(sys.argv[:1])
         app.setQuitOnLastWindowClosed(False)  # type: ignore[attr-defined]
         apply_theme(app)  # type: ignore[arg-type]
-        qasync.run(conversation(args.out, args.states_dir))
+        qasync.run(conversation(args.out, args.states_dir, args.history, args.single_turn))
     finally:
         if xvfb is not None:
             xvfb.terminate()

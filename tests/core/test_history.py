@@ -142,6 +142,16 @@ async def test_typed_turns_are_answered_stored_and_remembered(store):
     assert turn.user_audio is None and turn.user_text == "What time is the meeting?"
 
 
+async def test_a_conversation_is_named_after_its_first_typed_words(store):
+    session, _ = session_with(store)
+    [c async for c in session.respond_text("Plan a weekend trip to Lisbon with two kids and a dog, please")]
+    [c async for c in session.respond_text("Something else entirely")]
+    assert store.get_summary(session.conversation_id).title == "Plan a weekend trip to Lisbon with two kids and…"
+    named = store.create_conversation("My own title")
+    store.title_from(named, "words")
+    assert store.get_summary(named).title == "My own title"
+
+
 async def test_empty_typed_turn_is_an_error_chunk_without_a_model_call(store):
     session, backend = session_with(store)
     (chunk,) = [c async for c in session.respond_text("   ")]

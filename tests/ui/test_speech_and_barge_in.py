@@ -150,6 +150,7 @@ def test_show_what_i_said_puts_the_transcript_in_the_user_turn(
     assert said == [(1, UTTERANCES[1].spoken)]
     user = app.bridge.history.turns(app.bridge.current_conversation_id)[0]
     assert user.text == UTTERANCES[1].spoken
+    assert app.bridge.conversations()[0].title == UTTERANCES[1].spoken  # named after what was said
 
 
 def test_a_corrupt_history_file_is_reported_and_left_alone(qtbot, make_app, isolated_home):
@@ -158,11 +159,10 @@ def test_a_corrupt_history_file_is_reported_and_left_alone(qtbot, make_app, isol
     path = default_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"garbage" * 200)
-    errors: list[str] = []
     app = make_app(scripted_model(REPLY_PIECES))
-    app.bridge.errorOccurred.connect(lambda title, detail: errors.append(title))
+    qtbot.waitUntil(lambda: app.window.banner("error") is not None, timeout=3000)
+    assert app.window.banner("error").title.text() == "History is not being saved"
     hold(qtbot, app)
-    wait_reply_done(qtbot, app, 1)
-    assert errors == ["History is not being saved"]
+    assert wait_reply_done(qtbot, app, 1).status == "ok"  # replies go on, kept in memory only
     assert path.read_bytes() == b"garbage" * 200
     assert app.bridge.model_state == READY

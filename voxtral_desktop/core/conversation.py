@@ -113,6 +113,7 @@ class ConversationSession:
             return
         history = self.history()
         user_id = self.store.add_user_turn(self.conversation_id, text=text.strip(), mode="conversation")
+        self.store.title_from(self.conversation_id, text)
         reply_id = self.store.start_reply(self.conversation_id, "conversation")
         async for chunk in self._saving(
             self.model.process_text_streaming(text, chunk_id or f"{self.conversation_id}-{user_id}", history=history),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import logging
 import sqlite3
 import time
@@ -52,6 +53,10 @@ CREATE TABLE IF NOT EXISTS chunks (
     PRIMARY KEY (turn_id, chunk_index)
 );
 """
+
+
+# The title a conversation gets until something better is known (see title_from).
+_AUTO_TITLE = re.compile(r"Conversation \d{4}-\d{2}-\d{2} \d{2}:\d{2}")
 
 
 class HistoryError(LookupError):
@@ -156,6 +161,16 @@ class HistoryStore:
         self._require(conversation_id)
         with self._tx() as db:
             db.execute("UPDATE conversations SET title = ? WHERE id = ?", (title.strip(), conversation_id))
+
+    def title_from(self, conversation_id: str, text: str, max_chars: int = 48) -> None:
+        """Name a conversation after what was first said in it, unless it already has a real title."""
+        title = self.get_summary(conversation_id).title
+        words = " ".join(text.split())
+        if not words or not _AUTO_TITLE.fullmatch(title):
+            return
+        if len(words) > max_chars:
+            words = words[: max_chars].rsplit(" ", 1)[0] + "…"
+        self.rename(conversation_id, words)
 
     def delete(self, conversation_id: str) -> None:
         self._require(conversation_id)

@@ -476,7 +476,9 @@ class Bridge(QObject):
                 texts.append(chunk["text"])
         transcript = " ".join(texts)
         session.store.set_turn_text(stored_turn_id, transcript)
+        session.store.title_from(session.conversation_id, transcript)
         self.userTranscript.emit(turn_id, transcript)
+        self.conversationsChanged.emit()
 
     def _barge_in(self) -> None:
         """Stop the reply in flight and its speech at once; the reply ends marked interrupted."""

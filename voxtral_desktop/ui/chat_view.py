@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from PySide6.QtCore import QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import (
@@ -143,9 +146,9 @@ class _Turn(QWidget):
         self.body.setContentsMargins(0, 0, 0, 0)
         self.body.setSpacing(4)
         align = Qt.AlignmentFlag.AlignRight if right else Qt.AlignmentFlag.AlignLeft
-        name = QLabel(speaker)
-        name.setObjectName("speaker")
-        self.body.addWidget(name, 0, align)
+        self.speaker = QLabel(speaker)
+        self.speaker.setObjectName("speaker")
+        self.body.addWidget(self.speaker, 0, align)
         if right:
             row.addStretch(1)
         row.addWidget(self.column)
@@ -160,28 +163,59 @@ class _Turn(QWidget):
 
 
 class UserTurn(_Turn):
-    def __init__(self, turn_id: int, duration_s: float, levels: list[float]) -> None:
+    """What the user said: a voice message (waveform and length, later perhaps its transcript) or typed text."""
+
+    def __init__(
+        self,
+        turn_id: int,
+        duration_s: float | None = None,
+        levels: list[float] | None = None,
+        text: str = "",
+    ) -> None:
         super().__init__(turn_id, "You", right=True)
         self.duration_s = duration_s
         bubble = QFrame()
         bubble.setObjectName("userBubble")
-        lay = QHBoxLayout(bubble)
+        lay = QVBoxLayout(bubble)
         lay.setContentsMargins(14, 9, 14, 9)
-        lay.setSpacing(10)
-        lay.addWidget(WaveformView(levels))
-        self.duration = QLabel(format_duration(duration_s))
-        self.duration.setObjectName("userDuration")
-        self.duration.setToolTip(f"Voice message, {duration_s:.1f} seconds")
-        lay.addWidget(self.duration)
+        lay.setSpacing(6)
+        self.duration: QLabel | None = None
+        if levels is not None:
+            row = QHBoxLayout()
+            row.setContentsMargins(0, 0, 0, 0)
+            row.setSpacing(10)
+            row.addWidget(WaveformView(levels))
+            seconds = duration_s or 0.0
+            self.duration = QLabel(format_duration(seconds))
+            self.duration.setObjectName("userDuration")
+            self.duration.setToolTip(f"Voice message, {seconds:.1f} seconds")
+            row.addWidget(self.duration)
+            lay.addLayout(row)
+        # Typed text, or the transcript of a voice message (smaller, under the waveform).
+        self.text_label = _text_label("userText" if levels is None else "userTranscript")
+        self.text_label.setText(text)
+        lay.addWidget(self.text_label)  # parented first: a parentless widget shown is a window of its own
+        self.text_label.setVisible(bool(text))
+        if levels is None:
+            lay.setContentsMargins(16, 11, 16, 12)
         self.body.addWidget(bubble, 0, self.align)
         self.bubble = bubble
+
+    @property
+    def text(self) -> str:
+        return self.text_label.text() if self.text_label.property("kind") != "placeholder" else ""
+
+    def set_transcript(self, text: str) -> None:
+        self.text_label.setText(text.strip())
+        self.text_label.setVisible(bool(text.strip()))
+        self.set_max_width(self.column.maximumWidth())
 
 
 class AssistantTurn(_Turn):
     """Voxtral's reply: dots, then words as chunks arrive, then timings (or an error, or "interrupted")."""
 
-    def __init__(self, turn_id: int) -> None:
-        super().__init__(turn_id, "Voxtral", right=False)
+    def __init__(self, turn_id: int, speaker: str = "Voxtral") -> None:
+        super().__init__(turn_id, speaker, right=False)
         self.chunks: list[str] = []
         self.status = "streaming"
         self.bubble = QFrame()
@@ -216,7 +250,7 @@ class AssistantTurn(_Turn):
         self.label.setText(self.text)
 
     def finish(
-        self, status: str, first_ms: float | None, total_ms: float, text: str = "", detail: str = ""
+        self, status: str, first_ms: float | None, total_ms: float | None, text: str = "", detail: str = ""
     ) -> None:
         self.status = status
         self.dots.hide()
@@ -239,10 +273,11 @@ class AssistantTurn(_Turn):
             parts = []
             if first_ms is not None:
                 parts.append(f"First words in {format_seconds(first_ms / 1000)}")
-            parts.append(f"{format_seconds(total_ms / 1000)} in all")
+            if total_ms is not None:
+                parts.append(f"{format_seconds(total_ms / 1000)} in all")
             self.meta.setText("  ·  ".join(parts))
         theme.repolish(self.meta)
-        self.meta.show()
+        self.meta.setVisible(bool(self.meta.text()))
 
     def _add_error(self, text: str, detail: str) -> None:
         box = QFrame()
@@ -262,24 +297,46 @@ class AssistantTurn(_Turn):
         self.set_max_width(self.column.maximumWidth())
 
 
+EMPTY_TEXT = {
+    "conversation": (
+        "Hold to talk",
+        (
+            "Press and hold the button below (or the Space bar), ask your question, and let go,\n"
+            "or type a message. Voxtral's answer appears here as it is spoken."
+        ),
+    ),
+    "transcribe": (
+        "Hold to dictate",
+        (
+            "Press and hold the button below (or the Space bar) and speak; let go when you are done.\n"
+            "What you said appears here as text, ready to copy."
+        ),
+    ),
+}
+REPLY_SPEAKER = {"conversation": "Voxtral", "transcribe": "Transcript"}
+
+
 class _EmptyState(QWidget):
     def __init__(self) -> None:
         super().__init__()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(24, 90, 24, 24)
         lay.setSpacing(8)
-        title = QLabel("Hold to talk")
-        title.setObjectName("emptyTitle")
-        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        text = QLabel(
-            "Press and hold the button below (or the Space bar), ask your question, and let go.\n"
-            "Voxtral's answer appears here as it is spoken."
-        )
-        text.setObjectName("emptyText")
-        text.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        text.setWordWrap(True)
-        lay.addWidget(title)
-        lay.addWidget(text)
+        self.title = QLabel()
+        self.title.setObjectName("emptyTitle")
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.text = QLabel()
+        self.text.setObjectName("emptyText")
+        self.text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.text.setWordWrap(True)
+        lay.addWidget(self.title)
+        lay.addWidget(self.text)
+        self.set_mode("conversation")
+
+    def set_mode(self, mode: str) -> None:
+        title, text = EMPTY_TEXT.get(mode, EMPTY_TEXT["conversation"])
+        self.title.setText(title)
+        self.text.setText(text)
 
 
 class ChatView(QScrollArea):
@@ -304,6 +361,7 @@ class ChatView(QScrollArea):
         self._replies: dict[int, AssistantTurn] = {}
         self._users: dict[int, UserTurn] = {}
         self._stick = True
+        self.mode = "conversation"
         bar = self.verticalScrollBar()
         bar.setSingleStep(24)
         bar.valueChanged.connect(self._on_scrolled)
@@ -338,6 +396,11 @@ class ChatView(QScrollArea):
         self._layout.insertWidget(self._layout.count() - 1, turn)
         self._turns.append(turn)
 
+    def set_mode(self, mode: str) -> None:
+        """Replies from now on are labelled for ``mode`` ("Transcript" when transcribing)."""
+        self.mode = mode
+        self._empty.set_mode(mode)
+
     def add_user_turn(self, turn_id: int, duration_s: float, levels: list[float]) -> UserTurn:
         turn = UserTurn(turn_id, duration_s, levels)
         self._users[turn_id] = turn
@@ -345,11 +408,90 @@ class ChatView(QScrollArea):
         self._add(turn)
         return turn
 
-    def begin_reply(self, turn_id: int) -> AssistantTurn:
-        turn = AssistantTurn(turn_id)
+    def add_user_text(self, turn_id: int, text: str) -> UserTurn:
+        """A typed turn: the user's words in their bubble, no waveform."""
+        turn = UserTurn(turn_id, text=text)
+        self._users[turn_id] = turn
+        self.scroll_to_bottom()
+        self._add(turn)
+        return turn
+
+    def set_user_transcript(self, turn_id: int, text: str) -> None:
+        """What the user said, under the waveform of their voice message (the "show what I said" setting)."""
+        turn = self._users.get(turn_id)
+        if turn is not None:
+            turn.set_transcript(text)
+
+    def begin_reply(self, turn_id: int, mode: str | None = None) -> AssistantTurn:
+        turn = AssistantTurn(turn_id, REPLY_SPEAKER.get(mode or self.mode, "Voxtral"))
         self._replies[turn_id] = turn
         self._add(turn)
         return turn
+
+    def clear(self) -> None:
+        """Empty the view (a new conversation, or one about to be rebuilt from the history)."""
+        for turn in self._turns:
+            self._layout.removeWidget(turn)
+            turn.hide()
+            turn.deleteLater()
+        self._turns.clear()
+        self._replies.clear()
+        self._users.clear()
+        self._empty.show()
+        self._stick = True
+
+    def load_turns(self, records: Iterable[Any]) -> None:
+        """Rebuild the view from stored turns (``TurnRecord``s), oldest first, and show the newest.
+
+        Stored turns are keyed by their negative database id, so they never collide with the live turns
+        that follow when the conversation goes on.
+        """
+        self.clear()
+        self.setUpdatesEnabled(False)
+        try:
+            for rec in records:
+                key = -int(rec.id)
+                if rec.role == "user":
+                    self._add_stored_user(key, rec)
+                else:
+                    self._add_stored_reply(key, rec)
+        finally:
+            self.setUpdatesEnabled(True)
+        self.scroll_to_bottom()
+
+    def _add_stored_user(self, key: int, rec: Any) -> None:
+        text = (rec.text or "").strip()
+        duration = rec.duration_s
+        if text:
+            turn = UserTurn(key, duration, text=text)
+            if duration:
+                turn.text_label.setToolTip(f"Spoken, {format_duration(duration)}")
+        else:
+            turn = UserTurn(key, duration, text=f"(spoken, {format_duration(duration or 0.0)})")
+            turn.text_label.setProperty("kind", "placeholder")
+            theme.repolish(turn.text_label)
+        self._users[key] = turn
+        self._add(turn)
+
+    def _add_stored_reply(self, key: int, rec: Any) -> None:
+        turn = AssistantTurn(key, REPLY_SPEAKER.get(getattr(rec, "mode", ""), "Voxtral"))
+        chunks = list(rec.chunks) if rec.chunks else ([rec.text] if rec.text else [])
+        for chunk in chunks:
+            turn.append(chunk)
+        if rec.text and turn.text != rec.text:
+            turn.chunks = [rec.text]  # the stored text is the truth; chunks are only how it arrived
+            turn.label.setText(rec.text)
+        self._replies[key] = turn
+        self._add(turn)
+        if rec.status == "error":
+            turn.finish(
+                "error", rec.first_chunk_ms, rec.total_ms or 0.0, "The reply failed.", rec.error or ""
+            )
+        elif rec.status in ("interrupted", "streaming"):
+            turn.finish("cancelled", rec.first_chunk_ms, rec.total_ms or 0.0)
+        else:
+            first = rec.first_chunk_ms if rec.total_ms is not None else None
+            turn.finish("ok", first, rec.total_ms)
 
     def append_chunk(self, turn_id: int, text: str) -> None:
         reply = self._replies.get(turn_id) or self.begin_reply(turn_id)

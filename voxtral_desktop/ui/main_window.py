@@ -1,4 +1,5 @@
-"""The main window: header with the model's state, banners, the chat view, and the push-to-talk dock."""
+"""The main window: header with the mode and the model's state, the conversation list at the side, banners, the
+chat view, and the dock with the push-to-talk button and a box to type a message."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import asyncio
 import logging
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QColor, QKeyEvent, QKeySequence, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
+    QButtonGroup,
     QComboBox,
     QFrame,
     QHBoxLayout,
@@ -29,13 +31,24 @@ from PySide6.QtWidgets import (
 from voxtral_desktop.ui import theme
 from voxtral_desktop.ui.bridge import DOWNLOADING, FAILED, LOADING, READY, Bridge, ReplyResult
 from voxtral_desktop.ui.chat_view import ChatView
+from voxtral_desktop.ui.conversation_list import ConversationList
 from voxtral_desktop.ui.level_meter import LevelMeter
 from voxtral_desktop.ui.ptt_button import PushToTalkButton
 
 log = logging.getLogger(__name__)
 
 IDLE_HINT = "Hold to talk  ·  or hold Space"
-IDLE_SHORTCUTS = "Esc stops a reply  ·  Ctrl+, settings  ·  Ctrl+Q quits"
+DICTATE_HINT = "Hold to dictate  ·  or hold Space"
+SPEAKING_HINT = "Speaking…  ·  Esc or the button stops it"
+IDLE_SHORTCUTS = "Esc stops a reply  ·  Ctrl+N new conversation  ·  Ctrl+, settings  ·  Ctrl+Q quits"
+MODES = (("conversation", "Conversation"), ("transcribe", "Transcribe"))
+MODE_TIPS = {
+    "conversation": "Talk with Voxtral: it answers, and remembers earlier turns",
+    "transcribe": "Dictate: Voxtral writes down what you say, word for word",
+}
+COMPOSER_MAX_WIDTH = 620  # px
+SIDE_AUTO_HIDE_WIDTH = 720  # px: narrower windows hide the conversation list (the header button shows it)
+COMPACT_WIDTH = 860  # px: narrower windows show the Settings button as an icon only
 RECORDING_SHORTCUTS = "Listening: release to send  ·  Esc discards"
 LINE_HEIGHT = 26  # px: the hint line and the meter line swap places without moving anything
 HINT_MS = 4000  # how long a transient hint stays before the idle hint returns
@@ -63,6 +76,22 @@ class StatusDot(QWidget):
         p.setPen(Qt.PenStyle.NoPen)
         p.setBrush(self.color)
         p.drawEllipse(1, 1, 8, 8)
+        p.end()
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that gives way in a narrow window, ending in "…" rather than pushing others out."""
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(60, super().minimumSizeHint().height())
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        p = QPainter(self)
+        p.setPen(self.palette().color(self.foregroundRole()))
+        text = self.fontMetrics().elidedText(
+            self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width()
+        )
+        p.drawText(self.contentsRect(), int(self.alignment()), text)
         p.end()
 
 
@@ -103,6 +132,21 @@ class Banner(QFrame):
         lay.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
 
 
+class Composer(QLineEdit):
+    """The "Type a message…" box. Esc with nothing to stop hands the keyboard back to push-to-talk."""
+
+    def __init__(self, leave: Any) -> None:
+        super().__init__()
+        self._leave = leave
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Escape:
+            self._leave()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+
 class MainWindow(QMainWindow):
     """Widgets only: everything that touches the model, the microphone or the settings goes via ``bridge``."""
 
@@ -113,7 +157,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.bridge = bridge
         self.setWindowTitle("Voxtral")
-        self.resize(780, 760)
+        self.resize(1060, 780)
         self.setMinimumSize(480, 520)
         self._banners: dict[str, Banner] = {}
         self._space_held = False
@@ -121,6 +165,10 @@ class MainWindow(QMainWindow):
         self._shutting_down = False
         self._painted = False
         self._off_reason = ""
+        self._speaking = False
+        self._side_wanted = True  # the user's choice; narrow windows hide the list regardless
+        self._live_turns: set[int] = set()  # turns shown in this view (late signals of others are dropped)
+        self._typed_turns: set[int] = set()  # typed turns: answered as a conversation whatever the mode
         self.settings_dialog: Any = None
         self._hint_timer = QTimer(self)
         self._hint_timer.setSingleShot(True)
@@ -132,15 +180,28 @@ class MainWindow(QMainWindow):
         root.setContentsMargins(0, 0, 0, 0)
         root.setSpacing(0)
         root.addWidget(self._build_header())
+        body = QHBoxLayout()
+        body.setContentsMargins(0, 0, 0, 0)
+        body.setSpacing(0)
+        self.side = ConversationList(bridge)
+        self.side.error.connect(self.show_error)
+        self.side.notice.connect(lambda text: self.show_hint(text, "info"))
+        body.addWidget(self.side)
+        column = QVBoxLayout()
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
         self._banner_box = QVBoxLayout()
         self._banner_box.setContentsMargins(16, 0, 16, 0)
         self._banner_box.setSpacing(8)
-        root.addLayout(self._banner_box)
+        column.addLayout(self._banner_box)
         self.chat = ChatView()
-        root.addWidget(self.chat, 1)
-        root.addWidget(self._build_dock())
+        column.addWidget(self.chat, 1)
+        column.addWidget(self._build_dock())
+        body.addLayout(column, 1)
+        root.addLayout(body, 1)
         self.setCentralWidget(central)
 
+        self._add_action("New conversation", QKeySequence("Ctrl+N"), self.new_conversation)
         self._add_action("Settings…", QKeySequence("Ctrl+,"), self.open_settings)
         self._add_action("Quit", QKeySequence("Ctrl+Q"), self.close)
         QApplication.instance().installEventFilter(self)  # type: ignore[union-attr]
@@ -152,13 +213,24 @@ class MainWindow(QMainWindow):
         b.recordingProgress.connect(self._on_progress)
         b.hint.connect(self.show_hint)
         b.userTurn.connect(self._on_user_turn)
-        b.replyStarted.connect(self.chat.begin_reply)
-        b.replyChunk.connect(self.chat.append_chunk)
+        b.userText.connect(self._on_user_text)
+        b.userTranscript.connect(self._on_user_transcript)
+        b.replyStarted.connect(self._on_reply_started)
+        b.replyChunk.connect(self._on_reply_chunk)
         b.replyFinished.connect(self._on_reply_finished)
         b.errorOccurred.connect(self.show_error)
         b.settingsApplied.connect(self._on_settings_applied)
+        b.modeChanged.connect(self._on_mode)
+        b.conversationsChanged.connect(self.side.refresh)
+        b.conversationOpened.connect(self._on_conversation_opened)
+        b.speakingChanged.connect(self._on_speaking)
+        b.speaker.unavailable.connect(self._on_speech_unavailable)
+        self._on_mode(b.mode)
+        self.side.refresh()  # opens the history: a problem with it lands in the banner, connected above
         self._on_model_state(b.model_state, b.model_message, None)
         self._update_button()
+        self._update_speech_tip()
+        self.chat.setFocus()  # not the message box: Space is push-to-talk until the user clicks in there
 
     # --- construction -------------------------------------------------------------------------------
 
@@ -174,18 +246,30 @@ class MainWindow(QMainWindow):
         header = QFrame()
         header.setObjectName("header")
         lay = QHBoxLayout(header)
-        lay.setContentsMargins(20, 12, 14, 12)
+        lay.setContentsMargins(12, 12, 14, 12)
         lay.setSpacing(12)
+        self.side_button = QToolButton()
+        self.side_button.setObjectName("iconButton")
+        self.side_button.setIcon(theme.sidebar_icon())
+        self.side_button.setIconSize(QSize(20, 20))
+        self.side_button.setCheckable(True)
+        self.side_button.setChecked(True)
+        self.side_button.setToolTip("Show or hide the conversations")
+        self.side_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.side_button.toggled.connect(self._on_side_toggled)
+        lay.addWidget(self.side_button, 0, Qt.AlignmentFlag.AlignVCenter)
         titles = QVBoxLayout()
         titles.setSpacing(0)
         title = QLabel("Voxtral")
         title.setObjectName("appTitle")
-        self.model_name = QLabel(self.bridge.model_label())
+        self.model_name = ElidedLabel(self.bridge.model_label())
         self.model_name.setObjectName("modelName")
         self.model_name.setToolTip(self.bridge.config.model.id)
         titles.addWidget(title)
         titles.addWidget(self.model_name)
         lay.addLayout(titles)
+        lay.addStretch(1)
+        lay.addWidget(self._build_mode_switch(), 0, Qt.AlignmentFlag.AlignVCenter)
         lay.addStretch(1)
 
         pill = QFrame()
@@ -214,6 +298,31 @@ class MainWindow(QMainWindow):
         self.settings_button.clicked.connect(self.open_settings)
         lay.addWidget(self.settings_button)
         return header
+
+    def _build_mode_switch(self) -> QWidget:
+        box = QFrame()
+        box.setObjectName("segmented")
+        row = QHBoxLayout(box)
+        row.setContentsMargins(3, 3, 3, 3)
+        row.setSpacing(2)
+        self.mode_group = QButtonGroup(self)
+        self.mode_group.setExclusive(True)
+        self.mode_buttons: dict[str, QPushButton] = {}
+        for mode, label in MODES:
+            button = QPushButton(label)
+            button.setObjectName("segment")
+            button.setCheckable(True)
+            button.setToolTip(MODE_TIPS[mode])
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            button.setCursor(Qt.CursorShape.PointingHandCursor)
+            button.clicked.connect(lambda _=False, m=mode: self.set_mode(m))
+            button.ensurePolished()
+            button.setMinimumWidth(button.sizeHint().width())  # never squeezed into clipped words
+            self.mode_group.addButton(button)
+            self.mode_buttons[mode] = button
+            row.addWidget(button)
+        self.mode_switch = box
+        return box
 
     def _build_dock(self) -> QWidget:
         dock = QFrame()
@@ -249,6 +358,29 @@ class MainWindow(QMainWindow):
         self.meter_box.setFixedHeight(LINE_HEIGHT)
         self.meter_box.hide()
         lay.addWidget(self.meter_box)
+
+        compose = QHBoxLayout()
+        compose.setContentsMargins(0, 8, 0, 8)
+        compose.setSpacing(8)
+        self.composer = Composer(self._leave_composer)
+        self.composer.setObjectName("composer")
+        self.composer.setPlaceholderText("Type a message…")
+        self.composer.setAccessibleName("Message")
+        self.composer.setMaximumWidth(COMPOSER_MAX_WIDTH)
+        self.composer.setClearButtonEnabled(False)
+        self.composer.returnPressed.connect(self.send_text)
+        self.send_button = QPushButton("Send")
+        self.composer.textChanged.connect(lambda text: self.send_button.setEnabled(bool(text.strip())))
+        self.send_button.setObjectName("send")
+        self.send_button.setToolTip("Send the message (Enter)")
+        self.send_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.send_button.setEnabled(False)
+        self.send_button.clicked.connect(self.send_text)
+        compose.addStretch(1)
+        compose.addWidget(self.composer, 100)
+        compose.addWidget(self.send_button)
+        compose.addStretch(1)
+        lay.addLayout(compose)
 
         self.shortcuts = QLabel(IDLE_SHORTCUTS)
         self.shortcuts.setObjectName("shortcuts")
@@ -292,15 +424,23 @@ class MainWindow(QMainWindow):
         """Unexpected errors (and microphone failures) land here: visible, and dismissible."""
         self.set_banner("error", "error", title, detail)
 
-    def show_hint(self, text: str) -> None:
+    def show_hint(self, text: str, kind: str = "warn") -> None:
         self.hint.setText(text)
-        self.hint.setProperty("kind", "warn")
+        self.hint.setProperty("kind", kind)
         theme.repolish(self.hint)
         self._hint_timer.start(HINT_MS)
 
+    def _idle_hint(self) -> tuple[str, str]:
+        if self._off_reason:
+            return self._off_reason, ""
+        if self._speaking:
+            return SPEAKING_HINT, "speaking"
+        return (DICTATE_HINT if self.bridge.mode == "transcribe" else IDLE_HINT), ""
+
     def _reset_hint(self) -> None:
-        self.hint.setText(self._off_reason or IDLE_HINT)
-        self.hint.setProperty("kind", "")
+        text, kind = self._idle_hint()
+        self.hint.setText(text)
+        self.hint.setProperty("kind", kind)
         theme.repolish(self.hint)
 
     # --- bridge signals -----------------------------------------------------------------------------
@@ -316,7 +456,7 @@ class MainWindow(QMainWindow):
         if state == READY and self.bridge.device:
             label = f"Ready · {self.bridge.device.upper()}"
         self.status_text.setText(label)
-        self.status_pill.setToolTip(message)
+        self._update_speech_tip()
         if state == DOWNLOADING and isinstance(fraction, float):
             self.progress.setRange(0, 1000)
             self.progress.setValue(int(fraction * 1000))
@@ -371,7 +511,7 @@ class MainWindow(QMainWindow):
         self.ptt.setEnabled(not short or b.is_recording)
         self.ptt.setToolTip(full or "Hold to talk, release to send (or hold Space)")
         if not self._hint_timer.isActive():
-            self.hint.setText(short or IDLE_HINT)
+            self._reset_hint()
 
     def _on_recording(self, recording: bool) -> None:
         self.ptt.set_recording(recording)
@@ -392,15 +532,112 @@ class MainWindow(QMainWindow):
         self.elapsed.setText(f"{int(elapsed_s // 60)}:{elapsed_s % 60:04.1f}")
 
     def _on_user_turn(self, turn_id: int, duration_s: float, levels: object) -> None:
+        self._live_turns.add(turn_id)
         self.chat.add_user_turn(turn_id, duration_s, list(levels))  # type: ignore[call-overload]
 
+    def _on_user_text(self, turn_id: int, text: str) -> None:
+        self._live_turns.add(turn_id)
+        self._typed_turns.add(turn_id)
+        self.chat.add_user_text(turn_id, text)
+
+    def _on_user_transcript(self, turn_id: int, text: str) -> None:
+        if turn_id in self._live_turns:
+            self.chat.set_user_transcript(turn_id, text)
+
+    def _on_reply_started(self, turn_id: int) -> None:
+        if turn_id in self._live_turns:
+            self.chat.begin_reply(turn_id, "conversation" if turn_id in self._typed_turns else None)
+
+    def _on_reply_chunk(self, turn_id: int, text: str) -> None:
+        if turn_id not in self._live_turns:
+            return  # a reply to a conversation that is no longer shown, winding down
+        self.chat.append_chunk(turn_id, text)
+        if self.side.list.current_id != self.bridge.current_conversation_id:
+            self.side.refresh()  # the first turn of a new conversation has just created it
+
     def _on_reply_finished(self, turn_id: int, result: ReplyResult) -> None:
+        if turn_id not in self._live_turns:
+            return
         self.chat.finish_reply(
             turn_id, result.status, result.first_chunk_ms, result.total_ms, result.text, result.detail
         )
 
+    # --- conversations, mode, speech ------------------------------------------------------------------
+
+    def new_conversation(self) -> None:
+        self.bridge.newConversation()
+
+    def _on_conversation_opened(self, conversation_id: str, turns: object) -> None:
+        self._live_turns.clear()
+        self._typed_turns.clear()
+        self.chat.load_turns(list(turns or []))  # type: ignore[call-overload]
+        self.side.set_current(conversation_id)
+
+    def set_mode(self, mode: str) -> None:
+        self.bridge.setMode(mode)
+        self._on_mode(self.bridge.mode)  # in case nothing changed (the buttons must still agree)
+
+    def _on_mode(self, mode: str) -> None:
+        button = self.mode_buttons.get(mode)
+        if button is not None:
+            button.setChecked(True)
+        self.chat.set_mode(mode)
+        if not self._hint_timer.isActive():
+            self._reset_hint()
+
+    def _on_speaking(self, speaking: bool) -> None:
+        self._speaking = speaking
+        if not self._hint_timer.isActive() and not self.bridge.is_recording:
+            self._reset_hint()
+
+    def _on_speech_unavailable(self, why: str) -> None:
+        self._update_speech_tip()
+        if self.bridge.config.speech.enabled:
+            self.show_hint("Replies cannot be spoken aloud: see the status tooltip.", "warn")
+
+    def _update_speech_tip(self) -> None:
+        speaker = self.bridge.speaker
+        lines = [self.bridge.model_message]
+        if not self.bridge.config.speech.enabled:
+            lines.append("Spoken replies are off (Settings).")
+        elif not speaker.available:
+            lines.append(f"Spoken replies are unavailable: {speaker.error or 'no text-to-speech engine'}.")
+        self.status_pill.setToolTip("\n".join(line for line in lines if line))
+
+    # --- message box and side panel -------------------------------------------------------------------
+
+    def send_text(self) -> None:
+        text = self.composer.text().strip()
+        if not text:
+            return
+        if self.bridge.sendText(text) is not None:
+            self.composer.clear()
+
+    def _leave_composer(self) -> None:
+        self.chat.setFocus()
+
+    def _on_side_toggled(self, shown: bool) -> None:
+        self._side_wanted = shown
+        self.side.setVisible(shown)
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        old, new = event.oldSize().width(), event.size().width()
+        self.settings_button.setText("⚙" if new < COMPACT_WIDTH else "⚙  Settings")
+        if new < SIDE_AUTO_HIDE_WIDTH <= old or (old < 0 and new < SIDE_AUTO_HIDE_WIDTH):
+            self.side.hide()  # too narrow for both; the header button still shows it
+            self.side_button.blockSignals(True)
+            self.side_button.setChecked(False)
+            self.side_button.blockSignals(False)
+        elif old < SIDE_AUTO_HIDE_WIDTH <= new and self._side_wanted:
+            self.side.show()
+            self.side_button.blockSignals(True)
+            self.side_button.setChecked(True)
+            self.side_button.blockSignals(False)
+
     def _on_settings_applied(self) -> None:
         self._update_model_name()
+        self._update_speech_tip()
 
     def _update_model_name(self) -> None:
         name = self.bridge.model_label()

@@ -9,6 +9,8 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
     QComboBox,
     QDialog,
     QFileDialog,
@@ -19,6 +21,8 @@ from PySide6.QtWidgets import (
     QLayout,
     QLineEdit,
     QPushButton,
+    QSlider,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -30,6 +34,14 @@ from voxtral_desktop.ui.bridge import Bridge
 log = logging.getLogger(__name__)
 
 LABEL_WIDTH = 172  # px: fits the longest label, "Longest reply (tokens)"
+RATE_STEPS = 10  # slider steps per unit of speech rate: -1.0 .. 1.0 in tenths
+Editor = QLineEdit | QComboBox | QCheckBox | QSlider
+
+
+def rate_text(rate: float) -> str:
+    if abs(rate) < 0.05:
+        return "Normal"
+    return f"{'Faster' if rate > 0 else 'Slower'} ({rate:+.1f})"
 
 
 @dataclass(frozen=True)
@@ -37,9 +49,10 @@ class Field:
     section: str
     key: str
     label: str
-    kind: str  # "text", "folder", "int", "float", "choice" or "mic"
+    kind: str  # "text", "folder", "int", "float", "choice", "mic", "bool", "voice" or "rate"
     choices: tuple[tuple[str, str], ...] = ()  # (value, label) for "choice"
     help: str = ""
+    check_text: str = ""  # for "bool": the check box's own text
 
     @property
     def name(self) -> str:
@@ -103,6 +116,44 @@ SECTIONS: tuple[tuple[str, tuple[Field, ...]], ...] = (
         ),
     ),
     (
+        "Conversation",
+        (
+            Field(
+                "conversation",
+                "max_turns",
+                "Memory (exchanges)",
+                "int",
+                help="Earlier exchanges sent with each turn, so Voxtral remembers them.\n"
+                "0 forgets everything; more remembers longer but answers more slowly.",
+            ),
+            Field(
+                "conversation",
+                "show_transcript",
+                "Show what I said",
+                "bool",
+                check_text="Write out my spoken turns in my bubble",
+            ),
+            Field(
+                "conversation",
+                "keep_audio",
+                "Recordings",
+                "bool",
+                check_text="Keep my recordings in the history",
+                help="Off: only the text of a conversation is stored on this computer.",
+            ),
+        ),
+    ),
+    (
+        "Spoken replies",
+        (
+            Field(
+                "speech", "enabled", "Speak replies", "bool", check_text="Read replies aloud as they arrive"
+            ),
+            Field("speech", "voice", "Voice", "voice"),
+            Field("speech", "rate", "Speed", "rate"),
+        ),
+    ),
+    (
         "Microphone",
         (
             Field("audio", "input_device", "Microphone", "mic"),
@@ -117,6 +168,12 @@ SECTIONS: tuple[tuple[str, tuple[Field, ...]], ...] = (
     ),
 )
 FIELDS: tuple[Field, ...] = tuple(f for _, fields in SECTIONS for f in fields)
+# Sections shown together, one page at a time: the whole list is too tall for a laptop screen.
+PAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Model & replies", ("Model", "Replies")),
+    ("Conversation & speech", ("Conversation", "Spoken replies")),
+    ("Microphone", ("Microphone",)),
+)
 
 
 def parse(field: Field, text: str) -> Any:
@@ -140,7 +197,7 @@ class SettingsDialog(QDialog):
         self.setObjectName("settingsDialog")
         self.setMinimumWidth(560)
         self._initial = bridge.settings_snapshot()
-        self.inputs: dict[str, QLineEdit | QComboBox] = {}
+        self.inputs: dict[str, Editor] = {}
         self.errors: dict[str, QLabel] = {}
         self._invalid: set[str] = set()
 
@@ -149,23 +206,35 @@ class SettingsDialog(QDialog):
         outer.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
         outer.setContentsMargins(22, 18, 22, 18)
         outer.setSpacing(12)
-        for title, fields in SECTIONS:
-            heading = QLabel(title)
-            heading.setObjectName("sectionTitle")
-            outer.addWidget(heading)
-            card = QFrame()
-            card.setObjectName("settingsCard")
-            form = QFormLayout(card)
-            form.setContentsMargins(16, 14, 16, 14)
-            form.setHorizontalSpacing(16)
-            form.setVerticalSpacing(10)
-            form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            for field in fields:
-                label = QLabel(field.label)
-                label.setMinimumWidth(LABEL_WIDTH)  # the same column width in every card
-                label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                form.addRow(label, self._build(field))
-            outer.addWidget(card)
+        self.page_buttons: list[QPushButton] = []
+        self._page_of: dict[str, int] = {}
+        tabs = QFrame()
+        tabs.setObjectName("segmented")
+        tabs_row = QHBoxLayout(tabs)
+        tabs_row.setContentsMargins(3, 3, 3, 3)
+        tabs_row.setSpacing(2)
+        self._page_group = QButtonGroup(self)
+        self.pages = QStackedWidget()
+        sections = dict(SECTIONS)
+        for index, (page_title, section_titles) in enumerate(PAGES):
+            button = QPushButton(page_title.replace("&", "&&"))  # a lone & would underline the next letter
+            button.setObjectName("segment")
+            button.setCheckable(True)
+            button.setChecked(index == 0)
+            button.clicked.connect(lambda _=False, i=index: self.show_page(i))
+            self._page_group.addButton(button)
+            self.page_buttons.append(button)
+            tabs_row.addWidget(button)
+            page = QWidget()
+            page_lay = QVBoxLayout(page)
+            page_lay.setContentsMargins(0, 0, 0, 0)
+            page_lay.setSpacing(12)
+            for title in section_titles:
+                self._add_section(page_lay, title, sections[title], index)
+            page_lay.addStretch(1)
+            self.pages.addWidget(page)
+        outer.addWidget(tabs, 0, Qt.AlignmentFlag.AlignHCenter)
+        outer.addWidget(self.pages)
 
         self.dialog_error = QLabel()
         self.dialog_error.setObjectName("dialogError")
@@ -190,6 +259,32 @@ class SettingsDialog(QDialog):
 
     # --- building -------------------------------------------------------------------------------------
 
+    def _add_section(self, lay: QVBoxLayout, title: str, fields: tuple[Field, ...], page: int) -> None:
+        heading = QLabel(title)
+        heading.setObjectName("sectionTitle")
+        lay.addWidget(heading)
+        card = QFrame()
+        card.setObjectName("settingsCard")
+        form = QFormLayout(card)
+        form.setContentsMargins(16, 14, 16, 14)
+        form.setHorizontalSpacing(16)
+        form.setVerticalSpacing(10)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        for field in fields:
+            self._page_of[field.name] = page
+            label = QLabel(field.label)
+            label.setMinimumWidth(LABEL_WIDTH)  # the same column width in every card
+            label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            form.addRow(label, self._build(field))
+        lay.addWidget(card)
+
+    def show_page(self, index: int) -> None:
+        self.pages.setCurrentIndex(index)
+        self.page_buttons[index].setChecked(True)
+
+    def page_of(self, name: str) -> int:
+        return self._page_of[name]
+
     def _current(self, field: Field) -> Any:
         return getattr(getattr(self._initial, field.section), field.key)
 
@@ -200,16 +295,32 @@ class SettingsDialog(QDialog):
         lay.setSpacing(4)
         row = QHBoxLayout()
         row.setSpacing(8)
-        editor: QLineEdit | QComboBox
-        if field.kind in ("choice", "mic"):
+        editor: Editor
+        if field.kind in ("choice", "mic", "voice"):
             editor = QComboBox()
             if field.kind == "choice":
                 for value, label in field.choices:
                     editor.addItem(label, value)
                 editor.setCurrentIndex(max(0, editor.findData(self._current(field))))
+            elif field.kind == "voice":
+                self._fill_voices(editor)
             else:
                 self._fill_microphones(editor, refresh=False)
             editor.currentIndexChanged.connect(lambda _=0, f=field: self._validate(f))
+        elif field.kind == "bool":
+            editor = QCheckBox(field.check_text)
+            editor.setChecked(bool(self._current(field)))
+            editor.toggled.connect(lambda _=False, f=field: self._validate(f))
+        elif field.kind == "rate":
+            editor = QSlider(Qt.Orientation.Horizontal)
+            editor.setRange(-RATE_STEPS, RATE_STEPS)
+            editor.setPageStep(2)
+            editor.setValue(round(float(self._current(field)) * RATE_STEPS))
+            editor.setProperty("initial", editor.value())
+            shown = QLabel(rate_text(self._current(field)))
+            shown.setObjectName("fieldHelp")
+            shown.setMinimumWidth(96)
+            editor.valueChanged.connect(lambda _=0, f=field, s=shown: self._on_rate(f, s))
         else:
             editor = QLineEdit(str(self._current(field)))
             editor.setCursorPosition(0)  # show where a long path or id begins
@@ -226,19 +337,58 @@ class SettingsDialog(QDialog):
             refresh.setToolTip("Look for microphones again (after plugging one in)")
             refresh.clicked.connect(lambda: self._fill_microphones(editor, refresh=True))  # type: ignore[arg-type]
             row.addWidget(refresh)
+        elif field.kind == "rate":
+            row.addWidget(shown)
         lay.addLayout(row)
         # No word wrap in this dialog: wrapped labels do not make a dialog grow, they overlap instead.
         error = QLabel()
         error.setObjectName("fieldError")
         error.hide()
         lay.addWidget(error)
-        if field.help:
-            help_label = QLabel(field.help)
+        help_text = field.help
+        if field.name == "speech.enabled":
+            help_text = self._speech_note()
+        if help_text:
+            help_label = QLabel(help_text)
             help_label.setObjectName("fieldHelp")
             lay.addWidget(help_label)
+            if field.name == "speech.enabled":
+                self.speech_note = help_label
+                speaker = self._speaker()
+                if speaker is not None and not speaker.available:
+                    help_label.setProperty("kind", "warn")
+                    help_label.setToolTip(speaker.error)
         self.inputs[field.name] = editor
         self.errors[field.name] = error
         return box
+
+    def _speaker(self) -> Any:
+        return getattr(self.bridge, "speaker", None)
+
+    def _speech_note(self) -> str:
+        speaker = self._speaker()
+        if speaker is None:
+            return ""
+        if not speaker.available:
+            return "Not available on this computer: no working text-to-speech engine."
+        return f"Spoken by the “{speaker.engine}” text-to-speech engine." if speaker.engine else ""
+
+    def _fill_voices(self, combo: QComboBox) -> None:
+        wanted = self._current(_field("speech.voice"))
+        combo.addItem("Default", "")
+        speaker = self._speaker()
+        voices = list(speaker.voices()) if speaker is not None else []
+        for name in voices:
+            combo.addItem(name, name)
+        if wanted and combo.findData(wanted) < 0:
+            combo.addItem(f"{wanted} (not available)", wanted)
+        combo.setCurrentIndex(max(0, combo.findData(wanted or "")))
+        if not voices:
+            combo.setToolTip("No voices to choose from: the default voice is used.")
+
+    def _on_rate(self, field: Field, shown: QLabel) -> None:
+        shown.setText(rate_text(self.value(field.name)))
+        self._validate(field)
 
     def _fill_microphones(self, combo: QComboBox, *, refresh: bool) -> None:
         wanted = combo.currentData() if combo.count() else self._current(_field("audio.input_device"))
@@ -269,6 +419,12 @@ class SettingsDialog(QDialog):
         editor = self.inputs[name]
         if isinstance(editor, QComboBox):
             return editor.currentData()
+        if isinstance(editor, QCheckBox):
+            return editor.isChecked()
+        if isinstance(editor, QSlider):
+            if editor.value() == editor.property("initial"):
+                return self._current(field)  # untouched: exactly what it was, not a rounded copy
+            return round(editor.value() / RATE_STEPS, 2)
         return parse(field, editor.text())
 
     def _validate(self, field: Field) -> None:
@@ -286,6 +442,14 @@ class SettingsDialog(QDialog):
         editor.setProperty("invalid", bool(message))
         theme.repolish(editor)
         self.save_button.setEnabled(not self._invalid)
+        # A page holding a problem says so, since Save stays off until it is fixed.
+        bad_pages = {self._page_of.get(name, 0) for name in self._invalid}
+        for index, button in enumerate(getattr(self, "page_buttons", [])):
+            bad = index in bad_pages
+            if bool(button.property("invalid")) != bad:
+                button.setProperty("invalid", bad)
+                button.setToolTip("A setting on this page needs fixing" if bad else "")
+                theme.repolish(button)
 
     def changes(self) -> dict[str, dict[str, Any]]:
         """Only what differs from the settings the dialog opened with."""

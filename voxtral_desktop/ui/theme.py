@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPalette, QPen
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QApplication, QWidget
 
 ACCENT = "#F0561D"
@@ -60,11 +60,42 @@ QToolTip {{ background: {TEXT}; color: white; border: none; padding: 5px 8px; bo
 #meta {{ color: {FAINT}; font-size: 8.5pt; }}
 #metaInterrupted {{ color: {WARNING}; font-size: 8.5pt; }}
 #speaker {{ color: {MUTED}; font-size: 8.5pt; font-weight: 600; }}
+#userText {{ font-size: 11pt; color: {TEXT}; }}
+#userText[kind="placeholder"] {{ color: #9C4A22; font-style: italic; }}
+#userTranscript {{ font-size: 10pt; color: #5A3A2A; }}
+#userMeta {{ color: {FAINT}; font-size: 8.5pt; }}
+
+#sidePanel {{ background: {SURFACE}; border-right: 1px solid {BORDER}; }}
+#sideTitle {{ color: {MUTED}; font-size: 8.5pt; font-weight: 600; }}
+#sideEmpty {{ color: {FAINT}; font-size: 9pt; }}
+QListWidget#conversationList {{ background: transparent; border: none; outline: none; }}
+QListWidget#conversationList QLineEdit {{ padding: 2px 6px; min-height: 16px; }}
+QPushButton#newConversation {{ text-align: left; padding: 7px 12px; font-weight: 600; }}
+
+#segmented {{ background: {BG}; border: 1px solid {BORDER}; border-radius: 9px; }}
+QPushButton#segment {{ background: transparent; border: 1px solid transparent; border-radius: 7px;
+    padding: 4px 14px; color: {MUTED}; font-size: 9.5pt; }}
+QPushButton#segment:hover {{ color: {TEXT}; }}
+QPushButton#segment:checked {{ background: {SURFACE}; border-color: {BORDER}; color: {TEXT}; }}
+QPushButton#segment[invalid="true"] {{ color: {DANGER}; }}
+QToolButton#iconButton {{ background: transparent; border: 1px solid transparent; border-radius: 8px;
+    padding: 4px; }}
+QToolButton#iconButton:hover {{ background: {BG}; border-color: {BORDER}; }}
+QToolButton#iconButton:checked {{ background: {BG}; }}
+
+QLineEdit#composer {{ border-radius: 16px; padding: 6px 14px; min-height: 20px; }}
+QPushButton#send {{ border-radius: 16px; padding: 6px 18px; min-height: 20px; background: {ACCENT_SOFT};
+    border-color: {ACCENT_BORDER}; color: {ACCENT_DARK}; font-weight: 600; }}
+QPushButton#send:hover {{ background: #FFE6D9; border-color: {ACCENT_LIGHT}; }}
+QPushButton#send:disabled {{ background: {SURFACE}; border-color: {BORDER}; color: {FAINT}; font-weight: 400; }}
+#speaking {{ color: {INFO}; font-size: 9.5pt; }}
 
 #dock {{ background: {SURFACE}; border-top: 1px solid {BORDER}; }}
 #elapsed {{ color: {MUTED}; font-size: 10pt; font-family: "DejaVu Sans Mono", monospace; }}
 #hint {{ color: {MUTED}; font-size: 9.5pt; }}
 #hint[kind="warn"] {{ color: {WARNING}; }}
+#hint[kind="info"] {{ color: {SUCCESS}; }}
+#hint[kind="speaking"] {{ color: {INFO}; }}
 #shortcuts {{ color: {FAINT}; font-size: 8.5pt; }}
 
 #banner {{ border-radius: 10px; }}
@@ -86,12 +117,24 @@ QToolButton#headerButton {{ background: transparent; border: 1px solid transpare
 QToolButton#headerButton:hover {{ background: {BG}; border-color: {BORDER}; color: {TEXT}; }}
 QToolButton#bannerClose {{ background: transparent; border: none; color: {MUTED}; font-size: 12pt; }}
 
+QMenu {{ background: {SURFACE}; border: 1px solid {BORDER}; border-radius: 8px; padding: 4px; }}
+QMenu::item {{ padding: 6px 22px 6px 14px; border-radius: 5px; }}
+QMenu::item:selected {{ background: {ACCENT_SOFT}; color: {TEXT}; }}
+QMenu::item:disabled {{ color: {FAINT}; }}
+QMenu::separator {{ height: 1px; background: {BORDER}; margin: 4px 8px; }}
+QCheckBox {{ spacing: 8px; }}
+QSlider::groove:horizontal {{ height: 4px; background: {BORDER}; border-radius: 2px; }}
+QSlider::sub-page:horizontal {{ background: {ACCENT}; border-radius: 2px; }}
+QSlider::handle:horizontal {{ background: {SURFACE}; border: 1px solid #C8C8D0; width: 14px; height: 14px;
+    margin: -6px 0; border-radius: 8px; }}
+QSlider::handle:horizontal:hover {{ border-color: {ACCENT}; }}
 QLineEdit, QComboBox {{ background: {SURFACE}; border: 1px solid {BORDER}; border-radius: 7px;
     padding: 5px 8px; min-height: 18px; }}
 QLineEdit:focus, QComboBox:focus {{ border-color: {ACCENT}; }}
 QLineEdit[invalid="true"] {{ border-color: {DANGER}; background: {DANGER_SOFT}; }}
 #fieldError {{ color: {DANGER}; font-size: 9pt; }}
 #fieldHelp {{ color: {MUTED}; font-size: 9pt; }}
+#fieldHelp[kind="warn"] {{ color: {WARNING}; }}
 #sectionTitle {{ font-size: 11pt; font-weight: 600; padding-top: 6px; }}
 #settingsCard {{ background: {SURFACE}; border: 1px solid {BORDER}; border-radius: 12px; }}
 #dialogError {{ color: {DANGER}; }}
@@ -156,6 +199,25 @@ def apply_theme(app: QApplication) -> None:
     except OSError:  # a read-only cache folder costs the arrow, not the app
         extra = ""
     app.setStyleSheet(STYLE_SHEET + extra)
+
+
+def sidebar_icon(size: int = 20) -> QIcon:
+    """A window with its left pane marked: the button that shows or hides the conversation list."""
+    image = QImage(size * 2, size * 2, QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(Qt.GlobalColor.transparent)
+    p = QPainter(image)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    p.scale(2, 2)
+    pen = QPen(QColor(MUTED), 1.6)
+    p.setPen(pen)
+    p.setBrush(Qt.BrushStyle.NoBrush)
+    m = size * 0.16
+    p.drawRoundedRect(QRectF(m, m + 1, size - 2 * m, size - 2 * m - 2), 3, 3)
+    x = m + (size - 2 * m) * 0.36
+    p.drawLine(QPointF(x, m + 1), QPointF(x, size - m - 1))
+    p.end()
+    image.setDevicePixelRatio(2)
+    return QIcon(QPixmap.fromImage(image))
 
 
 def repolish(widget: QWidget) -> None:

@@ -28,3 +28,27 @@ def test_connection_reports_models_and_errors_without_changing_settings(qtbot, m
     ok, message = run(qtbot, app.bridge.test_connection({"timeout_s": -1}))
     assert not ok and "remote.timeout_s" in message
     assert app.bridge.config.backend == "local"
+
+
+def test_server_page_tests_the_connection_and_switching_engines_reloads_the_model(qtbot, make_app):
+    from voxtral_desktop.core.config import load_config
+
+    app = make_app(scripted_model(), model_factory=lambda cfg: scripted_model())
+    dialog = app.window.open_settings()
+    dialog.show_page(dialog.page_of("backend"))
+    with OpenAICompatibleServer(models=("voxtral-mini",)) as server:
+        dialog.inputs["remote.base_url"].setText(server.url + "/v1")
+        dialog.inputs["remote.model"].setText("voxtral-mini")
+        task = dialog.test_connection()
+        qtbot.waitUntil(task.done, timeout=15000)
+        assert dialog.connection_result.text().startswith("✓") and "voxtral-mini" in dialog.connection_result.text()
+    dialog.inputs["remote.timeout_s"].setText("-2")
+    assert not dialog.save_button.isEnabled() and "remote.timeout_s" in dialog.errors["remote.timeout_s"].text()
+    dialog.inputs["remote.timeout_s"].setText("30")
+    combo = dialog.inputs["backend"]
+    combo.setCurrentIndex(combo.findData("openai"))
+    dialog.save()
+    assert app.bridge.config.backend == "openai" and app.bridge.config.remote.model == "voxtral-mini"
+    saved = load_config()
+    assert saved.backend == "openai" and saved.remote.timeout_s == 30
+    assert "api_key" not in app.bridge.settings_file().read_text()

@@ -510,7 +510,7 @@ class Bridge(QObject):
     def check_setting(self, section: str, key: str, value: Any) -> str | None:
         """The config's own message when ``value`` is not acceptable, else None."""
         try:
-            self.config.copy().update({section: {key: value}})
+            self.config.copy().update({section: {key: value}} if section else {key: value})
         except ConfigError as e:
             return str(e)
         return None
@@ -530,7 +530,8 @@ class Bridge(QObject):
         Only the changed keys are written, so `--model`/`--config` given on the command line are not
         saved behind the user's back. Raises ConfigError, leaving everything as it was.
         """
-        changes = {s: dict(v) for s, v in changes.items() if v}
+        # Sections are mappings; a few settings (``backend``) sit at the top level.
+        changes = {s: (dict(v) if isinstance(v, Mapping) else v) for s, v in changes.items() if v not in ({}, None)}
         if not changes:
             return
         before = self.config.copy()

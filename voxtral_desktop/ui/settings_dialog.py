@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +58,7 @@ class Field:
 
     @property
     def name(self) -> str:
-        return f"{self.section}.{self.key}"
+        return f"{self.section}.{self.key}" if self.section else self.key
 
 
 SECTIONS: tuple[tuple[str, tuple[Field, ...]], ...] = (
@@ -95,6 +97,30 @@ SECTIONS: tuple[tuple[str, tuple[Field, ...]], ...] = (
                     ("float16", "float16"),
                 ),
             ),
+        ),
+    ),
+    (
+        "Engine",
+        (
+            Field(
+                "",
+                "backend",
+                "Run Voxtral",
+                "choice",
+                (("local", "On this computer"), ("openai", "On a server (vLLM, Mistral's API)")),
+                help="A server answers fast without a GPU here. The API key comes from VOXTRAL_API_KEY,\n"
+                "MISTRAL_API_KEY or OPENAI_API_KEY, or the system keyring; it is never saved in settings.",
+            ),
+            Field("remote", "base_url", "Server address", "url", help="For example http://127.0.0.1:8000/v1"),
+            Field("remote", "model", "Server model", "text", help="vLLM: the served model id; Mistral: voxtral-mini-latest"),
+            Field(
+                "remote",
+                "audio_format",
+                "Audio sent as",
+                "choice",
+                (("audio_url", "audio_url (vLLM)"), ("input_audio", "input_audio (OpenAI format)"), ("mistral", "Mistral's API")),
+            ),
+            Field("remote", "timeout_s", "Server timeout (s)", "float"),
         ),
     ),
     (
@@ -173,6 +199,7 @@ PAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Model & replies", ("Model", "Replies")),
     ("Conversation & speech", ("Conversation", "Spoken replies")),
     ("Microphone", ("Microphone",)),
+    ("Server", ("Engine",)),
 )
 
 
@@ -286,7 +313,8 @@ class SettingsDialog(QDialog):
         return self._page_of[name]
 
     def _current(self, field: Field) -> Any:
-        return getattr(getattr(self._initial, field.section), field.key)
+        owner = getattr(self._initial, field.section) if field.section else self._initial
+        return getattr(owner, field.key)
 
     def _build(self, field: Field) -> QWidget:
         box = QWidget()
@@ -328,6 +356,12 @@ class SettingsDialog(QDialog):
         editor.setObjectName(field.name)
         editor.setAccessibleName(field.label)
         row.addWidget(editor, 1)
+        if field.kind == "url":
+            test = QPushButton("Test connection")
+            test.setObjectName("testConnection")
+            test.clicked.connect(self.test_connection)
+            row.addWidget(test)
+            self.test_button = test
         if field.kind == "folder":
             browse = QPushButton("Choose folder…")
             browse.clicked.connect(self._browse_model_folder)
@@ -348,6 +382,12 @@ class SettingsDialog(QDialog):
         help_text = field.help
         if field.name == "speech.enabled":
             help_text = self._speech_note()
+        if field.kind == "url":
+            self.connection_result = QLabel()
+            self.connection_result.setObjectName("fieldHelp")
+            self.connection_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.connection_result.hide()
+            lay.addWidget(self.connection_result)
         if help_text:
             help_label = QLabel(help_text)
             help_label.setObjectName("fieldHelp")
@@ -457,8 +497,30 @@ class SettingsDialog(QDialog):
         for field in FIELDS:
             value = self.value(field.name)
             if value != self._current(field):
-                out.setdefault(field.section, {})[field.key] = value
+                if field.section:
+                    out.setdefault(field.section, {})[field.key] = value
+                else:
+                    out[field.key] = value  # a top-level setting such as `backend`
         return out
+
+    def test_connection(self) -> asyncio.Future[Any]:
+        """Try the server settings as they stand in the dialog, without saving them."""
+        remote = {f.key: self.value(f.name) for f in FIELDS if f.section == "remote"}
+        self.test_button.setEnabled(False)
+        self.connection_result.setText("Connecting…")
+        self.connection_result.setProperty("kind", "")
+        self.connection_result.show()
+
+        async def run() -> None:
+            try:
+                ok, message = await self.bridge.test_connection(remote)
+            finally:
+                self.test_button.setEnabled(True)
+            self.connection_result.setText(("✓ " if ok else "✗ ") + message)
+            self.connection_result.setProperty("kind", "ok" if ok else "warn")
+            theme.repolish(self.connection_result)
+
+        return asyncio.ensure_future(run())
 
     def save(self) -> None:
         if self._invalid:

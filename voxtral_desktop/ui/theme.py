@@ -135,6 +135,7 @@ QLineEdit[invalid="true"] {{ border-color: {DANGER}; background: {DANGER_SOFT}; 
 #fieldError {{ color: {DANGER}; font-size: 9pt; }}
 #fieldHelp {{ color: {MUTED}; font-size: 9pt; }}
 #fieldHelp[kind="warn"] {{ color: {WARNING}; }}
+#fieldHelp[kind="ok"] {{ color: {SUCCESS}; }}
 #sectionTitle {{ font-size: 11pt; font-weight: 600; padding-top: 6px; }}
 #settingsCard {{ background: {SURFACE}; border: 1px solid {BORDER}; border-radius: 12px; }}
 #dialogError {{ color: {DANGER}; }}

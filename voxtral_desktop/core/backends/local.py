@@ -69,6 +69,51 @@ def _missing_model_advice(model_id: str, cause: BaseException) -> str:
     )
 
 
+# What transformers needs from a Voxtral hub repo; its Mistral-format `consolidated.safetensors` (a second
+# full copy of the weights, for vLLM) is left out, which halves the download.
+HUB_FILES = ["*.json", "model*.safetensors", "*.model", "*.txt"]
+
+
+def _fetch(model_id: str, report: ProgressCallback) -> str:
+    """The hub snapshot's local folder: from the cache when it is there, else downloaded with progress."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        return snapshot_download(model_id, allow_patterns=HUB_FILES, local_files_only=True)
+    except Exception:  # noqa: BLE001 - not cached (or a partial cache): download below
+        pass
+    report("downloading", 0.0)
+    try:
+        return snapshot_download(model_id, allow_patterns=HUB_FILES, tqdm_class=_progress_class(report))
+    except Exception as e:  # noqa: BLE001 - offline, unknown repo, gated, disk full: all need the advice
+        raise ModelLoadError(_missing_model_advice(model_id, e)) from e
+
+
+def _progress_class(report: ProgressCallback) -> type:
+    """A tqdm that forwards the hub's byte counts as a fraction instead of drawing a bar."""
+    from tqdm.auto import tqdm
+
+    class _Progress(tqdm):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["disable"] = False
+            kwargs["file"] = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the bar
+            super().__init__(*args, **kwargs)
+
+        def update(self, n: float | None = 1) -> bool | None:
+            shown = super().update(n)
+            # Byte bars are what the user waits for; the file-count bar would jump in big steps.
+            if self.total and self.unit == "B":
+                report("downloading", min(self.n / self.total, 1.0))
+            return shown
+
+        def close(self) -> None:
+            super().close()
+            if not self.fp.closed:
+                self.fp.close()
+
+    return _Progress
+
+
 class LocalBackend(Backend):
     """Loads the processor and model lazily and generates with a TextIteratorStreamer in a worker thread."""
 
@@ -94,7 +139,7 @@ class LocalBackend(Backend):
                 f"config.json, tekken.json and weights, or at a Hugging Face hub id such as "
                 f"mistralai/Voxtral-Mini-3B-2507."
             )
-        source = str(local) if local.is_dir() else model_id
+        source = str(local) if local.is_dir() else _fetch(model_id, report)
         report("loading", None)
         try:
             import torch

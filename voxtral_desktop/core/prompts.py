@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import base64
-import io
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import soundfile as sf
+
+from voxtral_desktop.core.audio import SAMPLE_RATE, wav_bytes
 
 if TYPE_CHECKING:
     from transformers import BatchFeature
-
-SAMPLE_RATE = 16000  # Hz; Voxtral's processor refuses any other rate
-
 
 def _as_mono_float32(audio16k: Any) -> np.ndarray:
     array = np.asarray(audio16k, dtype=np.float32)
@@ -30,9 +27,7 @@ def _as_mono_float32(audio16k: Any) -> np.ndarray:
 
 def wav_base64(audio16k: Any) -> str:
     """Encode 16 kHz audio as base64 of a 16-bit PCM WAV (the form Voxtral's chat template accepts)."""
-    buffer = io.BytesIO()
-    sf.write(buffer, _as_mono_float32(audio16k), SAMPLE_RATE, format="WAV", subtype="PCM_16")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+    return base64.b64encode(wav_bytes(_as_mono_float32(audio16k))).decode("ascii")
 
 
 class HistoryTurn(Protocol):

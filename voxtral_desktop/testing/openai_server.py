@@ -88,6 +88,15 @@ class _Disconnected(Exception):
     pass
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """Clients that hang up mid-request (cancel tests do it on purpose) are logged, not printed as tracebacks."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        log.debug("request from %s ended with an error", client_address, exc_info=True)
+
+
 class OpenAICompatibleServer:
     """Serves /v1/chat/completions (SSE when stream=true), /v1/models and /v1/audio/transcriptions on 127.0.0.1.
 
@@ -107,7 +116,7 @@ class OpenAICompatibleServer:
 
     def start(self) -> OpenAICompatibleServer:
         handler = type("_BoundHandler", (_Handler,), {"owner": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd = _QuietServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,

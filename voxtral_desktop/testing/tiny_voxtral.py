@@ -19,6 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from voxtral_desktop.core import audio as core_audio
 from voxtral_desktop.core import prompts
 from voxtral_desktop.testing import speech
 
@@ -478,7 +479,8 @@ def _versions() -> dict[str, str]:
 def cache_key() -> str:
     """Hash of what decides the built model: this builder's sources, library versions and espeak-ng."""
     digest = hashlib.sha256()
-    for source in (Path(__file__), Path(speech.__file__), Path(prompts.__file__)):
+    # audio.py encodes the WAV the prompts carry: a change there changes what the model was trained on.
+    for source in (Path(__file__), Path(speech.__file__), Path(prompts.__file__), Path(core_audio.__file__)):
         digest.update(source.name.encode())
         digest.update(source.read_bytes())
     for name, version in sorted(_versions().items()):

@@ -12,7 +12,6 @@ from PySide6.QtGui import QAction, QCloseEvent, QColor, QKeyEvent, QKeySequence,
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
-    QButtonGroup,
     QComboBox,
     QFrame,
     QHBoxLayout,
@@ -300,27 +299,14 @@ class MainWindow(QMainWindow):
         return header
 
     def _build_mode_switch(self) -> QWidget:
-        box = QFrame()
-        box.setObjectName("segmented")
-        row = QHBoxLayout(box)
-        row.setContentsMargins(3, 3, 3, 3)
-        row.setSpacing(2)
-        self.mode_group = QButtonGroup(self)
-        self.mode_group.setExclusive(True)
+        box, self.mode_group, buttons = theme.segmented(self, [label for _, label in MODES])
         self.mode_buttons: dict[str, QPushButton] = {}
-        for mode, label in MODES:
-            button = QPushButton(label)
-            button.setObjectName("segment")
-            button.setCheckable(True)
+        for (mode, _), button in zip(MODES, buttons):
             button.setToolTip(MODE_TIPS[mode])
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             button.setCursor(Qt.CursorShape.PointingHandCursor)
             button.clicked.connect(lambda _=False, m=mode: self.set_mode(m))
-            button.ensurePolished()
-            button.setMinimumWidth(button.sizeHint().width())  # never squeezed into clipped words
-            self.mode_group.addButton(button)
             self.mode_buttons[mode] = button
-            row.addWidget(button)
         self.mode_switch = box
         return box
 

@@ -11,7 +11,6 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QButtonGroup,
     QCheckBox,
     QComboBox,
     QDialog,
@@ -233,25 +232,13 @@ class SettingsDialog(QDialog):
         outer.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
         outer.setContentsMargins(22, 18, 22, 18)
         outer.setSpacing(12)
-        self.page_buttons: list[QPushButton] = []
         self._page_of: dict[str, int] = {}
-        tabs = QFrame()
-        tabs.setObjectName("segmented")
-        tabs_row = QHBoxLayout(tabs)
-        tabs_row.setContentsMargins(3, 3, 3, 3)
-        tabs_row.setSpacing(2)
-        self._page_group = QButtonGroup(self)
+        tabs, self._page_group, self.page_buttons = theme.segmented(self, [title for title, _ in PAGES])
         self.pages = QStackedWidget()
         sections = dict(SECTIONS)
-        for index, (page_title, section_titles) in enumerate(PAGES):
-            button = QPushButton(page_title.replace("&", "&&"))  # a lone & would underline the next letter
-            button.setObjectName("segment")
-            button.setCheckable(True)
+        for index, (button, (_, section_titles)) in enumerate(zip(self.page_buttons, PAGES)):
             button.setChecked(index == 0)
             button.clicked.connect(lambda _=False, i=index: self.show_page(i))
-            self._page_group.addButton(button)
-            self.page_buttons.append(button)
-            tabs_row.addWidget(button)
             page = QWidget()
             page_lay = QVBoxLayout(page)
             page_lay.setContentsMargins(0, 0, 0, 0)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from collections.abc import Sequence
+
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPalette, QPen, QPixmap
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QButtonGroup, QFrame, QHBoxLayout, QPushButton, QWidget
 
 ACCENT = "#F0561D"
 ACCENT_DARK = "#D8460F"
@@ -227,3 +229,25 @@ def repolish(widget: QWidget) -> None:
     style.unpolish(widget)
     style.polish(widget)
     widget.update()
+
+
+def segmented(owner: QObject, labels: Sequence[str]) -> tuple[QFrame, QButtonGroup, list[QPushButton]]:
+    """Exclusive toggle buttons drawn as one control (the header's mode switch, the Settings pages)."""
+    box = QFrame()
+    box.setObjectName("segmented")
+    row = QHBoxLayout(box)
+    row.setContentsMargins(3, 3, 3, 3)
+    row.setSpacing(2)
+    group = QButtonGroup(owner)
+    group.setExclusive(True)
+    buttons: list[QPushButton] = []
+    for label in labels:
+        button = QPushButton(label.replace("&", "&&"))  # a lone & would underline the next letter
+        button.setObjectName("segment")
+        button.setCheckable(True)
+        button.ensurePolished()
+        button.setMinimumWidth(button.sizeHint().width())  # never squeezed into clipped words
+        group.addButton(button)
+        row.addWidget(button)
+        buttons.append(button)
+    return box, group, buttons

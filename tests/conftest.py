@@ -9,9 +9,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-import pytest  # noqa: E402
+import pytest
 
-from voxtral_desktop.core import paths  # noqa: E402
+from voxtral_desktop.core import paths
 
 
 @pytest.fixture(autouse=True)

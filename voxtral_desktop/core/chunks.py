@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, NotRequired, TypedDict
 
-
 # The seed's fallback when generation itself fails.
 FALLBACK_TEXT = "Sorry, I didn't understand that."
 NO_SPEECH_TEXT = "I didn't hear any speech. Hold the button and speak."

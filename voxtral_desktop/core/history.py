@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-import re
 import logging
+import re
 import sqlite3
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 

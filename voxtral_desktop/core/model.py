@@ -8,9 +8,8 @@ import logging
 import threading
 import time
 import weakref
-from typing import Any, AsyncGenerator, Sequence
-
-import numpy as np
+from collections.abc import AsyncGenerator, Sequence
+from typing import Any
 
 from voxtral_desktop.core import chunks as C
 from voxtral_desktop.core.audio import AudioError, detect_speech, duration_s, normalize_audio

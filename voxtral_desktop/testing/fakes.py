@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import AsyncIterator
 
 from voxtral_desktop.core.backends.base import Backend, GenerationError, GenerationRequest, ProgressCallback
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from voxtral_desktop.core.backends.base import Backend, GenerationError, GenerationRequest, ModelLoadError, Turn
+from voxtral_desktop.core.backends.base import (
+    Backend,
+    GenerationError,
+    GenerationRequest,
+    ModelLoadError,
+    Turn,
+)
 from voxtral_desktop.core.config import Config
 
 __all__ = ["Backend", "GenerationError", "GenerationRequest", "ModelLoadError", "Turn", "create_backend"]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import abc
 import threading
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Callable, Literal
+from typing import Literal
 
 import numpy as np
 

@@ -6,8 +6,9 @@ import asyncio
 import logging
 import os
 import threading
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 
 from voxtral_desktop.core import prompts
 from voxtral_desktop.core.backends.base import (
@@ -85,7 +86,7 @@ def _fetch(model_id: str, report: ProgressCallback) -> str:
     report("downloading", 0.0)
     try:
         return snapshot_download(model_id, allow_patterns=HUB_FILES, tqdm_class=_progress_class(report))
-    except Exception as e:  # noqa: BLE001 - offline, unknown repo, gated, disk full: all need the advice
+    except Exception as e:  # offline, unknown repo, gated, disk full: all need the same advice
         raise ModelLoadError(_missing_model_advice(model_id, e)) from e
 
 

@@ -68,7 +68,8 @@ async def ours_time_to_first_chunk(model: Any, audio: np.ndarray) -> tuple[float
 def bench_first_chunk(model: Any, audio: np.ndarray, runs: int) -> None:
     from voxtral_desktop.core.audio import normalize_audio
 
-    request = model._prepare(normalize_audio(audio), "bench", "conversation", 16000, (), _NullClock())
+    request = model.build_request(normalize_audio(audio))
+    assert not isinstance(request, dict), request  # an error chunk: the benchmark audio was rejected
     _, first_text = asyncio.run(ours_time_to_first_chunk(model, audio))
     # The chunk is released when the word after it arrives (to decide a clause-boundary stretch), unless it
     # already ends a clause; compare with the plain streamer reaching that same word.
@@ -152,11 +153,6 @@ def bench_leaks(model: Any, audio: np.ndarray, turns: int) -> None:
     rss1, threads1 = proc.memory_info().rss, threading.active_count()
     print(f"(d) over {turns} turns ({elapsed / turns * 1000:.0f} ms per turn): RSS {(rss1 - rss0) / 2**20:+.1f} MB "
           f"(target <= 10 MB), threads {threads1 - threads0:+d} (target 0)")
-
-
-class _NullClock:
-    def ms(self) -> float:
-        return 0.0
 
 
 def main() -> None:

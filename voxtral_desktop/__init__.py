@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from voxtral_desktop.core.audio import AudioError
-from voxtral_desktop.core.backends.base import GenerationError, ModelLoadError
-from voxtral_desktop.core.config import Config, ConfigError, load_config
-from voxtral_desktop.core.model import VoxtralModel
+from voxtral_desktop.core.chunks import ReplyStatus
+from voxtral_desktop.core.config import Config, load_config
+from voxtral_desktop.core.errors import AudioError, ConfigError, GenerationError, ModelLoadError, VoxtralError
+from voxtral_desktop.core.model import LoadPhase, Mode, VoxtralModel
 
 __version__ = "0.1.0"
 
@@ -14,7 +14,11 @@ __all__ = [
     "Config",
     "ConfigError",
     "GenerationError",
+    "LoadPhase",
+    "Mode",
     "ModelLoadError",
+    "ReplyStatus",
+    "VoxtralError",
     "VoxtralModel",
     "__version__",
     "load_config",

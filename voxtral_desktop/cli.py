@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Push-to-talk voice assistant on Mistral's Voxtral. With no command, opens the window.",
     )
     from voxtral_desktop import __version__
+    from voxtral_desktop.core.model import Mode
 
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_common(parser)
@@ -60,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Stream the reply to AUDIO_FILE (WAV, FLAC or OGG) as JSON chunk dicts, one per line.",
     )
     respond.add_argument("audio_file", metavar="AUDIO_FILE", type=Path)
-    respond.add_argument("--mode", choices=("conversation", "transcribe"), default="conversation")
+    respond.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.CONVERSATION.value)
     respond.add_argument(
         "--conversation",
         metavar="ID",

@@ -16,6 +16,7 @@ import torch
 
 from voxtral_desktop import ModelLoadError, VoxtralModel, load_config
 from voxtral_desktop.core import chunks as C
+from voxtral_desktop.core.model import GenerationRequest
 from voxtral_desktop.testing.speech import UTTERANCES
 
 pytestmark = pytest.mark.integration
@@ -84,7 +85,8 @@ async def test_transcribe_without_a_language_hint(model, utterance_audio):
 async def test_streamed_text_equals_plain_generate(model, utterance_audio):
     """The transformers streamer test idea: streaming must not change the text."""
     backend = model.backend
-    request = model._prepare(utterance_audio["b"], "x", "conversation", 16000, (), _ZeroClock())
+    request = model.build_request(utterance_audio["b"])
+    assert isinstance(request, GenerationRequest)
     inputs = backend.build_inputs(request)
     with torch.inference_mode():
         out = backend.model.generate(**inputs, **backend.generate_kwargs(request))
@@ -304,7 +306,3 @@ def _endless(original):
     """The trained model stops after its sentence; force a long reply so there is something to stop."""
     return lambda request: {**original(request), "min_new_tokens": 300, "max_new_tokens": 300}
 
-
-class _ZeroClock:
-    def ms(self) -> float:
-        return 0.0

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from voxtral_desktop.core.errors import AudioError  # re-exported: its home before core/errors.py
+
 SAMPLE_RATE = 16000  # Hz; Voxtral's Whisper-style encoder expects this rate
 MIN_SAMPLES = SAMPLE_RATE // 100  # 160 samples = 10 ms; anything shorter cannot hold a sound
 FRAME_SAMPLES = SAMPLE_RATE // 50  # 320 samples = 20 ms, the unit speech detection counts in
@@ -15,10 +17,6 @@ MAX_CHANNELS = 8  # a 2-D array with a side this short is read as channels
 # Floats a little over full scale come from resampling overshoot and are clipped; far over it means
 # integer samples were passed as floats, which no clipping can rescue.
 FLOAT_OVERSHOOT_LIMIT = 2.0
-
-
-class AudioError(ValueError):
-    """Audio that cannot be used: wrong type, shape or dtype, empty, too short, not finite."""
 
 
 def _to_numpy(audio: Any) -> np.ndarray:

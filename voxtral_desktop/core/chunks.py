@@ -1,7 +1,26 @@
-"""The chunk dicts the streaming API yields (the seed's contract), and the user-facing error texts."""
+"""The chunk dicts a reply streams as (the chunk-dict contract), how a reply ended, and the user-facing texts.
+
+The contract (the project's seed design, binding on ``VoxtralModel.process_realtime_chunk_streaming``):
+a reply is an async stream of plain dicts, each holding
+
+- ``success`` (bool): False only on the last chunk of a reply that failed or was stopped;
+- ``text`` (str): 3-5 words of the reply (the last chunk may hold fewer, even none); on failure, a sentence
+  for the user such as "Sorry, I didn't understand that.";
+- ``is_final`` (bool): True on exactly one chunk, the last;
+- ``chunk_index`` (int): 0, 1, 2 ... in the order the chunks are yielded;
+- ``processing_time_ms`` (float): milliseconds since the call began, never decreasing;
+- ``error`` (str): only on a failed chunk; what went wrong, for logs and the details line.
+
+Bad input (no speech, bad audio, unknown mode) is one final error chunk and no model call; a failure during
+generation keeps the chunks already yielded and ends with an error chunk; a reply the user stopped ends with
+an error chunk whose ``error`` is ``CANCELLED_ERROR``. Dicts rather than classes, so they go straight to
+JSON (the CLI prints one per line) and into the history database. ``status_of`` reads a reply's fate from
+its last chunk; history, the conversation and the chat view all speak ``ReplyStatus``.
+"""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any, NotRequired, TypedDict
 
 # The seed's fallback when generation itself fails.
@@ -17,7 +36,18 @@ CANCELLED_TEXT = "Stopped."
 CANCELLED_ERROR = "cancelled"
 
 
+class ReplyStatus(StrEnum):
+    """What happened to a reply, as the user saw it (the strings are what the history database stores)."""
+
+    STREAMING = "streaming"  # still arriving (or the app died before it ended)
+    COMPLETE = "complete"
+    ERROR = "error"
+    INTERRUPTED = "interrupted"  # the user stopped it, or it was abandoned before its final chunk
+
+
 class Chunk(TypedDict):
+    """One piece of a reply; see the module docstring for what each key means."""
+
     success: bool
     text: str
     is_final: bool
@@ -27,6 +57,7 @@ class Chunk(TypedDict):
 
 
 def text_chunk(text: str, index: int, elapsed_ms: float, *, final: bool) -> Chunk:
+    """A successful piece of the reply."""
     return {
         "success": True,
         "text": text,
@@ -49,4 +80,14 @@ def error_chunk(text: str, error: str, index: int, elapsed_ms: float) -> Chunk:
 
 
 def is_cancelled(chunk: dict[str, Any]) -> bool:
+    """The chunk is the end of a reply the user stopped."""
     return not chunk.get("success", True) and chunk.get("error") == CANCELLED_ERROR
+
+
+def status_of(last_chunk: dict[str, Any] | None) -> ReplyStatus:
+    """How a reply ended, judged by the last chunk seen: STREAMING while that chunk is not final (or none came)."""
+    if last_chunk is None or not last_chunk.get("is_final", False):
+        return ReplyStatus.STREAMING
+    if last_chunk.get("success", False):
+        return ReplyStatus.COMPLETE
+    return ReplyStatus.INTERRUPTED if is_cancelled(last_chunk) else ReplyStatus.ERROR

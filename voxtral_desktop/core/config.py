@@ -17,15 +17,11 @@ from typing import Any
 import yaml
 
 from voxtral_desktop.core import paths
+from voxtral_desktop.core.errors import ConfigError  # re-exported: its home before core/errors.py
 
 log = logging.getLogger(__name__)
 
 CONFIG_FILENAME = "config.yaml"
-
-
-class ConfigError(ValueError):
-    """A setting is unknown, of the wrong type or out of range, or a config file cannot be read."""
-
 
 # A check returns None when the value is fine, else the reason it is not.
 Check = Callable[[Any], "str | None"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,8 +12,9 @@ import numpy as np
 
 from voxtral_desktop.core import chunks as C
 from voxtral_desktop.core.audio import AudioError, duration_s, normalize_audio
-from voxtral_desktop.core.backends.base import Turn
-from voxtral_desktop.core.history import COMPLETE, ERROR, INTERRUPTED, HistoryStore
+from voxtral_desktop.core.backends.base import Mode, Turn
+from voxtral_desktop.core.chunks import ReplyStatus
+from voxtral_desktop.core.history import HistoryStore
 from voxtral_desktop.core.model import VoxtralModel
 
 log = logging.getLogger(__name__)
@@ -46,9 +47,11 @@ def fit_history(history: Sequence[Turn], max_turns: int, budget_tokens: int) -> 
 
 @dataclass
 class ExchangeResult:
+    """How the last exchange went: the stored turns, how the reply ended, and its text."""
+
     user_turn_id: int
     reply_turn_id: int
-    status: str
+    status: ReplyStatus
     text: str
 
 
@@ -69,9 +72,8 @@ class ConversationSession:
 
     def context_budget(self) -> int:
         """Tokens left for earlier turns: the model's context less this turn's audio and the reply."""
-        context = getattr(self.model.backend, "context_tokens", None) or 32768
         reserve = self.model.config.streaming.max_new_tokens + 2 * AUDIO_TOKENS_PER_WINDOW
-        return max(context - reserve, 0)
+        return max(self.model.context_tokens - reserve, 0)
 
     def history(self) -> tuple[Turn, ...]:
         cfg = self.model.config.conversation
@@ -79,7 +81,7 @@ class ConversationSession:
         return fit_history(stored, cfg.max_turns, self.context_budget())
 
     async def respond(
-        self, audio: Any, *, sample_rate: int = 16000, mode: str = "conversation", chunk_id: str = ""
+        self, audio: Any, *, sample_rate: int = 16000, mode: str = Mode.CONVERSATION, chunk_id: str = ""
     ) -> AsyncIterator[C.Chunk]:
         """Stream the reply's chunk dicts (the model's contract) while saving the turn and every chunk."""
         cfg = self.model.config.conversation
@@ -87,23 +89,22 @@ class ConversationSession:
             audio16k: np.ndarray | None = normalize_audio(audio, sample_rate)
         except AudioError:
             audio16k = None  # the model will explain the problem in its error chunk; nothing to store
-        history = self.history() if mode == "conversation" else ()
+        history = self.history() if mode == Mode.CONVERSATION else ()
         user_id = self.store.add_user_turn(
             self.conversation_id,
             duration_s=duration_s(audio16k) if audio16k is not None else None,
-            mode=mode,
+            mode=str(mode),
             audio16k=audio16k if cfg.keep_audio else None,
         )
         if audio16k is not None:
             self._audio[user_id] = audio16k
-        reply_id = self.store.start_reply(self.conversation_id, mode)
-        stream = self.model.process_realtime_chunk_streaming(
-            audio16k if audio16k is not None else audio,
-            chunk_id or f"{self.conversation_id}-{user_id}",
-            mode,
-            history=history,
-        )
-        async for chunk in self._saving(stream, user_id, reply_id):
+        sent = audio16k if audio16k is not None else audio
+        async for chunk in self._exchange(
+            user_id,
+            str(mode),
+            chunk_id,
+            lambda cid: self.model.process_realtime_chunk_streaming(sent, cid, mode, history=history),
+        ):
             yield chunk
 
     async def respond_text(self, text: str, *, chunk_id: str = "") -> AsyncIterator[C.Chunk]:
@@ -113,17 +114,22 @@ class ConversationSession:
                 yield chunk
             return
         history = self.history()
-        user_id = self.store.add_user_turn(self.conversation_id, text=text.strip(), mode="conversation")
+        user_id = self.store.add_user_turn(self.conversation_id, text=text.strip(), mode=Mode.CONVERSATION.value)
         self.store.title_from(self.conversation_id, text)
-        reply_id = self.store.start_reply(self.conversation_id, "conversation")
-        async for chunk in self._saving(
-            self.model.process_text_streaming(text, chunk_id or f"{self.conversation_id}-{user_id}", history=history),
+        async for chunk in self._exchange(
             user_id,
-            reply_id,
+            Mode.CONVERSATION.value,
+            chunk_id,
+            lambda cid: self.model.process_text_streaming(text, cid, history=history),
         ):
             yield chunk
 
-    async def _saving(self, chunks: AsyncIterator[C.Chunk], user_id: int, reply_id: int) -> AsyncIterator[C.Chunk]:
+    async def _exchange(
+        self, user_id: int, mode: str, chunk_id: str, reply: Callable[[str], AsyncIterator[C.Chunk]]
+    ) -> AsyncIterator[C.Chunk]:
+        """Stream ``reply`` to the stored user turn, saving each chunk, then how the reply ended."""
+        reply_id = self.store.start_reply(self.conversation_id, mode)
+        chunks = reply(chunk_id or f"{self.conversation_id}-{user_id}")
         texts: list[str] = []
         final: C.Chunk | None = None
         try:
@@ -138,15 +144,10 @@ class ConversationSession:
             self._finish(user_id, reply_id, final, " ".join(t for t in texts if t))
 
     def _finish(self, user_id: int, reply_id: int, final: C.Chunk | None, text: str) -> None:
-        if final is None or not final["is_final"]:
-            status, error = INTERRUPTED, "closed before the reply ended"
-        elif final["success"]:
-            status, error = COMPLETE, None
-        elif C.is_cancelled(final):
-            status, error = INTERRUPTED, None
-        else:
-            status, error = ERROR, final.get("error")
+        status = C.status_of(final)
+        error = final.get("error") if final is not None and status is ReplyStatus.ERROR else None
+        if status is ReplyStatus.STREAMING:
+            status, error = ReplyStatus.INTERRUPTED, "closed before the reply ended"
         total = final["processing_time_ms"] if final else None
         self.store.finish_reply(reply_id, status, error=error, total_ms=total)
         self.last = ExchangeResult(user_id, reply_id, status, text)
-

@@ -16,13 +16,20 @@ from typing import Any
 import numpy as np
 
 from voxtral_desktop.core import paths
-from voxtral_desktop.core.backends.base import Turn
+from voxtral_desktop.core.backends.base import Mode, Turn
+from voxtral_desktop.core.chunks import ReplyStatus
+from voxtral_desktop.core.errors import HistoryError  # re-exported: its home before core/errors.py
 
 log = logging.getLogger(__name__)
 
 DB_FILENAME = "history.sqlite3"
-# Reply states: what the user saw happen to it.
-STREAMING, COMPLETE, ERROR, INTERRUPTED = "streaming", "complete", "error", "interrupted"
+# Kept for callers that imported the states from here; the strings stored are ReplyStatus's values.
+STREAMING, COMPLETE, ERROR, INTERRUPTED = (
+    ReplyStatus.STREAMING,
+    ReplyStatus.COMPLETE,
+    ReplyStatus.ERROR,
+    ReplyStatus.INTERRUPTED,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -60,10 +67,6 @@ CREATE TABLE IF NOT EXISTS chunks (
 _AUTO_TITLE = re.compile(r"Conversation \d{4}-\d{2}-\d{2} \d{2}:\d{2}")
 
 
-class HistoryError(LookupError):
-    """A conversation or turn that does not exist, or a history file that cannot be used."""
-
-
 @dataclass(frozen=True)
 class ConversationSummary:
     id: str
@@ -79,7 +82,7 @@ class TurnRecord:
     role: str
     mode: str
     text: str
-    status: str
+    status: ReplyStatus  # user turns are always COMPLETE
     error: str | None
     duration_s: float | None
     first_chunk_ms: float | None
@@ -186,7 +189,7 @@ class HistoryStore:
         *,
         text: str = "",
         duration_s: float | None = None,
-        mode: str = "conversation",
+        mode: str = Mode.CONVERSATION,
         audio16k: np.ndarray | None = None,
     ) -> int:
         """Store what the user said; ``audio16k`` is kept only when given (the keep-audio setting)."""
@@ -201,7 +204,7 @@ class HistoryStore:
             cur = db.execute(
                 "INSERT INTO turns (conversation_id, role, mode, text, duration_s, audio_wav, created_at) "
                 "VALUES (?, 'user', ?, ?, ?, ?, ?)",
-                (conversation_id, mode, text, duration_s, blob, now),
+                (conversation_id, str(mode), text, duration_s, blob, now),
             )
             db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
         return int(cur.lastrowid or 0)
@@ -211,12 +214,12 @@ class HistoryStore:
         with self._tx() as db:
             db.execute("UPDATE turns SET text = ? WHERE id = ?", (text, turn_id))
 
-    def start_reply(self, conversation_id: str, mode: str = "conversation") -> int:
+    def start_reply(self, conversation_id: str, mode: str = Mode.CONVERSATION) -> int:
         self._require(conversation_id)
         with self._tx() as db:
             cur = db.execute(
                 "INSERT INTO turns (conversation_id, role, mode, status, created_at) VALUES (?, 'assistant', ?, ?, ?)",
-                (conversation_id, mode, STREAMING, time.time()),
+                (conversation_id, str(mode), ReplyStatus.STREAMING.value, time.time()),
             )
         return int(cur.lastrowid or 0)
 
@@ -239,13 +242,15 @@ class HistoryStore:
                     )
 
     def finish_reply(
-        self, turn_id: int, status: str, *, error: str | None = None, total_ms: float | None = None
+        self, turn_id: int, status: ReplyStatus, *, error: str | None = None, total_ms: float | None = None
     ) -> None:
-        if status not in (COMPLETE, ERROR, INTERRUPTED):
+        """Record how the reply ended: COMPLETE, ERROR or INTERRUPTED (a plain string of one of them will do)."""
+        if status not in (ReplyStatus.COMPLETE, ReplyStatus.ERROR, ReplyStatus.INTERRUPTED):
             raise ValueError(f"unknown reply status {status!r}")
         with self._tx() as db:
             db.execute(
-                "UPDATE turns SET status = ?, error = ?, total_ms = ? WHERE id = ?", (status, error, total_ms, turn_id)
+                "UPDATE turns SET status = ?, error = ?, total_ms = ? WHERE id = ?",
+                (ReplyStatus(status).value, error, total_ms, turn_id),
             )
             db.execute(
                 "UPDATE conversations SET updated_at = ? WHERE id = "
@@ -268,7 +273,13 @@ class HistoryStore:
         by_turn: dict[int, list[str]] = {}
         for r in chunk_rows:
             by_turn.setdefault(r["turn_id"], []).append(r["text"])
-        return [TurnRecord(**{**dict(r), "has_audio": bool(r["has_audio"])}, chunks=by_turn.get(r["id"], [])) for r in rows]
+        return [
+            TurnRecord(
+                **{**dict(r), "has_audio": bool(r["has_audio"]), "status": _status(r["status"])},
+                chunks=by_turn.get(r["id"], []),
+            )
+            for r in rows
+        ]
 
     def user_audio(self, turn_id: int) -> np.ndarray | None:
         row = self._db.execute("SELECT audio_wav FROM turns WHERE id = ?", (turn_id,)).fetchone()
@@ -291,7 +302,7 @@ class HistoryStore:
         (Voxtral's template needs user/assistant pairs).
         """
         audio_for = audio_for or {}
-        records = [t for t in self.turns(conversation_id) if t.mode == "conversation"]
+        records = [t for t in self.turns(conversation_id) if t.mode == Mode.CONVERSATION]
         pairs: list[Turn] = []
         pending_user: TurnRecord | None = None
         for rec in records:
@@ -333,7 +344,11 @@ class HistoryStore:
                 length = f" ({t.duration_s:.1f} s)" if t.duration_s else ""
                 lines += [f"**You**{length}: {said}", ""]
             else:
-                note = {INTERRUPTED: " _(interrupted)_", ERROR: f" _(error: {t.error})_", STREAMING: " _(unfinished)_"}
+                note = {
+                    ReplyStatus.INTERRUPTED: " _(interrupted)_",
+                    ReplyStatus.ERROR: f" _(error: {t.error})_",
+                    ReplyStatus.STREAMING: " _(unfinished)_",
+                }
                 lines += [f"**Voxtral**: {t.text}{note.get(t.status, '')}", ""]
         return "\n".join(lines)
 
@@ -343,6 +358,14 @@ class HistoryStore:
         if fmt == "json":
             return json.dumps(self.export_json(conversation_id), indent=2, ensure_ascii=False)
         raise ValueError(f"unknown export format {fmt!r}; use md or json")
+
+
+def _status(stored: str) -> ReplyStatus:
+    try:
+        return ReplyStatus(stored)
+    except ValueError:  # written by a newer version, or edited by hand: show the text, flag the reply
+        log.warning("unknown reply status %r in the history; shown as an error", stored)
+        return ReplyStatus.ERROR
 
 
 def _iso(ts: float) -> str:

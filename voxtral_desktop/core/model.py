@@ -14,9 +14,11 @@ from typing import Any
 from voxtral_desktop.core import chunks as C
 from voxtral_desktop.core.audio import AudioError, detect_speech, duration_s, normalize_audio
 from voxtral_desktop.core.backends import Backend, GenerationRequest, Turn, create_backend
-from voxtral_desktop.core.backends.base import MODES, ProgressCallback
+from voxtral_desktop.core.backends.base import MODES, LoadPhase, Mode, ProgressCallback
 from voxtral_desktop.core.chunker import WordChunker
 from voxtral_desktop.core.config import Config, load_config
+
+__all__ = ["NOT_INITIALIZED", "GenerationRequest", "LoadPhase", "Mode", "ProgressCallback", "Turn", "VoxtralModel"]
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,7 @@ class VoxtralModel:
     """
 
     def __init__(self, config: Config | None = None, backend: Backend | None = None) -> None:
+        """``backend`` defaults to the one ``config.backend`` names (see from_config)."""
         self.config = config if config is not None else load_config()
         self.backend = backend if backend is not None else create_backend(self.config)
         self._load_lock = threading.Lock()
@@ -39,9 +42,28 @@ class VoxtralModel:
         )
         self._current_stop: _Stop | None = None
 
+    @classmethod
+    def from_config(cls, config: Config) -> VoxtralModel:
+        """A model on the back-end ``config.backend`` names (local or openai); nothing is loaded yet."""
+        return cls(config)
+
     @property
     def is_initialized(self) -> bool:
         return self.backend.is_loaded
+
+    @property
+    def device(self) -> str | None:
+        """Where the model runs once loaded ("cpu", "cuda", "mps"); None before that, or for a server."""
+        return self.backend.device
+
+    @property
+    def context_tokens(self) -> int:
+        """The model's context length in tokens (memory of earlier turns must fit in it)."""
+        return self.backend.context_tokens
+
+    async def check_connection(self) -> tuple[bool, str]:
+        """Whether the back-end can reach its model (a remote server answers), and a sentence saying so."""
+        return await self.backend.check_connection()
 
     def initialize(self, progress: ProgressCallback | None = None) -> None:
         """Load the model (blocking, idempotent). Raises ModelLoadError saying what to do on failure."""
@@ -56,8 +78,14 @@ class VoxtralModel:
             stop.set()
 
     def close(self) -> None:
+        """Stop any reply and release the back-end (blocking; fine off the event loop)."""
         self.cancel()
         self.backend.close()
+
+    async def aclose(self) -> None:
+        """Like close(), awaited on the event loop the model was used on, so network clients close cleanly."""
+        self.cancel()
+        await self.backend.aclose()
 
     def _turn_lock(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
@@ -70,7 +98,7 @@ class VoxtralModel:
         self,
         audio_data: Any,
         chunk_id: str,
-        mode: str = "conversation",
+        mode: str = Mode.CONVERSATION,
         *,
         sample_rate: int = 16000,
         history: Sequence[Turn] = (),
@@ -85,11 +113,10 @@ class VoxtralModel:
             raise RuntimeError(NOT_INITIALIZED)
         clock = _Clock(started)
 
-        request_or_error = self._prepare(audio_data, chunk_id, mode, sample_rate, history, clock)
-        if isinstance(request_or_error, dict):
-            yield request_or_error
+        request = self.build_request(audio_data, mode, sample_rate=sample_rate, history=history, chunk_id=chunk_id)
+        if isinstance(request, dict):
+            yield {**request, "processing_time_ms": clock.ms()}
             return
-        request = request_or_error
 
         # aclosing: when our caller stops early, generation must stop now, not when the GC finalises _run.
         async with contextlib.aclosing(self._run(request, chunk_id, clock)) as chunks:
@@ -109,7 +136,7 @@ class VoxtralModel:
         s = self.config.streaming
         request = GenerationRequest(
             audio=None,
-            mode="conversation",
+            mode=Mode.CONVERSATION,
             max_new_tokens=s.max_new_tokens,
             temperature=s.temperature,
             top_p=s.top_p,
@@ -143,7 +170,7 @@ class VoxtralModel:
         self,
         audio_data: Any,
         chunk_id: str,
-        mode: str = "conversation",
+        mode: str = Mode.CONVERSATION,
         *,
         sample_rate: int = 16000,
         history: Sequence[Turn] = (),
@@ -162,33 +189,37 @@ class VoxtralModel:
             return C.error_chunk(final["text"], final.get("error", ""), 0, final["processing_time_ms"])
         return C.text_chunk(" ".join(texts), 0, final["processing_time_ms"], final=True)
 
-    def _prepare(
+    def build_request(
         self,
         audio_data: Any,
-        chunk_id: str,
-        mode: str,
-        sample_rate: int,
-        history: Sequence[Turn],
-        clock: _Clock,
+        mode: str = Mode.CONVERSATION,
+        *,
+        sample_rate: int = 16000,
+        history: Sequence[Turn] = (),
+        chunk_id: str = "",
     ) -> GenerationRequest | C.Chunk:
-        """Check the input and build the request, or return the error chunk that explains the problem."""
+        """Check the input and build the request the back-end would get, from the settings as they are now.
+
+        Returns the GenerationRequest, or, when the input cannot be used (bad audio, too long, no speech,
+        unknown mode), the final error chunk that explains why, with ``processing_time_ms`` 0. The streaming
+        calls use it first; tests and benchmarks use it to drive a back-end directly with a real request.
+        ``chunk_id`` only labels the log line of a rejected input.
+        """
         cfg = self.config
         if mode not in MODES:
-            return C.error_chunk(
-                C.BAD_MODE_TEXT, f"unknown mode {mode!r}; use one of {', '.join(MODES)}", 0, clock.ms()
-            )
+            return C.error_chunk(C.BAD_MODE_TEXT, f"unknown mode {mode!r}; use one of {', '.join(MODES)}", 0, 0.0)
         try:
             audio = normalize_audio(audio_data, sample_rate)
         except AudioError as e:
             log.info("[%s] rejected audio: %s", chunk_id, e)
-            return C.error_chunk(C.BAD_AUDIO_TEXT, str(e), 0, clock.ms())
+            return C.error_chunk(C.BAD_AUDIO_TEXT, str(e), 0, 0.0)
         seconds = duration_s(audio)
         if seconds > cfg.audio.max_recording_s:
             return C.error_chunk(
                 C.TOO_LONG_TEXT,
                 f"audio is {seconds:.1f} s long; the limit is {cfg.audio.max_recording_s:g} s (audio.max_recording_s)",
                 0,
-                clock.ms(),
+                0.0,
             )
         speech = detect_speech(audio, cfg.audio.speech_threshold, cfg.audio.min_speech_ms)
         if not speech.is_speech:
@@ -198,13 +229,13 @@ class VoxtralModel:
                 f"{cfg.audio.speech_threshold:g} (loudest 20 ms frame RMS {speech.peak_rms:.4f}); "
                 f"need {cfg.audio.min_speech_ms} ms",
                 0,
-                clock.ms(),
+                0.0,
             )
         s = cfg.streaming
-        transcribing = mode == "transcribe"
+        transcribing = mode == Mode.TRANSCRIBE
         return GenerationRequest(
             audio=audio,
-            mode="transcribe" if transcribing else "conversation",
+            mode=Mode.TRANSCRIBE if transcribing else Mode.CONVERSATION,
             max_new_tokens=s.max_new_tokens,
             # A transcript is not a place for creativity: always greedy, as Voxtral's model card advises.
             temperature=0.0 if transcribing else s.temperature,

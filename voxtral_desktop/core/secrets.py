@@ -6,15 +6,13 @@ import logging
 import os
 from dataclasses import dataclass, field
 
+from voxtral_desktop.core.errors import KeyringUnavailable  # re-exported: its home before core/errors.py
+
 log = logging.getLogger(__name__)
 
 # Checked in this order; the first non-empty one wins.
 ENV_VARS: tuple[str, ...] = ("VOXTRAL_API_KEY", "MISTRAL_API_KEY", "OPENAI_API_KEY")
 KEYRING_SERVICE = "voxtral-desktop"
-
-
-class KeyringUnavailable(RuntimeError):
-    """No usable OS keyring: the message says how to provide the key instead."""
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,13 @@ import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from voxtral_desktop.core.backends.base import Backend, GenerationError, GenerationRequest, ProgressCallback
+from voxtral_desktop.core.backends.base import (
+    DEFAULT_CONTEXT_TOKENS,
+    Backend,
+    GenerationError,
+    GenerationRequest,
+    ProgressCallback,
+)
 
 
 @dataclass
@@ -23,6 +29,9 @@ class ScriptedBackend(Backend):
     active: int = 0
     max_active: int = 0
     closed_streams: int = 0
+    # Plain fields in place of the interface's properties, so a test can say where the fake "runs".
+    device: str | None = None
+    context_tokens: int = DEFAULT_CONTEXT_TOKENS
 
     @property
     def is_loaded(self) -> bool:

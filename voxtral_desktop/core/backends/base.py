@@ -6,20 +6,48 @@ import abc
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from enum import StrEnum
 
 import numpy as np
 
-Mode = Literal["conversation", "transcribe"]
-MODES: tuple[str, ...] = ("conversation", "transcribe")
+# Re-exported: these were defined here before core/errors.py held the whole tree.
+from voxtral_desktop.core.errors import GenerationError, ModelLoadError
+
+__all__ = [
+    "DEFAULT_CONTEXT_TOKENS",
+    "MODES",
+    "Backend",
+    "GenerationError",
+    "GenerationRequest",
+    "LoadPhase",
+    "Mode",
+    "ModelLoadError",
+    "ProgressCallback",
+    "Turn",
+]
+
+# Voxtral Mini's text context; a back-end that cannot tell its own model's length is assumed to have this.
+DEFAULT_CONTEXT_TOKENS = 32768
 
 
-class ModelLoadError(RuntimeError):
-    """The model could not be loaded; the message says what to do about it."""
+class Mode(StrEnum):
+    """What a reply is for: an answer to the user, or a transcript of what they said."""
+
+    CONVERSATION = "conversation"
+    TRANSCRIBE = "transcribe"
 
 
-class GenerationError(RuntimeError):
-    """Generation failed inside the back-end; the message says what happened."""
+MODES: tuple[str, ...] = tuple(Mode)
+
+
+class LoadPhase(StrEnum):
+    """Where loading a model stands, in the order a load walks through the phases (FAILED ends it early)."""
+
+    IDLE = "idle"
+    DOWNLOADING = "downloading"
+    LOADING = "loading"
+    READY = "ready"
+    FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -51,12 +79,17 @@ class GenerationRequest:
         return "\n\n".join(t for t in (self.instruction, self.text) if t)
 
 
-# Reports loading progress: a phase ("downloading", "loading") and a fraction in [0, 1] or None.
-ProgressCallback = Callable[[str, "float | None"], None]
+# Reports loading progress: a phase (DOWNLOADING, LOADING, READY) and a fraction in [0, 1] or None.
+# Called from the loading thread.
+ProgressCallback = Callable[[LoadPhase, "float | None"], None]
 
 
 class Backend(abc.ABC):
-    """Loads once, then streams text pieces for one request at a time."""
+    """Loads once, then streams text pieces for one request at a time.
+
+    Besides the abstract methods, a back-end may override ``device``, ``context_tokens``,
+    ``check_connection()``, ``close()`` and ``aclose()``; the defaults suit a back-end with nothing to say.
+    """
 
     @property
     @abc.abstractmethod
@@ -73,5 +106,23 @@ class Backend(abc.ABC):
         Raises GenerationError on failure. Pieces may split words anywhere; empty pieces are allowed.
         """
 
+    @property
+    def device(self) -> str | None:
+        """Where the model runs once loaded ("cpu", "cuda", "mps"), or None when unknown or remote."""
+        return None
+
+    @property
+    def context_tokens(self) -> int:
+        """The model's context length in tokens: earlier turns sent as memory must fit in it."""
+        return DEFAULT_CONTEXT_TOKENS
+
+    async def check_connection(self) -> tuple[bool, str]:
+        """Whether the back-end can reach its model now, and a sentence for the user saying so."""
+        return True, "this back-end runs in this process: there is no server to connect to"
+
     def close(self) -> None:
         """Release the model and whatever else the back-end holds."""
+
+    async def aclose(self) -> None:
+        """Like close(), awaited on the event loop that used the back-end (network clients close there)."""
+        self.close()

@@ -12,9 +12,12 @@ from typing import Any
 
 from voxtral_desktop.core import prompts
 from voxtral_desktop.core.backends.base import (
+    DEFAULT_CONTEXT_TOKENS,
     Backend,
     GenerationError,
     GenerationRequest,
+    LoadPhase,
+    Mode,
     ModelLoadError,
     ProgressCallback,
 )
@@ -83,7 +86,7 @@ def _fetch(model_id: str, report: ProgressCallback) -> str:
         return snapshot_download(model_id, allow_patterns=HUB_FILES, local_files_only=True)
     except Exception:  # noqa: BLE001 - not cached (or a partial cache): download below
         pass
-    report("downloading", 0.0)
+    report(LoadPhase.DOWNLOADING, 0.0)
     try:
         return snapshot_download(model_id, allow_patterns=HUB_FILES, tqdm_class=_progress_class(report))
     except Exception as e:  # offline, unknown repo, gated, disk full: all need the same advice
@@ -104,7 +107,7 @@ def _progress_class(report: ProgressCallback) -> type:
             shown = super().update(n)
             # Byte bars are what the user waits for; the file-count bar would jump in big steps.
             if self.total and self.unit == "B":
-                report("downloading", min(self.n / self.total, 1.0))
+                report(LoadPhase.DOWNLOADING, min(self.n / self.total, 1.0))
             return shown
 
         def close(self) -> None:
@@ -122,7 +125,7 @@ class LocalBackend(Backend):
         self.config = config
         self.model: Any = None
         self.processor: Any = None
-        self.device: str | None = None
+        self._device: str | None = None
         self.model_id: str | None = None
 
     @property
@@ -141,7 +144,7 @@ class LocalBackend(Backend):
                 f"mistralai/Voxtral-Mini-3B-2507."
             )
         source = str(local) if local.is_dir() else _fetch(model_id, report)
-        report("loading", None)
+        report(LoadPhase.LOADING, None)
         try:
             import torch
             from transformers import AutoProcessor, VoxtralForConditionalGeneration
@@ -159,16 +162,21 @@ class LocalBackend(Backend):
         model.eval()
         if device == "cpu":
             log.warning("running Voxtral on the CPU: a full-size model takes many seconds per reply")
-        self.processor, self.model, self.device, self.model_id = processor, model, device, source
+        self.processor, self.model, self._device, self.model_id = processor, model, device, source
         _ = torch  # loaded above; keeps the import local to this back-end
-        report("ready", 1.0)
+        report(LoadPhase.READY, 1.0)
 
     @property
-    def context_tokens(self) -> int | None:
-        """The text model's context length: earlier turns sent as memory must fit in it."""
+    def device(self) -> str | None:
+        """The torch device the model was loaded on; None before loading."""
+        return self._device
+
+    @property
+    def context_tokens(self) -> int:
+        """The text model's context length once loaded (Voxtral Mini's until then)."""
         if self.model is None:
-            return None
-        return int(getattr(self.model.config.text_config, "max_position_embeddings", 0)) or None
+            return DEFAULT_CONTEXT_TOKENS
+        return int(getattr(self.model.config.text_config, "max_position_embeddings", 0)) or DEFAULT_CONTEXT_TOKENS
 
     def close(self) -> None:
         self.model = None
@@ -176,7 +184,7 @@ class LocalBackend(Backend):
 
     def build_inputs(self, request: GenerationRequest) -> Any:
         """The exact tensors generate() gets: tests inspect them to prove the audio reaches the model."""
-        if request.mode == "transcribe":
+        if request.mode == Mode.TRANSCRIBE:
             inputs = prompts.transcription_inputs(
                 self.processor, request.audio, language=request.language, model_id=self.model_id
             )
@@ -184,7 +192,7 @@ class LocalBackend(Backend):
             inputs = prompts.conversation_inputs(
                 self.processor, request.audio, instruction=request.user_text, history=request.history
             )
-        return inputs.to(self.device, dtype=self.model.dtype)
+        return inputs.to(self._device, dtype=self.model.dtype)
 
     def generate_kwargs(self, request: GenerationRequest) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"max_new_tokens": request.max_new_tokens}

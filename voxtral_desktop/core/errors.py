@@ -1,0 +1,119 @@
+"""Every error the user may see, in one tree; each message says what happened and what to do about it.
+
+```
+VoxtralError                       root of every error the user may see (message = what to do)
+├── ConfigError(VoxtralError, ValueError)
+│                                  a setting is unknown, mistyped or out of range; a config file is unreadable
+├── AudioError(VoxtralError, ValueError)
+│                                  audio of the wrong type, shape or dtype; empty, too short, not finite
+├── CaptureError                   microphone / sound device trouble
+├── HistoryError(VoxtralError, LookupError)
+│   │                              a conversation or turn that does not exist; an unusable history file
+│   └── HistoryWriteError          could not save (disk full, read-only, locked)
+├── KeyringUnavailable             no usable OS keyring to store an API key in
+├── ModelLoadError                 the model could not be loaded
+├── SpeechError                    voice / audio output trouble
+└── GenerationError                generation failed inside the back-end
+    ├── RemoteConnectionError      the server could not be reached (refused, unknown host, TLS, reset)
+    ├── RemoteTimeout              the server did not answer in remote.timeout_s
+    ├── RemoteStatusError          the server answered with an HTTP error; ``.status`` holds the code
+    └── StreamBroken               the reply stream ended early; ``.words`` says how many arrived first
+```
+
+Catch ``VoxtralError`` to show any of them; catch a leaf to react to one case (a retry on RemoteTimeout,
+"check the key" on RemoteStatusError with status 401). The old homes of these classes (config, audio,
+capture, history, secrets, backends.base) re-export them, so existing imports keep working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AudioError",
+    "CaptureError",
+    "ConfigError",
+    "GenerationError",
+    "HistoryError",
+    "HistoryWriteError",
+    "KeyringUnavailable",
+    "ModelLoadError",
+    "RemoteConnectionError",
+    "RemoteStatusError",
+    "RemoteTimeout",
+    "SpeechError",
+    "StreamBroken",
+    "VoxtralError",
+]
+
+
+class VoxtralError(Exception):
+    """Root of every error the user may see; the message says what to do."""
+
+
+class ConfigError(VoxtralError, ValueError):
+    """A setting is unknown, of the wrong type or out of range, or a config file cannot be read."""
+
+
+class AudioError(VoxtralError, ValueError):
+    """Audio that cannot be used: wrong type, shape or dtype, empty, too short, not finite."""
+
+
+class CaptureError(VoxtralError):
+    """The microphone cannot be used: none present, it vanished, or PortAudio refused it."""
+
+
+class HistoryError(VoxtralError, LookupError):
+    """A conversation or turn that does not exist, or a history file that cannot be used."""
+
+
+class HistoryWriteError(HistoryError):
+    """The history could not be saved (disk full, read-only, locked)."""
+
+
+class KeyringUnavailable(VoxtralError):
+    """No usable OS keyring: the message says how to provide the key instead."""
+
+
+class ModelLoadError(VoxtralError):
+    """The model could not be loaded; the message says what to do about it."""
+
+
+class SpeechError(VoxtralError):
+    """Speaking a reply failed: no voice, or no audio output."""
+
+
+class GenerationError(VoxtralError):
+    """Generation failed inside the back-end; the message says what happened."""
+
+
+class RemoteConnectionError(GenerationError):
+    """The server could not be reached: refused, unknown host, TLS failure, connection reset."""
+
+
+class RemoteTimeout(GenerationError):
+    """The server did not answer (or went quiet mid-reply) for remote.timeout_s."""
+
+
+class RemoteStatusError(GenerationError):
+    """The server answered with an HTTP error status (401, 404, 429, 5xx ...)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+    def __reduce__(self) -> tuple[object, ...]:  # keeps ``status`` across pickling (worker processes)
+        return (type(self), (str(self), self.status))
+
+
+class StreamBroken(GenerationError):
+    """The reply stream ended early, after ``words`` words; ``reason`` says why.
+
+    The one place the sentence "the stream broke after N words: ..." is written.
+    """
+
+    def __init__(self, words: int, reason: str) -> None:
+        super().__init__(f"the stream broke after {words} words: {reason}")
+        self.words = words
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.words, self.reason))

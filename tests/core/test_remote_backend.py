@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import time
@@ -535,25 +536,31 @@ def test_the_key_is_never_written_to_the_config_file(tmp_path, monkeypatch):
 
 async def test_check_connection_lists_the_models(server):
     cfg = load_config(overrides={"backend": "openai", "remote": {"base_url": server.url + "/v1"}})
-    backend = RemoteBackend(cfg)
+    model = VoxtralModel.from_config(cfg)  # not initialized: the test loads what it needs
     try:
-        summary = await backend.check_connection()
-        assert f"connected to {server.url}/v1" in summary and DEFAULT_MODEL in summary
+        ok, summary = await model.check_connection()
+        assert ok and f"connected to {server.url}/v1" in summary and DEFAULT_MODEL in summary
         cfg.remote.model = "voxtral-small-latest"
-        assert "'voxtral-small-latest' is not among them" in await backend.check_connection()
+        ok, summary = await model.check_connection()
+        assert ok and "'voxtral-small-latest' is not among them" in summary
         server.script = Script(status=401, error_message="Unauthorized")
-        with pytest.raises(GenerationError, match=r"rejected the API key \(401\)"):
-            await backend.check_connection()
+        ok, problem = await model.check_connection()
+        assert not ok and re.search(r"rejected the API key \(401\)", problem)
     finally:
-        await backend.aclose()
+        await model.aclose()
 
 
 async def test_check_connection_reports_a_server_that_is_down():
     url = f"http://127.0.0.1:{free_port()}/v1"
-    backend = RemoteBackend(load_config(overrides={"backend": "openai", "remote": {"base_url": url}}))
-    with pytest.raises(GenerationError, match=r"connection refused\): is the server running\?"):
-        await backend.check_connection()
-    await backend.aclose()
+    model = VoxtralModel.from_config(load_config(overrides={"backend": "openai", "remote": {"base_url": url}}))
+    ok, problem = await model.check_connection()
+    assert not ok and re.search(r"connection refused\): is the server running\?", problem)
+    await model.aclose()
+
+
+async def test_the_local_back_end_has_no_server_to_test():
+    ok, message = await VoxtralModel.from_config(load_config()).check_connection()
+    assert ok and "no server" in message
 
 
 # -- command line ----------------------------------------------------------------------------------------

@@ -9,7 +9,15 @@ import pytest
 import soundfile as sf
 import torch
 
-from voxtral_desktop.core.audio import AudioError, detect_speech, normalize_audio, wav_bytes
+from voxtral_desktop.core.audio import (
+    AudioError,
+    detect_speech,
+    frame_rms,
+    normalize_audio,
+    rms,
+    wav_bytes,
+    waveform,
+)
 
 
 def tone(seconds: float = 1.0, rate: int = 16000, amp: float = 0.5, freq: float = 220.0) -> np.ndarray:
@@ -125,3 +133,23 @@ def test_wav_bytes_decode_back_to_the_audio():
     data, rate = sf.read(io.BytesIO(wav_bytes(x)), dtype="float32")
     assert rate == 16000 and data.shape == x.shape
     np.testing.assert_allclose(data, x, atol=1e-4)
+
+
+def test_rms_of_a_sine_is_its_amplitude_over_root_two_and_silence_is_zero():
+    assert rms(tone(amp=0.5)) == pytest.approx(0.5 / np.sqrt(2), rel=1e-3)
+    assert rms(np.full(320, -0.25, np.float32)) == pytest.approx(0.25)
+    assert rms(np.zeros(320, np.float32)) == 0.0 and rms(np.zeros(0, np.float32)) == 0.0
+
+
+def test_frame_rms_pads_the_last_frame_with_silence():
+    audio = np.concatenate([np.full(320, 0.5, np.float32), np.full(160, 0.5, np.float32)])
+    np.testing.assert_allclose(frame_rms(audio, 320), [0.5, 0.5 / np.sqrt(2)], rtol=1e-6)
+
+
+def test_waveform_follows_the_loudness_and_peaks_at_one():
+    quiet_then_loud = np.concatenate([tone(0.5, amp=0.1), tone(0.5, amp=0.4)])
+    bars = waveform(quiet_then_loud, 10)
+    assert len(bars) == 10 and max(bars) == pytest.approx(1.0)
+    assert all(b == pytest.approx(0.25, rel=0.05) for b in bars[:5])
+    assert waveform(np.zeros(0, np.float32), 4) == [0.0] * 4
+    assert waveform(np.zeros(100, np.float32), 3) == [0.0] * 3  # silence: no division by zero

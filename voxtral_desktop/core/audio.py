@@ -1,4 +1,4 @@
-"""Audio in any accepted form -> mono float32 at 16 kHz, energy-based speech detection, and WAV encoding."""
+"""Audio in any accepted form -> mono float32 at 16 kHz; loudness (RMS, waveform), speech detection, WAV encoding."""
 
 from __future__ import annotations
 
@@ -98,16 +98,48 @@ class SpeechReport:
     speech_ms: float
 
 
+def frame_rms(audio: np.ndarray, frame_samples: int) -> np.ndarray:
+    """RMS of each run of ``frame_samples`` samples (the last run zero-padded), full scale 1.0.
+
+    The one place loudness is computed: speech detection, the level meter and the waveform all use it.
+    """
+    audio = np.asarray(audio, dtype=np.float32)
+    n_frames = max(1, -(-audio.shape[0] // frame_samples))
+    if audio.shape[0] == n_frames * frame_samples:
+        frames = audio.reshape(n_frames, frame_samples)
+    else:
+        padded = np.zeros(n_frames * frame_samples, dtype=np.float32)
+        padded[: audio.shape[0]] = audio
+        frames = padded.reshape(n_frames, frame_samples)
+    # einsum sums the squares without the temporary array np.square would allocate.
+    result: np.ndarray = np.sqrt(np.einsum("ij,ij->i", frames, frames) / frame_samples)
+    return result
+
+
+def rms(audio: np.ndarray) -> float:
+    """RMS level of the whole signal, full scale 1.0; 0 for no samples."""
+    if audio.size == 0:
+        return 0.0
+    return float(frame_rms(audio, audio.shape[0])[0])
+
+
+def waveform(audio: np.ndarray, bars: int) -> list[float]:
+    """Loudness of ``bars`` equal slices, scaled so the loudest is 1.0: the little picture of a recording."""
+    if audio.size == 0:
+        return [0.0] * bars
+    levels = np.array([rms(s) for s in np.array_split(audio, bars)])
+    peak = float(levels.max())
+    return [float(v) for v in (levels / peak if peak > 0 else levels)]
+
+
 def detect_speech(audio16k: np.ndarray, threshold: float, min_speech_ms: float) -> SpeechReport:
     """Count 20 ms frames whose RMS reaches ``threshold``; speech needs ``min_speech_ms`` of them."""
-    n_frames = -(-audio16k.shape[0] // FRAME_SAMPLES)
-    padded = np.zeros(n_frames * FRAME_SAMPLES, dtype=np.float32)
-    padded[: audio16k.shape[0]] = audio16k
-    frames = padded.reshape(n_frames, FRAME_SAMPLES)
-    rms = np.sqrt(np.einsum("ij,ij->i", frames, frames) / FRAME_SAMPLES)
-    loud = int(np.count_nonzero(rms >= threshold))
+    levels = frame_rms(audio16k, FRAME_SAMPLES)
+    loud = int(np.count_nonzero(levels >= threshold))
     speech_ms = loud * 1000.0 * FRAME_SAMPLES / SAMPLE_RATE
-    return SpeechReport(is_speech=loud > 0 and speech_ms >= min_speech_ms, peak_rms=float(rms.max()), speech_ms=speech_ms)
+    return SpeechReport(
+        is_speech=loud > 0 and speech_ms >= min_speech_ms, peak_rms=float(levels.max()), speech_ms=speech_ms
+    )
 
 
 def duration_s(audio16k: np.ndarray) -> float:

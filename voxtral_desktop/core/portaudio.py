@@ -1,0 +1,232 @@
+"""PortAudio through sounddevice: list the input devices and record from one (the only sounddevice importer).
+
+sounddevice is imported lazily, on the first listing or recording, so importing the core stays light and a
+machine without libportaudio gets a CaptureError with advice instead of an ImportError. Never imports Qt.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from voxtral_desktop.core.capture import BLOCK_MS, BlockCallback, CaptureError, CaptureSource, ErrorCallback
+
+log = logging.getLogger(__name__)
+
+NO_MICROPHONE = (
+    "No microphone found. Connect one (or start the sound server, e.g. PulseAudio or PipeWire), "
+    "then choose it in Settings."
+)
+
+
+@dataclass(frozen=True)
+class InputDevice:
+    """One input device as PortAudio lists it."""
+
+    index: int
+    name: str
+    max_input_channels: int
+    default_samplerate: float
+    is_default: bool = False
+
+
+# PortAudio is process-global: (re)initialising it while a stream is open would pull the stream away.
+_PA_LOCK = threading.RLock()
+_open_streams = 0
+
+
+def import_sounddevice() -> ModuleType:
+    """The sounddevice module, imported on first use; CaptureError with install advice when PortAudio is missing.
+
+    Tests replace this function to run the code below against a fake sounddevice.
+    """
+    try:
+        import sounddevice
+    except OSError as e:  # the Python package is there but libportaudio is not
+        raise CaptureError(
+            f"The PortAudio library is missing, so no microphone can be used ({e}). "
+            "Install it (Debian/Ubuntu: apt-get install libportaudio2) and restart."
+        ) from e
+    return sounddevice
+
+
+def _reinitialize(sd: ModuleType) -> None:
+    """PortAudio lists devices once, at initialisation: a sound server started later stays invisible."""
+    log.info("re-initialising PortAudio to look for new input devices")
+    sd._terminate()
+    sd._initialize()
+
+
+def _query_inputs(sd: ModuleType) -> list[InputDevice]:
+    default_in = -1
+    try:
+        default_in = int(sd.default.device[0])
+    except (TypeError, ValueError, IndexError):
+        pass
+    if default_in < 0:
+        try:
+            default_in = int(sd.query_devices(kind="input")["index"])
+        except sd.PortAudioError:  # no default input
+            default_in = -1
+    out = []
+    for d in sd.query_devices():
+        if int(d["max_input_channels"]) > 0:
+            out.append(
+                InputDevice(
+                    index=int(d["index"]),
+                    name=str(d["name"]),
+                    max_input_channels=int(d["max_input_channels"]),
+                    default_samplerate=float(d["default_samplerate"]),
+                    is_default=int(d["index"]) == default_in,
+                )
+            )
+    return out
+
+
+def list_input_devices(*, refresh: bool = False) -> list[InputDevice]:
+    """Input devices, the system default marked. Raises CaptureError only when PortAudio itself is missing.
+
+    When none are found (or ``refresh``), PortAudio is re-initialised once and asked again, unless a stream
+    is open: sounddevice may have been imported before the sound server started.
+    """
+    sd = import_sounddevice()
+    with _PA_LOCK:
+        devices: list[InputDevice] = []
+        failure: Exception | None = None  # sounddevice.PortAudioError
+        if not refresh:
+            try:
+                devices = _query_inputs(sd)
+            except sd.PortAudioError as e:
+                failure = e
+        if (refresh or failure is not None or not devices) and _open_streams == 0:
+            try:
+                _reinitialize(sd)
+                devices, failure = _query_inputs(sd), None
+            except sd.PortAudioError as e:
+                failure = e
+        if failure is not None and not devices:
+            log.warning("listing input devices failed: %s", failure)
+        return devices
+
+
+def _pick(devices: list[InputDevice], wanted: str | None) -> InputDevice:
+    if not devices:
+        raise CaptureError(NO_MICROPHONE)
+    if not wanted:
+        return next((d for d in devices if d.is_default), devices[0])
+    exact = [d for d in devices if d.name == wanted]
+    if exact:
+        return exact[0]
+    partial = [d for d in devices if wanted.lower() in d.name.lower()]
+    if partial:
+        return partial[0]
+    names = ", ".join(repr(d.name) for d in devices)
+    raise CaptureError(
+        f"The microphone '{wanted}' is not connected. Plug it in, or choose another in Settings "
+        f"(available: {names})."
+    )
+
+
+class SoundDeviceCapture(CaptureSource):
+    """A PortAudio input stream at the device's own default rate, downmixed to mono when needed."""
+
+    def __init__(self, device: str | None = None, *, block_ms: int = BLOCK_MS) -> None:
+        self.requested = device or None
+        self.block_ms = block_ms
+        self._device: InputDevice | None = None
+        self._stream: Any = None
+        self._stopping = threading.Event()
+
+    def probe(self) -> None:
+        self._device = _pick(list_input_devices(), self.requested)
+
+    def _resolved(self) -> InputDevice:
+        if self._device is None:
+            self.probe()
+        assert self._device is not None
+        return self._device
+
+    @property
+    def sample_rate(self) -> int:
+        return round(self._resolved().default_samplerate)
+
+    @property
+    def device_name(self) -> str:
+        if self._device is not None:
+            return self._device.name
+        return self.requested or "system default microphone"
+
+    def start(self, on_block: BlockCallback, on_error: ErrorCallback | None = None) -> None:
+        global _open_streams
+        if self._stream is not None:
+            raise CaptureError("the microphone is already recording")
+        sd = import_sounddevice()
+        device = self._resolved()
+        rate = round(device.default_samplerate)
+        self._stopping.clear()
+
+        def callback(indata: np.ndarray, frames: int, when: Any, status: Any) -> None:
+            if status:
+                log.debug("input status: %s", status)
+            block = indata[:, 0].copy() if indata.shape[1] == 1 else indata.mean(axis=1, dtype=np.float32)
+            try:
+                on_block(block)
+            except Exception:  # raising here would kill PortAudio's thread and silently end the recording
+                log.exception("audio block handler failed")
+
+        def finished() -> None:
+            if not self._stopping.is_set() and on_error is not None:
+                on_error(
+                    CaptureError(f"The microphone '{device.name}' stopped sending audio (disconnected?).")
+                )
+
+        with _PA_LOCK:
+            last: Exception | None = None
+            # Mono first: most devices (and every ALSA plug/pulse device) downmix for us; raw hw devices
+            # may insist on their own channel count, which is downmixed in the callback instead.
+            for channels in dict.fromkeys((1, min(2, device.max_input_channels), device.max_input_channels)):
+                try:
+                    stream = sd.InputStream(
+                        samplerate=rate,
+                        blocksize=max(1, rate * self.block_ms // 1000),
+                        device=device.index,
+                        channels=channels,
+                        dtype="float32",
+                        callback=callback,
+                        finished_callback=finished,
+                    )
+                    stream.start()
+                except (sd.PortAudioError, ValueError) as e:  # ValueError: settings the device refuses
+                    last = e
+                    continue
+                self._stream = stream
+                _open_streams += 1
+                log.info("recording from %r at %d Hz, %d channel(s)", device.name, rate, channels)
+                return
+        raise CaptureError(f"Could not open the microphone '{device.name}': {last}") from last
+
+    def stop(self) -> None:
+        global _open_streams
+        stream, self._stream = self._stream, None
+        if stream is None:
+            return
+        self._stopping.set()
+        sd = import_sounddevice()
+        with _PA_LOCK:
+            try:
+                stream.stop()
+                stream.close()
+            except sd.PortAudioError as e:  # a device that vanished may fail to close; gone either way
+                log.warning("closing the input stream failed: %s", e)
+            finally:
+                _open_streams -= 1
+
+
+def open_stream_count() -> int:
+    """How many input streams are open now (PortAudio is not re-initialised while any is)."""
+    return _open_streams

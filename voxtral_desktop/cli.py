@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _overrides(args: argparse.Namespace, configured_backend: str = "local") -> dict[str, Any]:
+def flag_overrides(args: argparse.Namespace, configured_backend: str = "local") -> dict[str, Any]:
     """Settings the flags change; ``configured_backend`` is the one the config files chose."""
     out: dict[str, Any] = {}
     backend = getattr(args, "backend", None)
@@ -144,7 +144,7 @@ def respond(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         cfg = load_config(args.config)
-        cfg.update(_overrides(args, cfg.backend), source="command line")
+        cfg.update(flag_overrides(args, cfg.backend), source="command line")
     except ConfigError as e:
         print(f"voxtral-desktop: error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -170,14 +170,16 @@ def history(args: argparse.Namespace) -> int:
                 print(f"{c.id}\t{when}\t{c.turns} turns\t{c.title}")
             return EXIT_OK
         try:
-            text = store.export(args.conversation_id, args.format)
+            if args.output:
+                store.export_to(args.conversation_id, args.format, args.output)
+            else:
+                print(store.export(args.conversation_id, args.format))
         except HistoryError as e:
             print(f"voxtral-desktop: error: {e}", file=sys.stderr)
             return EXIT_USAGE
-    if args.output:
-        args.output.write_text(text + "\n", encoding="utf-8")
-    else:
-        print(text)
+        except OSError as e:
+            print(f"voxtral-desktop: error: cannot write {args.output}: {e.strerror or e}", file=sys.stderr)
+            return EXIT_USAGE
     return EXIT_OK
 
 

@@ -217,3 +217,60 @@ def test_user_dir_follows_the_override_env(tmp_path, monkeypatch):
     monkeypatch.setenv(paths.HOME_ENV, str(tmp_path))
     assert paths.user_config_file() == tmp_path / "config" / "config.yaml"
     assert os.fspath(paths.user_log_dir()).startswith(str(tmp_path))
+
+
+# --- save_changes: Settings' "Save" ------------------------------------------------------------------
+
+
+def test_save_changes_merges_into_the_user_file_and_leaves_one_run_flags_out(tmp_path):
+    write_user("conversation:\n  max_turns: 2\n")
+    live = load_config(overrides={"model": {"id": str(tmp_path)}})  # as `--model DIR` does
+    saved = config_mod.save_changes({"streaming": {"temperature": 0.2}, "speech": {}}, live=live)
+    on_disk = yaml.safe_load(paths.user_config_file().read_text())
+    assert on_disk == {"conversation": {"max_turns": 2}, "streaming": {"temperature": 0.2}}
+    assert live.streaming.temperature == 0.2 and live.model.id == str(tmp_path)  # the next reply uses it
+    assert saved.streaming.temperature == 0.2 and saved.conversation.max_turns == 2
+    assert saved.model.id == config_mod.default_config().model.id
+
+
+def test_save_changes_takes_top_level_settings_too():
+    config_mod.save_changes({"backend": "openai", "remote": {"base_url": "http://h:1/v1"}})
+    assert load_config().backend == "openai" and load_config().remote.base_url == "http://h:1/v1"
+
+
+def test_save_changes_with_a_bad_value_changes_neither_the_file_nor_the_live_settings():
+    f = write_user("streaming:\n  temperature: 0.3\n")
+    live = load_config()
+    with pytest.raises(ConfigError, match="streaming.top_p"):
+        config_mod.save_changes({"streaming": {"temperature": 0.5, "top_p": 7}}, live=live)
+    assert live.streaming.temperature == 0.3 and f.read_text() == "streaming:\n  temperature: 0.3\n"
+
+
+def test_save_changes_that_cannot_be_written_are_rolled_back(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    live = load_config()
+    with pytest.raises(ConfigError, match="could not save settings to"):
+        config_mod.save_changes({"streaming": {"temperature": 0.1}}, live=live, path=blocker / "config.yaml")
+    assert live.streaming.temperature == 0.7
+
+
+@pytest.mark.parametrize("text", ["streaming: [unclosed\n", "streaming:\n  top_p: 9\n"], ids=["not-yaml", "bad-value"])
+def test_save_changes_over_an_unusable_user_file_keeps_a_backup(text):
+    f = write_user(text)
+    config_mod.save_changes({"streaming": {"chunk_size_words": 3}})
+    backups = list(f.parent.glob("config.yaml.corrupt-*"))
+    assert len(backups) == 1 and backups[0].read_text() == text
+    assert yaml.safe_load(f.read_text()) == {"streaming": {"chunk_size_words": 3}}
+
+
+def test_save_changes_with_nothing_changed_writes_nothing():
+    config_mod.save_changes({"streaming": {}, "speech": None})
+    assert not paths.user_config_file().exists()
+
+
+def test_save_changes_writes_to_the_file_the_live_settings_came_from(tmp_path):
+    live = config_mod.Config(user_file=tmp_path / "mine.yaml")
+    config_mod.save_changes({"audio": {"min_speech_ms": 150}}, live=live)
+    assert yaml.safe_load((tmp_path / "mine.yaml").read_text()) == {"audio": {"min_speech_ms": 150}}
+    assert not paths.user_config_file().exists()

@@ -193,6 +193,22 @@ async def test_export_markdown_and_json(store):
     assert data["turns"][1]["text"] == REPLY
 
 
+async def test_export_to_writes_the_file_and_refuses_before_writing(store, tmp_path):
+    session, _ = session_with(store)
+    await exchange(session)
+    md = store.export_to(session.conversation_id, "md", tmp_path / "c.md")
+    assert md.read_text(encoding="utf-8") == store.export(session.conversation_id, "md") + "\n"
+    data = json.loads(store.export_to(session.conversation_id, "json", tmp_path / "c.json").read_text())
+    assert data["turns"][1]["status"] == "complete"
+    with pytest.raises(ValueError, match="unknown export format"):
+        store.export_to(session.conversation_id, "pdf", tmp_path / "c.pdf")
+    with pytest.raises(HistoryError):
+        store.export_to("nope", "md", tmp_path / "n.md")
+    with pytest.raises(OSError):
+        store.export_to(session.conversation_id, "md", tmp_path / "missing" / "c.md")
+    assert not (tmp_path / "c.pdf").exists() and not (tmp_path / "n.md").exists()
+
+
 def test_corrupt_history_file_is_a_clear_error_and_is_not_touched(tmp_path):
     path = tmp_path / "h.sqlite3"
     path.write_bytes(b"not a database at all" * 100)

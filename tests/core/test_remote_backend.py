@@ -18,10 +18,10 @@ import pytest
 import soundfile as sf
 
 from voxtral_desktop import VoxtralModel, load_config
-from voxtral_desktop.cli import _overrides, build_parser
+from voxtral_desktop.cli import build_parser, flag_overrides
 from voxtral_desktop.core import chunks as C
 from voxtral_desktop.core import secrets
-from voxtral_desktop.core.backends import GenerationError, ModelLoadError, Turn
+from voxtral_desktop.core.backends import ModelLoadError, Turn
 from voxtral_desktop.core.backends.remote import RemoteBackend
 from voxtral_desktop.testing.openai_server import DEFAULT_MODEL, OpenAICompatibleServer, Script, free_port
 
@@ -569,13 +569,13 @@ async def test_the_local_back_end_has_no_server_to_test():
 def test_cli_flags_map_to_settings():
     parse = build_parser().parse_args
     args = parse(["respond", "a.wav", "--backend", "openai", "--base-url", "http://h:1/v1", "--model", "m"])
-    assert _overrides(args) == {"backend": "openai", "remote": {"base_url": "http://h:1/v1", "model": "m"}}
+    assert flag_overrides(args) == {"backend": "openai", "remote": {"base_url": "http://h:1/v1", "model": "m"}}
     args = parse(["--base-url", "http://h:1/v1", "respond", "a.wav"])  # before the sub-command works too
-    assert _overrides(args) == {"backend": "openai", "remote": {"base_url": "http://h:1/v1"}}
-    assert _overrides(parse(["respond", "a.wav", "--model", "some/dir"])) == {"model": {"id": "some/dir"}}
+    assert flag_overrides(args) == {"backend": "openai", "remote": {"base_url": "http://h:1/v1"}}
+    assert flag_overrides(parse(["respond", "a.wav", "--model", "some/dir"])) == {"model": {"id": "some/dir"}}
     # The config already chose the server: --model names the server's model.
-    assert _overrides(parse(["respond", "a.wav", "--model", "m"]), "openai") == {"remote": {"model": "m"}}
-    assert _overrides(parse(["respond", "a.wav", "--backend", "local", "--model", "d"]), "openai") == {
+    assert flag_overrides(parse(["respond", "a.wav", "--model", "m"]), "openai") == {"remote": {"model": "m"}}
+    assert flag_overrides(parse(["respond", "a.wav", "--backend", "local", "--model", "d"]), "openai") == {
         "backend": "local",
         "model": {"id": "d"},
     }

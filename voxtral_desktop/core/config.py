@@ -249,6 +249,55 @@ class Config:
         return f"Config({self.to_dict()!r})"
 
 
+def save_changes(
+    changes: Mapping[str, Any], *, live: Config | None = None, path: str | os.PathLike[str] | None = None
+) -> Config:
+    """Merge ``changes`` into the user's settings file, validated, atomically; Settings' "Save".
+
+    ``changes`` maps a section to its changed keys (``{"streaming": {"temperature": 0.2}}``); top-level
+    settings sit directly (``{"backend": "openai"}``); empty sections are ignored. Only these keys are
+    added to what the file already holds, so settings given for one run (``--model``, ``--config``) are not
+    saved behind the user's back. ``live``, the running app's settings, gets the changes too (the next reply
+    uses them). The file is ``path``, else ``live``'s user file, else the default one.
+
+    Raises ConfigError (a bad value, or a file that cannot be written), leaving the file and ``live`` as
+    they were. A user file that cannot be used (not YAML, or holding bad values) is kept as a
+    ``.corrupt-<time>`` copy and the changes are saved over the defaults. Returns what the file now holds,
+    over the shipped defaults.
+    """
+    cleaned = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in changes.items() if v not in ({}, None)}
+    target = Path(path) if path is not None else ((live.user_file if live else None) or paths.user_config_file())
+    before = live.copy() if live is not None else None
+    if live is not None:
+        live.update(cleaned)  # validates: a bad value raises here, before anything is written
+    try:
+        stored = _stored_settings(target)
+        if cleaned:
+            stored.update(cleaned)
+            stored.save(target)
+    except (ConfigError, OSError) as e:
+        if live is not None and before is not None:
+            live.update(before.to_dict())
+        if isinstance(e, OSError):
+            raise ConfigError(f"could not save settings to {target}: {e}") from e
+        raise
+    return stored
+
+
+def _stored_settings(target: Path) -> Config:
+    """The defaults with ``target``'s settings on top; an unusable file is backed up and left out."""
+    stored = default_config()
+    object.__setattr__(stored, "user_file", target)
+    if not target.exists():
+        return stored
+    try:
+        stored.update(_read_yaml(target), source=str(target))
+    except ConfigError as e:
+        log.warning("%s; saving the new settings over defaults", e)
+        _back_up(target, e)
+    return stored
+
+
 def _diff(values: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in values.items():
@@ -282,9 +331,13 @@ def _back_up_if_corrupt(target: Path) -> None:
     try:
         _read_yaml(target)
     except ConfigError as e:
-        backup = target.with_name(f"{target.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
-        os.replace(target, backup)
-        log.warning("%s; kept it as %s before saving new settings", e, backup)
+        _back_up(target, e)
+
+
+def _back_up(target: Path, problem: ConfigError) -> None:
+    backup = target.with_name(f"{target.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+    os.replace(target, backup)
+    log.warning("%s; kept it as %s before saving new settings", problem, backup)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

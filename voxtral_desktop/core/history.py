@@ -353,11 +353,23 @@ class HistoryStore:
         return "\n".join(lines)
 
     def export(self, conversation_id: str, fmt: str) -> str:
+        """The conversation as Markdown (``fmt`` "md") or JSON ("json") text."""
         if fmt == "md":
             return self.export_markdown(conversation_id)
         if fmt == "json":
             return json.dumps(self.export_json(conversation_id), indent=2, ensure_ascii=False)
         raise ValueError(f"unknown export format {fmt!r}; use md or json")
+
+    def export_to(self, conversation_id: str, fmt: str, path: str | Path) -> Path:
+        """Write the conversation to ``path`` as Markdown or JSON and return the path.
+
+        Raises HistoryError (no such conversation) or ValueError (unknown format) before touching the file,
+        and OSError when it cannot be written.
+        """
+        text = self.export(conversation_id, fmt)
+        target = Path(path)
+        target.write_text(text + "\n", encoding="utf-8")
+        return target
 
 
 def _status(stored: str) -> ReplyStatus:

@@ -22,6 +22,24 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     return home
 
 
+@pytest.fixture
+def clean_keys(monkeypatch: pytest.MonkeyPatch):
+    """No API key from the developer's environment or keyring leaks in: an empty in-memory keyring instead."""
+    keyring = pytest.importorskip("keyring")
+    from voxtral_desktop.core import secrets
+    from voxtral_desktop.testing.keyrings import MemoryKeyring
+
+    for name in secrets.ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    for name in ("OPENAI_BASE_URL", "OPENAI_CUSTOM_HEADERS", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    previous = keyring.get_keyring()
+    memory = MemoryKeyring()
+    keyring.set_keyring(memory)
+    yield memory
+    keyring.set_keyring(previous)
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir():
     """Folder of the trained tiny Voxtral (model + processor), built once and cached across sessions."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -211,12 +210,6 @@ def test_yaml_tags_that_build_objects_are_refused():
     write_user("streaming: !!python/object/apply:os.system ['echo hacked']\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config()
-
-
-def test_user_dir_follows_the_override_env(tmp_path, monkeypatch):
-    monkeypatch.setenv(paths.HOME_ENV, str(tmp_path))
-    assert paths.user_config_file() == tmp_path / "config" / "config.yaml"
-    assert os.fspath(paths.user_log_dir()).startswith(str(tmp_path))
 
 
 # --- save_changes: Settings' "Save" ------------------------------------------------------------------

@@ -10,6 +10,7 @@ import pytest
 
 from voxtral_desktop import VoxtralModel, load_config
 from voxtral_desktop.core import chunks as C
+from voxtral_desktop.core.model import GenerationRequest, Mode, Turn
 from voxtral_desktop.testing.fakes import ScriptedBackend
 
 REPLY = "The weather is sunny today, with a light breeze from the west."
@@ -216,3 +217,49 @@ async def test_whole_reply_in_one_call():
     assert result["success"] and result["is_final"] and result["text"] == REPLY
     bad = await model.process_realtime_chunk(np.zeros(16000, np.float32), "silent")
     assert bad["success"] is False and bad["text"] == C.NO_SPEECH_TEXT and "error" in bad
+
+
+def test_build_request_is_the_request_a_reply_would_send_with_todays_settings():
+    model, _ = make_model()
+    model.config.streaming.max_new_tokens = 9
+    model.config.conversation.instruction = "Answer in French."
+    request = model.build_request(speech(), history=(Turn(user_text="hi", assistant_text="salut"),))
+    assert isinstance(request, GenerationRequest)
+    assert request.mode is Mode.CONVERSATION and request.max_new_tokens == 9
+    assert request.user_text == "Answer in French." and request.history[0].assistant_text == "salut"
+    assert request.audio is not None and request.audio.shape == (16000,)
+
+
+@pytest.mark.parametrize(
+    ("audio", "mode", "text"),
+    [
+        (np.zeros(16000, np.float32), "conversation", C.NO_SPEECH_TEXT),
+        (np.zeros(5, np.float32), "conversation", C.BAD_AUDIO_TEXT),
+        (speech(), "sing", C.BAD_MODE_TEXT),
+    ],
+    ids=["silence", "too-short", "bad-mode"],
+)
+def test_build_request_explains_unusable_input_with_the_final_error_chunk(audio, mode, text):
+    model, backend = make_model()
+    chunk = model.build_request(audio, mode)
+    assert isinstance(chunk, dict) and chunk["text"] == text and chunk["is_final"] and not chunk["success"]
+    assert backend.requests == []
+
+
+def test_the_model_speaks_for_its_back_end():
+    model, backend = make_model()
+    backend.device, backend.context_tokens = "cpu", 4096
+    assert (model.device, model.context_tokens) == ("cpu", 4096)
+    assert VoxtralModel.from_config(load_config()).backend.__class__.__name__ == "LocalBackend"
+    remote = VoxtralModel.from_config(load_config(overrides={"backend": "openai"}))
+    assert remote.backend.__class__.__name__ == "RemoteBackend" and remote.device is None
+
+
+async def test_aclose_stops_the_reply_and_releases_the_back_end():
+    model, backend = make_model(delay_s=0.02)
+    chunks = []
+    async for chunk in model.process_realtime_chunk_streaming(speech(), "t"):
+        chunks.append(chunk)
+        if len(chunks) == 1:
+            await model.aclose()
+    assert C.is_cancelled(chunks[-1])

@@ -1,4 +1,4 @@
-"""A scripted back-end for tests of the logic around the model (chunking, errors, cancel, ordering)."""
+"""A scripted back-end, and the model and "speech" built on it, for tests of the logic around the model."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import asyncio
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 from voxtral_desktop.core.backends.base import (
     DEFAULT_CONTEXT_TOKENS,
@@ -14,6 +17,8 @@ from voxtral_desktop.core.backends.base import (
     GenerationRequest,
     ProgressCallback,
 )
+from voxtral_desktop.core.config import load_config
+from voxtral_desktop.core.model import VoxtralModel
 
 
 @dataclass
@@ -59,3 +64,26 @@ class ScriptedBackend(Backend):
             stop.set()  # as the local back-end does: its thread is told to stop however the stream ends
             self.active -= 1
             self.closed_streams += 1
+
+
+def tone(seconds: float = 1.0, freq: float = 200.0, amp: float = 0.3, rate: int = 16000) -> np.ndarray:
+    """A steady sine, loud enough for the speech detector: "speech" for tests of the logic around the model."""
+    t = np.arange(int(rate * seconds)) / rate
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def word_pieces(text: str) -> list[str]:
+    """``text`` as a back-end streams it: one piece per word, each but the last with its trailing space."""
+    words = text.split(" ")
+    return [w + " " for w in words[:-1]] + [words[-1]]
+
+
+def scripted_model(
+    pieces: list[str], overrides: dict[str, Any] | None = None, **backend: Any
+) -> tuple[VoxtralModel, ScriptedBackend]:
+    """An initialized VoxtralModel on a ScriptedBackend streaming ``pieces`` (greedy, shipped settings)."""
+    fake = ScriptedBackend(pieces=list(pieces), **backend)
+    config = load_config(overrides={"streaming": {"temperature": 0}, **(overrides or {})})
+    model = VoxtralModel(config, backend=fake)
+    model.initialize()
+    return model, fake

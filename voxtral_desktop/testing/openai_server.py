@@ -161,6 +161,15 @@ class OpenAICompatibleServer:
         return matching[-1]
 
 
+def server_pieces(text: str) -> tuple[str, ...]:
+    """``text`` split the way servers stream it: sub-word tokens, spaces leading or trailing."""
+    out: list[str] = []
+    for i, word in enumerate(text.split(" ")):
+        lead = "" if i == 0 else " "
+        out += [lead + word[:3], word[3:]] if len(word) > 3 else [lead + word]
+    return tuple(out)
+
+
 def free_port() -> int:
     """A port nothing listens on (just released), for connection-refused tests."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

@@ -5,92 +5,41 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import re
-import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import soundfile as sf
 
 from voxtral_desktop import VoxtralModel, load_config
-from voxtral_desktop.cli import build_parser, flag_overrides
 from voxtral_desktop.core import chunks as C
 from voxtral_desktop.core import secrets
 from voxtral_desktop.core.backends import ModelLoadError, Turn
 from voxtral_desktop.core.backends.remote import RemoteBackend
-from voxtral_desktop.testing.openai_server import DEFAULT_MODEL, OpenAICompatibleServer, Script, free_port
+from voxtral_desktop.testing.fakes import tone
+from voxtral_desktop.testing.openai_server import (
+    DEFAULT_MODEL,
+    OpenAICompatibleServer,
+    Script,
+    free_port,
+    server_pieces,
+)
 
-keyring = pytest.importorskip("keyring")
-keyring_backend = pytest.importorskip("keyring.backend")
-keyring_errors = pytest.importorskip("keyring.errors")
+pytestmark = pytest.mark.usefixtures("clean_keys")  # no key from the developer's environment or keyring
 
 REPLY = "The weather is sunny today, with a light breeze from the west. Anything else?"
 SECRET = "sk-test-Zq8pL2vX9mN4"
 
 
 def speech(seconds: float = 1.5, freq: float = 220.0) -> np.ndarray:
-    t = np.arange(int(16000 * seconds)) / 16000
-    return (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
-
-
-def pieces_of(text: str) -> tuple[str, ...]:
-    """Split the way servers do: sub-word tokens, spaces leading or trailing."""
-    out: list[str] = []
-    for i, word in enumerate(text.split(" ")):
-        lead = "" if i == 0 else " "
-        out += [lead + word[:3], word[3:]] if len(word) > 3 else [lead + word]
-    return tuple(out)
-
-
-class MemoryKeyring(keyring_backend.KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if self.store.pop((service, username), None) is None:
-            raise keyring_errors.PasswordDeleteError("not found")
-
-
-class BrokenKeyring(MemoryKeyring):
-    def get_password(self, service: str, username: str) -> str | None:
-        raise keyring_errors.KeyringLocked("the keyring is locked")
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        raise keyring_errors.PasswordSetError("no D-Bus session")
-
-
-@pytest.fixture(autouse=True)
-def clean_keys(monkeypatch: pytest.MonkeyPatch):
-    """No key from the developer's environment or keyring leaks into a test."""
-    for name in secrets.ENV_VARS:
-        monkeypatch.delenv(name, raising=False)
-    for name in ("OPENAI_BASE_URL", "OPENAI_CUSTOM_HEADERS", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID"):
-        monkeypatch.delenv(name, raising=False)
-    previous = keyring.get_keyring()
-    memory = MemoryKeyring()
-    keyring.set_keyring(memory)
-    yield memory
-    keyring.set_keyring(previous)
+    return tone(seconds, freq)
 
 
 @pytest.fixture
 def server():
     with OpenAICompatibleServer() as s:
-        s.script = Script(pieces=pieces_of(REPLY))
+        s.script = Script(pieces=server_pieces(REPLY))
         yield s
 
 
@@ -109,7 +58,7 @@ async def make_model():
 
     yield make
     for model in made:
-        await model.backend.aclose()  # type: ignore[attr-defined]
+        await model.aclose()
 
 
 async def collect(model: VoxtralModel, audio: np.ndarray | None = None, **kw: Any) -> list[dict]:
@@ -245,6 +194,7 @@ async def test_connection_refused_says_so(make_model):
     model = make_model(url)  # loading does not touch the network
     error = final_error(await collect(model))
     assert f"cannot connect to {url} (connection refused): is the server running?" in error
+    assert error.startswith("RemoteConnectionError: ")
 
 
 @pytest.mark.parametrize(
@@ -284,7 +234,8 @@ async def test_connection_refused_says_so(make_model):
 async def test_http_errors_become_error_chunks_with_clear_text(server, make_model, script, expected):
     server.script = script
     model = make_model(server.url + "/v1")
-    assert expected in final_error(await collect(model))
+    error = final_error(await collect(model))
+    assert expected in error and error.startswith("RemoteStatusError: ")
 
 
 async def test_unknown_model_is_a_404_naming_it(server, make_model):
@@ -308,6 +259,7 @@ async def test_a_server_that_never_answers_times_out(server, make_model):
     started = time.monotonic()
     error = final_error(await collect(model))
     assert "request timed out after 0.3 s" in error and "remote.timeout_s" in error
+    assert error.startswith("RemoteTimeout: ")
     assert time.monotonic() - started < 2.0
     assert server.last().disconnected.wait(1.0)  # the client hung up; the server is not left waiting
 
@@ -319,9 +271,7 @@ async def test_a_stream_that_stalls_mid_reply_times_out_and_keeps_the_words(serv
     model = make_model(server.url + "/v1", remote={"timeout_s": 0.3})
     chunks = await collect(model)
     error = final_error(chunks)
-    assert error.endswith(
-        "the stream broke after 3 words: no data from the server for 0.3 s (remote.timeout_s)"
-    )
+    assert error == "StreamBroken: the stream broke after 3 words: no data from the server for 0.3 s (remote.timeout_s)"
     assert shown_text(chunks[:-1]) == "one two three"
     assert server.last().disconnected.wait(1.0)
 
@@ -333,6 +283,7 @@ async def test_a_broken_stream_keeps_the_chunks_shown_and_says_what_happened(ser
     chunks = await collect(model)
     error = final_error(chunks)
     assert "the stream broke after 6 words: the server closed the connection before the reply ended" in error
+    assert error.startswith("StreamBroken: ")
     assert shown_text(chunks[:-1]).split() == words[:6]
 
 
@@ -455,7 +406,7 @@ async def test_the_api_key_from_the_environment_goes_in_the_authorization_header
     monkeypatch.setenv("OPENAI_API_KEY", "sk-other-should-lose")
     caplog.set_level(logging.DEBUG)
     with OpenAICompatibleServer(require_key=SECRET) as s:
-        s.script = Script(pieces=pieces_of(REPLY))
+        s.script = Script(pieces=server_pieces(REPLY))
         model = make_model(s.url + "/v1")
         chunks = await collect(model)
         assert chunks[-1]["success"], chunks[-1]
@@ -493,42 +444,10 @@ async def test_the_key_can_come_from_the_os_keyring(server, make_model, clean_ke
     assert clean_keys.store == {(secrets.KEYRING_SERVICE, server.url + "/v1"): SECRET}
 
 
-def test_key_lookup_order_environment_then_keyring(monkeypatch):
-    url = "http://gpu-box:8000/v1"
-    assert secrets.lookup_api_key(url).source == "none" and secrets.get_api_key(url) is None
-    secrets.set_api_key(url, "from-keyring")
-    assert secrets.lookup_api_key(url).source == "keyring"
-    monkeypatch.setenv("OPENAI_API_KEY", "from-openai")
-    assert secrets.get_api_key(url) == "from-openai"
-    monkeypatch.setenv("MISTRAL_API_KEY", "from-mistral")
-    assert secrets.get_api_key(url) == "from-mistral"
-    monkeypatch.setenv("VOXTRAL_API_KEY", "  ")  # blank counts as unset
-    assert secrets.get_api_key(url) == "from-mistral"
-    monkeypatch.setenv("VOXTRAL_API_KEY", "from-voxtral")
-    key = secrets.lookup_api_key(url)
-    assert (key.value, key.source) == ("from-voxtral", "VOXTRAL_API_KEY")
-    assert "from-voxtral" not in repr(key) and "from-voxtral" not in str(key)
-    secrets.set_api_key(url, "")  # deleting
-    monkeypatch.delenv("VOXTRAL_API_KEY")
-    monkeypatch.delenv("MISTRAL_API_KEY")
-    monkeypatch.delenv("OPENAI_API_KEY")
-    assert secrets.get_api_key(url) is None
 
 
-def test_a_broken_keyring_means_no_key_and_a_clear_error_on_save():
-    keyring.set_keyring(BrokenKeyring())
-    assert secrets.get_api_key("http://x/v1") is None
-    with pytest.raises(secrets.KeyringUnavailable, match="set VOXTRAL_API_KEY") as info:
-        secrets.set_api_key("http://x/v1", SECRET)
-    assert SECRET not in str(info.value)
 
 
-def test_the_key_is_never_written_to_the_config_file(tmp_path, monkeypatch):
-    monkeypatch.setenv("VOXTRAL_API_KEY", SECRET)
-    cfg = load_config(overrides={"backend": "openai"})
-    RemoteBackend(cfg).load()
-    saved = cfg.save(tmp_path / "config.yaml")
-    assert SECRET not in saved.read_text()
 
 
 # -- Test connection -------------------------------------------------------------------------------------
@@ -563,40 +482,3 @@ async def test_the_local_back_end_has_no_server_to_test():
     assert ok and "no server" in message
 
 
-# -- command line ----------------------------------------------------------------------------------------
-
-
-def test_cli_flags_map_to_settings():
-    parse = build_parser().parse_args
-    args = parse(["respond", "a.wav", "--backend", "openai", "--base-url", "http://h:1/v1", "--model", "m"])
-    assert flag_overrides(args) == {"backend": "openai", "remote": {"base_url": "http://h:1/v1", "model": "m"}}
-    args = parse(["--base-url", "http://h:1/v1", "respond", "a.wav"])  # before the sub-command works too
-    assert flag_overrides(args) == {"backend": "openai", "remote": {"base_url": "http://h:1/v1"}}
-    assert flag_overrides(parse(["respond", "a.wav", "--model", "some/dir"])) == {"model": {"id": "some/dir"}}
-    # The config already chose the server: --model names the server's model.
-    assert flag_overrides(parse(["respond", "a.wav", "--model", "m"]), "openai") == {"remote": {"model": "m"}}
-    assert flag_overrides(parse(["respond", "a.wav", "--backend", "local", "--model", "d"]), "openai") == {
-        "backend": "local",
-        "model": {"id": "d"},
-    }
-
-
-def test_cli_respond_streams_json_chunks_from_the_server(server, tmp_path: Path):
-    server.models = ("voxtral-mini-latest",)
-    wav = tmp_path / "question.wav"
-    sf.write(wav, speech(1.5), 16000, subtype="PCM_16")
-    env = {k: v for k, v in os.environ.items() if k not in secrets.ENV_VARS}
-    env["VOXTRAL_DESKTOP_HOME"] = str(tmp_path / "home")
-    env["VOXTRAL_API_KEY"] = SECRET
-    cmd = [
-        sys.executable, "-m", "voxtral_desktop", "respond", str(wav),
-        "--backend", "openai", "--base-url", server.url + "/v1", "--model", "voxtral-mini-latest",
-    ]  # fmt: skip
-    done = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=60, env=env)
-    assert done.returncode == 0, done.stderr
-    chunks = [json.loads(line) for line in done.stdout.splitlines()]
-    check_contract(chunks)
-    assert shown_text(chunks).split() == REPLY.split()
-    rec = server.last("/v1/chat/completions")
-    assert rec.body["model"] == "voxtral-mini-latest" and rec.audio[0].frames == 24000
-    assert SECRET not in done.stdout + done.stderr

@@ -1,0 +1,96 @@
+"""The command line: flags become settings, `respond` streams JSON chunk lines, `history` lists and exports."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+from voxtral_desktop.cli import build_parser, flag_overrides
+from voxtral_desktop.core import secrets
+from voxtral_desktop.core.chunks import ReplyStatus
+from voxtral_desktop.core.history import HistoryStore
+from voxtral_desktop.testing.fakes import tone
+from voxtral_desktop.testing.openai_server import OpenAICompatibleServer, Script, server_pieces
+
+REPLY = "The weather is sunny today, with a light breeze from the west. Anything else?"
+SECRET = "sk-test-Zq8pL2vX9mN4"
+
+
+@pytest.fixture
+def server():
+    with OpenAICompatibleServer() as s:
+        s.script = Script(pieces=server_pieces(REPLY))
+        yield s
+
+
+def check_contract(chunks: list[dict]) -> None:
+    assert [c["chunk_index"] for c in chunks] == list(range(len(chunks)))
+    assert [c["is_final"] for c in chunks] == [False] * (len(chunks) - 1) + [True]
+
+
+def shown_text(chunks: list[dict]) -> str:
+    return " ".join(c["text"] for c in chunks if c["success"] and c["text"])
+
+
+def test_cli_flags_map_to_settings():
+    parse = build_parser().parse_args
+    args = parse(["respond", "a.wav", "--backend", "openai", "--base-url", "http://h:1/v1", "--model", "m"])
+    assert flag_overrides(args) == {"backend": "openai", "remote": {"base_url": "http://h:1/v1", "model": "m"}}
+    args = parse(["--base-url", "http://h:1/v1", "respond", "a.wav"])  # before the sub-command works too
+    assert flag_overrides(args) == {"backend": "openai", "remote": {"base_url": "http://h:1/v1"}}
+    assert flag_overrides(parse(["respond", "a.wav", "--model", "some/dir"])) == {"model": {"id": "some/dir"}}
+    # The config already chose the server: --model names the server's model.
+    assert flag_overrides(parse(["respond", "a.wav", "--model", "m"]), "openai") == {"remote": {"model": "m"}}
+    assert flag_overrides(parse(["respond", "a.wav", "--backend", "local", "--model", "d"]), "openai") == {
+        "backend": "local",
+        "model": {"id": "d"},
+    }
+
+
+def test_cli_respond_streams_json_chunks_from_the_server(server, tmp_path: Path):
+    server.models = ("voxtral-mini-latest",)
+    wav = tmp_path / "question.wav"
+    sf.write(wav, tone(1.5, 220.0), 16000, subtype="PCM_16")
+    env = {k: v for k, v in os.environ.items() if k not in secrets.ENV_VARS}
+    env["VOXTRAL_DESKTOP_HOME"] = str(tmp_path / "home")
+    env["VOXTRAL_API_KEY"] = SECRET
+    cmd = [
+        sys.executable, "-m", "voxtral_desktop", "respond", str(wav),
+        "--backend", "openai", "--base-url", server.url + "/v1", "--model", "voxtral-mini-latest",
+    ]  # fmt: skip
+    done = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    chunks = [json.loads(line) for line in done.stdout.splitlines()]
+    check_contract(chunks)
+    assert shown_text(chunks).split() == REPLY.split()
+    rec = server.last("/v1/chat/completions")
+    assert rec.body["model"] == "voxtral-mini-latest" and rec.audio[0].frames == 24000
+    assert SECRET not in done.stdout + done.stderr
+
+
+def run_cli(*args: str, home) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "VOXTRAL_DESKTOP_HOME": str(home)}
+    return subprocess.run([sys.executable, "-m", "voxtral_desktop", *args], capture_output=True, text=True, env=env)
+
+
+def test_cli_history_list_and_export(isolated_home):
+    with HistoryStore() as store:
+        cid = store.create_conversation("Trip planning")
+        store.add_user_turn(cid, duration_s=1.2, text="where to?")
+        reply = store.start_reply(cid)
+        store.append_chunk(reply, {"chunk_index": 0, "text": "Lisbon is lovely", "processing_time_ms": 5.0})
+        store.finish_reply(reply, ReplyStatus.COMPLETE, total_ms=9.0)
+    listed = run_cli("history", "list", home=isolated_home)
+    assert listed.returncode == 0 and cid in listed.stdout and "Trip planning" in listed.stdout
+    md = run_cli("history", "export", cid, "--format", "md", home=isolated_home)
+    assert md.returncode == 0 and "**Voxtral**: Lisbon is lovely" in md.stdout
+    js = run_cli("history", "export", cid, "--format", "json", home=isolated_home)
+    assert json.loads(js.stdout)["title"] == "Trip planning"
+    missing = run_cli("history", "export", "nope", home=isolated_home)
+    assert missing.returncode == 2 and "nope" in missing.stderr

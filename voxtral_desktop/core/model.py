@@ -11,6 +11,8 @@ import weakref
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
+import numpy as np
+
 from voxtral_desktop.core import chunks as C
 from voxtral_desktop.core.audio import AudioError, detect_speech, duration_s, normalize_audio
 from voxtral_desktop.core.backends import Backend, GenerationRequest, Turn, create_backend
@@ -133,17 +135,7 @@ class VoxtralModel:
         if not isinstance(text, str) or not text.strip():
             yield C.error_chunk(C.EMPTY_TEXT, f"a typed turn needs some text, got {text!r}", 0, clock.ms())
             return
-        s = self.config.streaming
-        request = GenerationRequest(
-            audio=None,
-            mode=Mode.CONVERSATION,
-            max_new_tokens=s.max_new_tokens,
-            temperature=s.temperature,
-            top_p=s.top_p,
-            instruction=self.config.conversation.instruction,
-            history=tuple(history),
-            text=text.strip(),
-        )
+        request = self._request(None, Mode.CONVERSATION, history, text=text.strip())
         # aclosing: when our caller stops early, generation must stop now, not when the GC finalises _run.
         async with contextlib.aclosing(self._run(request, chunk_id, clock)) as chunks:
             async for chunk in chunks:
@@ -231,11 +223,18 @@ class VoxtralModel:
                 0,
                 0.0,
             )
+        return self._request(audio, Mode(mode), history)
+
+    def _request(
+        self, audio: np.ndarray | None, mode: Mode, history: Sequence[Turn], text: str = ""
+    ) -> GenerationRequest:
+        """The request for checked input, with the settings as they are now."""
+        cfg = self.config
         s = cfg.streaming
         transcribing = mode == Mode.TRANSCRIBE
         return GenerationRequest(
             audio=audio,
-            mode=Mode.TRANSCRIBE if transcribing else Mode.CONVERSATION,
+            mode=mode,
             max_new_tokens=s.max_new_tokens,
             # A transcript is not a place for creativity: always greedy, as Voxtral's model card advises.
             temperature=0.0 if transcribing else s.temperature,
@@ -243,6 +242,7 @@ class VoxtralModel:
             instruction=cfg.conversation.instruction,
             language=cfg.transcription.language or None,
             history=tuple(history),
+            text=text,
         )
 
     async def _stream(

@@ -97,14 +97,3 @@ def test_recorder_reports_device_errors_and_stalls():
     assert error is not None and "sent no audio for 0.2 s" in str(error)
     quiet.stop()
 
-
-def test_names_that_moved_still_import_from_capture():
-    from voxtral_desktop.core import capture, portaudio
-    from voxtral_desktop.testing import wav_capture
-
-    assert capture.SoundDeviceCapture is portaudio.SoundDeviceCapture
-    assert capture.list_input_devices is portaudio.list_input_devices
-    assert capture.InputDevice is portaudio.InputDevice
-    assert capture.WavFileCapture is wav_capture.WavFileCapture
-    with pytest.raises(AttributeError):
-        capture.NoSuchThing  # noqa: B018

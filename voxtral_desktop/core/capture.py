@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -183,21 +182,3 @@ class Recorder:
             self._blocks = []
         return rec
 
-
-# Moved in the redesign (issue 10); these names still resolve here, lazily, until every caller imports them
-# from their new homes: core/portaudio.py and voxtral_desktop/testing/wav_capture.py.
-_MOVED = {
-    "InputDevice": "voxtral_desktop.core.portaudio",
-    "NO_MICROPHONE": "voxtral_desktop.core.portaudio",
-    "SoundDeviceCapture": "voxtral_desktop.core.portaudio",
-    "list_input_devices": "voxtral_desktop.core.portaudio",
-    "WavFileCapture": "voxtral_desktop.testing.wav_capture",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        import importlib
-
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -61,13 +61,14 @@ async def measure_stalls(replies: int) -> tuple[list[float], list[float], int]:
     from PySide6.QtWidgets import QApplication
 
     from voxtral_desktop.core.capture import Recording
+    from voxtral_desktop.core.chunks import ReplyStatus
     from voxtral_desktop.core.config import load_config
     from voxtral_desktop.core.model import VoxtralModel
     from voxtral_desktop.testing.speech import UTTERANCES, synthesize
     from voxtral_desktop.testing.tiny_voxtral import cached_tiny_voxtral
-    from voxtral_desktop.ui.bridge import Bridge
     from voxtral_desktop.ui.main_window import MainWindow
     from voxtral_desktop.ui.theme import apply_theme
+    from voxtral_desktop.ui.view_models import ViewModels
 
     apply_theme(QApplication.instance())  # type: ignore[arg-type]
     folder = cached_tiny_voxtral()
@@ -81,11 +82,12 @@ async def measure_stalls(replies: int) -> tuple[list[float], list[float], int]:
         }
     )
     model = VoxtralModel(cfg)
-    bridge = Bridge(model=model)
-    window = MainWindow(bridge)
+    vms = ViewModels(model=model)
+    replies = vms.replies
+    window = MainWindow(vms)
     window.show()
     model.initialize()  # loading is not what is measured here
-    bridge._on_loaded(model)
+    await vms.model.load()  # already loaded: the window just learns it is ready
     audio = [synthesize(u.spoken) for u in UTTERANCES]
     probe = StallProbe()
     stalls: list[float] = []
@@ -98,34 +100,34 @@ async def measure_stalls(replies: int) -> tuple[list[float], list[float], int]:
             if not done.done():
                 done.set_result(result)
 
-        bridge.replyFinished.connect(finished)
+        replies.replyFinished.connect(finished)
         count = [0]
 
         def counted(*_: object, count: list[int] = count) -> None:
             count[0] += 1
 
-        bridge.replyChunk.connect(counted)
+        replies.replyChunk.connect(counted)
         await asyncio.sleep(0.2)
         probe.start()
         started = time.perf_counter()
-        bridge.sendRecording(Recording(audio[i % len(audio)], 16000, False))
+        replies.sendRecording(Recording(audio[i % len(audio)], 16000, False))
         result = await done
         elapsed = time.perf_counter() - started
         worst = probe.stop()
-        bridge.replyFinished.disconnect(finished)
-        bridge.replyChunk.disconnect(counted)
-        assert getattr(result, "status", None) == "ok", result
+        replies.replyFinished.disconnect(finished)
+        replies.replyChunk.disconnect(counted)
+        assert getattr(result, "status", None) == ReplyStatus.COMPLETE, result
         if i:
             stalls.append(worst)
             totals.append(elapsed * 1000)
             chunks += count[0]
-    await bridge.shutdown()
+    await vms.shutdown()
     window.hide()
     return stalls, totals, chunks
 
 
 async def measure_barge_in(runs: int) -> list[float]:
-    """Interrupt a long spoken reply of the real tiny model through the bridge's own barge-in path."""
+    """Interrupt a long spoken reply of the real tiny model through the view-models' own barge-in path."""
     import threading
 
     from voxtral_desktop.core.capture import Recording
@@ -133,7 +135,7 @@ async def measure_barge_in(runs: int) -> list[float]:
     from voxtral_desktop.core.model import VoxtralModel
     from voxtral_desktop.testing.speech import UTTERANCES, synthesize
     from voxtral_desktop.testing.tiny_voxtral import cached_tiny_voxtral
-    from voxtral_desktop.ui.bridge import Bridge
+    from voxtral_desktop.ui.view_models import ViewModels
 
     cfg = load_config(
         overrides={
@@ -148,8 +150,8 @@ async def measure_barge_in(runs: int) -> list[float]:
     original = backend.generate_kwargs
     # The trained model stops after one sentence; make it talk on so there is a reply to interrupt.
     backend.generate_kwargs = lambda r: {**original(r), "min_new_tokens": 400, "max_new_tokens": 400}
-    bridge = Bridge(model=model)
-    bridge._on_loaded(model)
+    vms = ViewModels(model=model)
+    await vms.model.load()  # already loaded: the view-models just learn it is ready
     audio = synthesize(UTTERANCES[0].spoken)
 
     def generating() -> bool:
@@ -157,16 +159,16 @@ async def measure_barge_in(runs: int) -> list[float]:
 
     times: list[float] = []
     for _ in range(runs + 1):  # the first run warms up and is not counted
-        task = bridge.sendRecording(Recording(audio, 16000, False))
-        while not (bridge.speaker.is_speaking and generating()):
+        task = vms.replies.sendRecording(Recording(audio, 16000, False))
+        while not (vms.speaker.is_speaking and generating()):
             await asyncio.sleep(0.005)
         started = time.perf_counter()
-        bridge.cancel()  # what Esc does; a push-to-talk press runs the same _barge_in() first
-        while bridge.speaker.is_speaking or generating():
+        vms.cancel()  # what Esc does; a push-to-talk press runs the same barge_in() first
+        while vms.speaker.is_speaking or generating():
             await asyncio.sleep(0.0005)
         times.append((time.perf_counter() - started) * 1000)
         await task
-    await bridge.shutdown()
+    await vms.shutdown()
     return times[1:]
 
 
@@ -201,10 +203,10 @@ def main() -> int:
     from PySide6 import __version__ as pyside_version
     from PySide6.QtWidgets import QApplication
 
-    import voxtral_desktop.ui  # noqa: F401 - applies the PySide6 reference-count work-around when needed
-    from voxtral_desktop.app import tune_for_ui
+    from voxtral_desktop.app import prepare_qt, tune_for_ui
 
     tune_for_ui()  # as run_gui() does
+    prepare_qt()
 
     print(
         f"# {platform.platform()}, Python {platform.python_version()}, PySide6 {pyside_version}, "

@@ -38,22 +38,24 @@ CURRENT_TITLE = "Weather and a joke"
 
 def seed_history() -> None:
     """Earlier conversations in the (temporary) history, so the side list looks as it does after a while."""
+    from unittest import mock
+
+    from voxtral_desktop.core.chunks import ReplyStatus
     from voxtral_desktop.core.history import HistoryStore
 
+    now = time.time()
     with HistoryStore() as store:
         for title, hours, exchanges in PAST_CONVERSATIONS:
-            cid = store.create_conversation(title)
-            for i in range(exchanges):
-                store.add_user_turn(cid, text=f"Question {i + 1}")
-                reply = store.start_reply(cid)
-                store.append_chunk(
-                    reply, {"chunk_index": 0, "text": "An answer.", "processing_time_ms": 120.0}
-                )
-                store.finish_reply(reply, "complete", total_ms=400.0)
-            when = time.time() - hours * 3600
-            store._db.execute(
-                "UPDATE conversations SET created_at = ?, updated_at = ? WHERE id = ?", (when, when, cid)
-            )
+            # The store stamps what it writes with time.time(): written "hours ago", as if it had been.
+            with mock.patch.object(time, "time", lambda hours=hours: now - hours * 3600):
+                cid = store.create_conversation(title)
+                for i in range(exchanges):
+                    store.add_user_turn(cid, text=f"Question {i + 1}")
+                    reply = store.start_reply(cid)
+                    store.append_chunk(
+                        reply, {"chunk_index": 0, "text": "An answer.", "processing_time_ms": 120.0}
+                    )
+                    store.finish_reply(reply, ReplyStatus.COMPLETE, total_ms=400.0)
 
 
 async def wait_for(predicate: Callable[[], bool], timeout_s: float = 60.0, what: str = "condition") -> None:
@@ -64,10 +66,10 @@ async def wait_for(predicate: Callable[[], bool], timeout_s: float = 60.0, what:
         await asyncio.sleep(0.02)
 
 
-def make_window(bridge: Any) -> Any:
+def make_window(vms: Any) -> Any:
     from voxtral_desktop.ui.main_window import MainWindow
 
-    window = MainWindow(bridge)
+    window = MainWindow(vms)
     window.resize(*WINDOW_SIZE)
     window.show()
     return window
@@ -85,13 +87,13 @@ async def talk(window: Any) -> int:
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
 
-    bridge = window.bridge
+    vms = window.vms
     finished: list[int] = []
-    bridge.replyFinished.connect(lambda turn_id, _result: finished.append(turn_id))
+    vms.replies.replyFinished.connect(lambda turn_id, _result: finished.append(turn_id))
     center = window.ptt.rect().center()
     QTest.mousePress(window.ptt, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, center)
-    await wait_for(lambda: bridge.is_recording, 5, "recording to start")
-    source = bridge.capture_source
+    await wait_for(lambda: vms.recording.is_recording, 5, "recording to start")
+    source = vms.recording.capture_source
     await wait_for(lambda: source.finished.is_set(), 30, "the utterance to play")
     await asyncio.sleep(0.25)
     QTest.mouseRelease(window.ptt, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, center)
@@ -102,11 +104,13 @@ async def talk(window: Any) -> int:
 async def conversation(
     out: Path, states_dir: Path | None, history: bool = False, single_turn: bool = False
 ) -> None:
-    from voxtral_desktop.core.capture import SoundDeviceCapture, WavFileCapture
     from voxtral_desktop.core.config import load_config
+    from voxtral_desktop.core.model import LoadPhase
+    from voxtral_desktop.core.portaudio import SoundDeviceCapture
     from voxtral_desktop.testing.speech import UTTERANCES, synthesize
     from voxtral_desktop.testing.tiny_voxtral import cached_tiny_voxtral
-    from voxtral_desktop.ui.bridge import READY, Bridge
+    from voxtral_desktop.testing.wav_capture import WavFileCapture
+    from voxtral_desktop.ui.view_models import ViewModels
 
     folder = cached_tiny_voxtral()
     spoken = {u.key: synthesize(u.spoken) for u in UTTERANCES}
@@ -115,23 +119,29 @@ async def conversation(
     def capture_factory(device: str | None) -> WavFileCapture:
         return WavFileCapture(current["audio"], 16000, name="espeak-ng")
 
-    overrides: dict[str, Any] = {"model": {"id": str(folder)}, "streaming": {"temperature": 0}}
+    overrides: dict[str, Any] = {
+        "model": {"id": str(folder)},
+        "streaming": {"temperature": 0},
+        # A picture is silent: and on a machine without sound, speaking through the system's engine leaves
+        # speech-dispatcher stuck, so the next window (the state screenshots) would hang connecting to it.
+        "speech": {"enabled": False, "engine": "mock"},
+    }
     if single_turn:
         overrides["conversation"] = {"max_turns": 0}
     cfg = load_config(overrides=overrides)
     if history:
         seed_history()
-    bridge = Bridge(cfg, capture_factory=capture_factory)
-    window = make_window(bridge)
-    bridge.start()
-    await wait_for(lambda: bridge.model_state == READY and bridge.mic_available, 120, "the model")
+    vms = ViewModels(cfg, capture_factory=capture_factory)
+    window = make_window(vms)
+    vms.start()
+    await wait_for(lambda: vms.model.status.ready and vms.recording.mic.available, 120, "the model")
     for key in ("a", "b"):
         current["audio"] = spoken[key]
         turn = await talk(window)
         reply = window.chat.reply(turn)
         print(f"turn {turn}: {reply.status}, {len(reply.chunks)} chunks: {reply.text!r}")
     if history:
-        bridge.renameConversation(bridge.current_conversation_id, CURRENT_TITLE)
+        vms.conversations.renameConversation(vms.conversations.current_conversation_id, CURRENT_TITLE)
     await asyncio.sleep(0.4)  # let the last layout and the scroll settle
     out.parent.mkdir(parents=True, exist_ok=True)
     window.grab().save(str(out))
@@ -154,25 +164,25 @@ async def conversation(
         QTest.mousePress(window.ptt, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, center)
         await asyncio.sleep(0.9)
         window.grab().save(str(states_dir / "recording.png"))
-        window.bridge.discardRecording()
+        vms.recording.discardRecording()
         QTest.mouseRelease(window.ptt, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, center)
     await close(window)
 
     if states_dir is not None:
         # No microphone: the real sounddevice capture asking for a device that is not there.
-        bridge = Bridge(cfg, capture_factory=lambda d: SoundDeviceCapture("USB Podcast Mic"))
-        window = make_window(bridge)
-        bridge.start()
-        await wait_for(lambda: bridge.mic_checked and bridge.model_state == READY, 60, "the microphone check")
+        vms = ViewModels(cfg, capture_factory=lambda d: SoundDeviceCapture("USB Podcast Mic"))
+        window = make_window(vms)
+        vms.start()
+        await wait_for(lambda: vms.recording.mic.checked and vms.model.status.ready, 60, "the microphone check")
         await asyncio.sleep(0.3)
         window.grab().save(str(states_dir / "no-microphone.png"))
         await close(window)
         # Load failure: a model folder that does not exist.
-        bad = load_config(overrides={"model": {"id": "/models/voxtral-mini"}})
-        bridge = Bridge(bad, capture_factory=capture_factory)
-        window = make_window(bridge)
-        bridge.start()
-        await wait_for(lambda: bridge.model_state == "failed", 60, "the load to fail")
+        bad = load_config(overrides={**overrides, "model": {"id": "/models/voxtral-mini"}})
+        vms = ViewModels(bad, capture_factory=capture_factory)
+        window = make_window(vms)
+        vms.start()
+        await wait_for(lambda: vms.model.status.phase == LoadPhase.FAILED, 60, "the load to fail")
         await asyncio.sleep(0.3)
         window.grab().save(str(states_dir / "load-failed.png"))
         await close(window)
@@ -220,10 +230,11 @@ def main() -> int:
         import qasync
         from PySide6.QtWidgets import QApplication
 
-        from voxtral_desktop.app import tune_for_ui
+        from voxtral_desktop.app import prepare_qt, tune_for_ui
         from voxtral_desktop.ui.theme import apply_theme
 
         tune_for_ui()
+        prepare_qt()
         app = QApplication.instance() or QApplication(sys.argv[:1])
         app.setQuitOnLastWindowClosed(False)  # type: ignore[attr-defined]
         apply_theme(app)  # type: ignore[arg-type]

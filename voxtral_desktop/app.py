@@ -125,6 +125,13 @@ def tune_for_ui() -> None:
     sys.setswitchinterval(UI_SWITCH_INTERVAL_S)
 
 
+def prepare_qt() -> None:
+    """Work around the known bugs of the PySide6 build at hand; call before the first window."""
+    from voxtral_desktop.ui._pyside_fixes import guard_singletons_against_refcount_bug
+
+    guard_singletons_against_refcount_bug()
+
+
 def run_gui(model: str | None = None, config: Path | None = None) -> int:
     """Open the window (it appears at once; the model loads behind it) and run until it is closed."""
     if not has_display():
@@ -142,6 +149,7 @@ def run_gui(model: str | None = None, config: Path | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     tune_for_ui()
+    prepare_qt()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("voxtral-desktop")
@@ -156,17 +164,17 @@ async def _main(cfg: Config, *, exit_after_shown: bool = False) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from voxtral_desktop.ui.bridge import Bridge
     from voxtral_desktop.ui.main_window import MainWindow
     from voxtral_desktop.ui.theme import apply_theme
+    from voxtral_desktop.ui.view_models import ViewModels
 
     loop = asyncio.get_running_loop()
     app = QApplication.instance()
     assert isinstance(app, QApplication)
     apply_theme(app)
-    bridge = Bridge(cfg)
-    window = MainWindow(bridge)
-    reporter = ExceptionReporter(bridge.errorOccurred.emit)
+    vms = ViewModels(cfg)
+    window = MainWindow(vms)
+    reporter = ExceptionReporter(vms.errorOccurred.emit)
     reporter.install(loop)
     done: asyncio.Future[int] = loop.create_future()
 
@@ -188,8 +196,8 @@ async def _main(cfg: Config, *, exit_after_shown: bool = False) -> int:
 
         window.first_painted.connect(shown)
     else:
-        window.first_painted.connect(bridge.start)  # load behind the visible window
-        QTimer.singleShot(1000, bridge.start)  # a window that starts minimized is never painted
+        window.first_painted.connect(vms.start)  # load behind the visible window
+        QTimer.singleShot(1000, vms.start)  # a window that starts minimized is never painted
     window.show()
     try:
         return await done

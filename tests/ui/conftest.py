@@ -11,14 +11,16 @@ import pytest
 import qasync
 from ui_helpers import App, Captures, SharedBackend, speech_like, tiny_config
 
+from voxtral_desktop.app import prepare_qt
 from voxtral_desktop.core.backends.base import Backend
-from voxtral_desktop.core.capture import InputDevice
 from voxtral_desktop.core.config import Config, default_config
 from voxtral_desktop.core.model import VoxtralModel
-from voxtral_desktop.ui.bridge import READY, Bridge
+from voxtral_desktop.core.portaudio import InputDevice
 from voxtral_desktop.ui.main_window import MainWindow
 from voxtral_desktop.ui.theme import apply_theme
+from voxtral_desktop.ui.view_models import ViewModels
 
+# Closed loops stay referenced: their timer QObject must never be freed by Python's GC on another thread.
 _RETIRED_LOOPS: list[asyncio.AbstractEventLoop] = []
 
 
@@ -29,6 +31,7 @@ def qasync_loop(qapp) -> Iterator[asyncio.AbstractEventLoop]:
     Tests here are plain (sync) functions: an async test would run inside a task, and qtbot.wait()'s
     nested Qt loop would then try to step other tasks inside it, which asyncio forbids.
     """
+    prepare_qt()
     apply_theme(qapp)
     loop = qasync.QEventLoop(qapp, already_running=True)
     asyncio.set_event_loop(loop)
@@ -40,35 +43,25 @@ def qasync_loop(qapp) -> Iterator[asyncio.AbstractEventLoop]:
     while any(not t.done() for t in pending) and time.monotonic() < deadline:
         qapp.processEvents()
         time.sleep(0.005)
-    try:
-        qapp.aboutToQuit.disconnect(loop._after_run_forever)
-    except (RuntimeError, TypeError):
-        pass
-    # The loop's timer QObject may still hold Qt timers (handles of cancelled callbacks). If Python's GC
-    # later frees it on another thread, Qt cannot unregister them and fires one at freed memory:
-    # kill them here, on the GUI thread, and keep the object alive for the rest of the session.
-    timer = loop._timer
-    for timer_id in list(getattr(timer, "_SimpleTimer__callbacks", {})):
-        timer.killTimer(timer_id)
-    getattr(timer, "_SimpleTimer__callbacks", {}).clear()
-    _RETIRED_LOOPS.append(loop)
-    # loop.stop() would call QApplication.exit(), whose quit flag then breaks the next test's waits.
-    loop._QEventLoop__is_running = False  # type: ignore[attr-defined]
-    asyncio.events._set_running_loop(None)
+    # Leave "already running" the public way: stop() marks the loop stopped (and asks Qt to quit), then
+    # one short run_forever() (it stops itself) spins Qt's loop once, which clears Qt's quit request and
+    # asyncio's running loop, so the next test, or an asyncio test elsewhere, starts clean.
+    loop.stop()
+    loop.call_soon(loop.stop)
+    loop.run_forever()
     loop.close()
+    _RETIRED_LOOPS.append(loop)
     asyncio.set_event_loop(None)
 
 
 @pytest.fixture(scope="session")
 def tiny_backend(tiny_model_dir) -> Backend:
-    from voxtral_desktop.core.backends.local import LocalBackend
-
     # Session fixtures run before the per-test home folder is set: read no user file here.
     cfg = default_config()
     cfg.update({"model": {"id": str(tiny_model_dir)}})
-    backend = LocalBackend(cfg)
-    backend.load()
-    return backend
+    model = VoxtralModel.from_config(cfg)
+    model.initialize()
+    return model.backend
 
 
 @pytest.fixture
@@ -99,20 +92,20 @@ def make_app(qtbot, qasync_loop) -> Iterator[Callable[..., App]]:
             kw["model_factory"] = model_factory
         if model is not None:
             kw["model"] = model
-        bridge = Bridge(config, **kw)
-        window = MainWindow(bridge)
+        vms = ViewModels(config, **kw)
+        window = MainWindow(vms)
         qtbot.addWidget(window)
         window.show()
         qtbot.waitExposed(window)
-        app = App(window, bridge, capture)
+        app = App(window, vms, capture)
         made.append(app)
-        bridge.start()
+        vms.start()
         if wait_ready:
-            qtbot.waitUntil(lambda: bridge.model_state == READY and bridge.mic_available, timeout=20000)
+            qtbot.waitUntil(lambda: vms.model.status.ready and vms.recording.mic.available, timeout=20000)
         return app
 
     yield make
     for app in made:
-        if not app.bridge._closed:
+        if not app.vms.closed:
             app.window.close()
-            qtbot.waitUntil(lambda a=app: a.bridge._closed, timeout=20000)
+            qtbot.waitUntil(lambda a=app: a.vms.closed, timeout=20000)

@@ -16,6 +16,7 @@ from qasync import asyncSlot
 from ui_helpers import Captures, scripted_model, speech_like
 
 from voxtral_desktop import app as app_module
+from voxtral_desktop.core.chunks import ReplyStatus
 
 
 def _env(**changes: str | None) -> dict[str, str]:
@@ -91,7 +92,7 @@ def file_logging():
 @pytest.mark.qt_no_exception_capture
 def test_uncaught_errors_in_async_slots_are_logged_and_shown(qtbot, make_app, file_logging):
     app = make_app(scripted_model())
-    reporter = app_module.ExceptionReporter(app.bridge.errorOccurred.emit)
+    reporter = app_module.ExceptionReporter(app.vms.errorOccurred.emit)
     reporter.install(asyncio_loop())
     try:
         failing = _Failing()
@@ -129,9 +130,9 @@ def test_ctrl_q_stops_everything_and_closes(qtbot, make_app):
     qtbot.mousePress(window.ptt, Qt.MouseButton.LeftButton, pos=window.ptt.rect().center())
     qtbot.wait(400)
     qtbot.mouseRelease(window.ptt, Qt.MouseButton.LeftButton, pos=window.ptt.rect().center())
-    qtbot.waitUntil(lambda: 1 in app.chat._replies and len(app.chat.reply(1).chunks) > 1, timeout=5000)
+    qtbot.waitUntil(lambda: app.chat.has_reply(1) and len(app.chat.reply(1).chunks) > 1, timeout=5000)
     qtbot.keyPress(window, Qt.Key.Key_Space)
-    assert app.bridge.is_recording
+    assert app.vms.recording.is_recording
 
     closed: list[bool] = []
     window.closed.connect(lambda: closed.append(True))
@@ -141,9 +142,9 @@ def test_ctrl_q_stops_everything_and_closes(qtbot, make_app):
     assert not window.isVisible()  # gone at once for the user
     qtbot.waitUntil(lambda: closed == [True], timeout=10000)
 
-    assert app.bridge._closed and not app.bridge.is_recording and not app.bridge.is_busy
+    assert app.vms.closed and not app.vms.recording.is_recording and not app.vms.replies.is_busy
     assert model.backend.active == 0  # generation stopped
-    assert app.chat.reply(1).status == "cancelled"
-    assert all(source._thread is None for source in captures.made)  # audio stream closed
+    assert app.chat.reply(1).status == ReplyStatus.INTERRUPTED
+    assert not any(source.is_running for source in captures.made)  # audio stream closed
     left = [t.name for t in threading.enumerate() if t.name.startswith(("voxtral-", "QThread"))]
     assert left == []

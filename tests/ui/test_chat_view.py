@@ -7,6 +7,7 @@ import time
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
+from voxtral_desktop.core.chunks import ReplyStatus
 from voxtral_desktop.ui.chat_view import ChatView, format_duration
 
 
@@ -25,7 +26,7 @@ def _conversation(view: ChatView, turns: int, words: int = 12) -> None:
         view.begin_reply(i)
         for j in range(0, words, 4):
             view.append_chunk(i, " ".join(f"w{i}-{k}" for k in range(j, j + 4)))
-        view.finish_reply(i, "ok", 120.0, 480.0)
+        view.finish_reply(i, ReplyStatus.COMPLETE, 120.0, 480.0)
 
 
 def test_a_reply_grows_chunk_by_chunk_then_shows_its_timings(qtbot):
@@ -37,7 +38,7 @@ def test_a_reply_grows_chunk_by_chunk_then_shows_its_timings(qtbot):
     assert reply.label.text() == "The weather is" and reply.dots.isHidden() and not reply.label.isHidden()
     view.append_chunk(1, "sunny today.")
     assert reply.label.text() == "The weather is sunny today."
-    view.finish_reply(1, "ok", 151.0, 1234.0)
+    view.finish_reply(1, ReplyStatus.COMPLETE, 151.0, 1234.0)
     assert reply.meta.text() == "First words in 0.15 s  ·  1.23 s in all"
     assert view.user_turns()[0].duration.text() == "2.3 s"
 
@@ -46,7 +47,7 @@ def test_interrupted_and_failed_replies_look_different(qtbot):
     view = _view(qtbot)
     view.begin_reply(1)
     view.append_chunk(1, "Half a")
-    view.finish_reply(1, "cancelled", 90.0, 300.0)
+    view.finish_reply(1, ReplyStatus.INTERRUPTED, 90.0, 300.0)
     cancelled = view.reply(1)
     assert (
         cancelled.meta.objectName() == "metaInterrupted"
@@ -55,7 +56,7 @@ def test_interrupted_and_failed_replies_look_different(qtbot):
     assert cancelled.error_bubble is None
 
     view.begin_reply(2)
-    view.finish_reply(2, "error", None, 50.0, "Sorry, I didn't understand that.", "GenerationError: boom")
+    view.finish_reply(2, ReplyStatus.ERROR, None, 50.0, "Sorry, I didn't understand that.", "GenerationError: boom")
     failed = view.reply(2)
     assert failed.error_bubble is not None and failed.bubble.isHidden()
     assert failed.meta.text() == "Failed after 0.05 s"

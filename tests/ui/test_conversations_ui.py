@@ -12,10 +12,11 @@ from PySide6.QtWidgets import QApplication, QLineEdit
 from ui_helpers import Captures, hold, scripted_model, wait_reply_done
 
 from voxtral_desktop.core import paths
+from voxtral_desktop.core.chunks import ReplyStatus
 from voxtral_desktop.core.history import TurnRecord
 from voxtral_desktop.testing.speech import UTTERANCES
 from voxtral_desktop.ui.chat_view import ChatView
-from voxtral_desktop.ui.main_window import DICTATE_HINT, IDLE_HINT, SPEAKING_HINT
+from voxtral_desktop.ui.talk_rules import DICTATE_HINT, IDLE_HINT, SPEAKING_HINT
 
 REPLY = {u.key: u.reply for u in UTTERANCES}
 
@@ -38,17 +39,21 @@ def _type(qtbot, app, text: str) -> None:
 
 def _say(qtbot, app, text: str) -> int:
     """A typed exchange; returns its turn id once the reply is done."""
-    before = set(app.chat._replies)
+    before = _reply_ids(app.chat)
     _type(qtbot, app, text)
-    qtbot.waitUntil(lambda: bool(set(app.chat._replies) - before), timeout=5000)
-    (turn_id,) = set(app.chat._replies) - before
+    qtbot.waitUntil(lambda: bool(_reply_ids(app.chat) - before), timeout=5000)
+    (turn_id,) = _reply_ids(app.chat) - before
     wait_reply_done(qtbot, app, turn_id, timeout_ms=10000)
     return turn_id
 
 
+def _reply_ids(chat: ChatView) -> set[int]:
+    return {reply.turn_id for reply in chat.replies()}
+
+
 def _bubble_texts(chat: ChatView) -> list[str]:
     out = []
-    for turn in chat._turns:
+    for turn in chat.turns():
         out.append(turn.text_label.text() if hasattr(turn, "text_label") else turn.label.text())
     return out
 
@@ -68,12 +73,12 @@ def test_a_typed_turn_shows_its_text_then_the_reply(qtbot, make_app):
 
     # Space typed in the box is a space, not push-to-talk.
     _type(qtbot, app, "What is the capital of France?")
-    assert not app.bridge.is_recording
+    assert not app.vms.recording.is_recording
     reply = wait_reply_done(qtbot, app, 1)
     user = app.chat.user_turns()[0]
     assert user.text == "What is the capital of France?" and user.duration is None
-    assert [type(t).__name__ for t in app.chat._turns] == ["UserTurn", "AssistantTurn"]
-    assert reply.status == "ok" and reply.text == "Paris is the capital."
+    assert [type(t).__name__ for t in app.chat.turns()] == ["UserTurn", "AssistantTurn"]
+    assert reply.status == ReplyStatus.COMPLETE and reply.text == "Paris is the capital."
     assert reply.speaker.text() == "Voxtral"
     assert window.composer.text() == ""
     assert model.backend.requests[-1].text == "What is the capital of France?"
@@ -87,8 +92,8 @@ def test_a_typed_turn_shows_its_text_then_the_reply(qtbot, make_app):
     qtbot.keyClick(window.composer, Qt.Key.Key_Escape)
     assert not window.composer.hasFocus()
     qtbot.keyPress(window, Qt.Key.Key_Space)
-    assert app.bridge.is_recording
-    app.bridge.discardRecording()
+    assert app.vms.recording.is_recording
+    app.vms.recording.discardRecording()
     qtbot.keyRelease(window, Qt.Key.Key_Space)
 
 
@@ -97,10 +102,10 @@ def test_the_mode_switch_sets_the_mode_and_labels_transcripts(qtbot, make_app):
     window = app.window
     assert window.mode_buttons["conversation"].isChecked() and window.hint.text() == IDLE_HINT
     changes: list[str] = []
-    app.bridge.modeChanged.connect(changes.append)
+    app.vms.replies.modeChanged.connect(changes.append)
 
     qtbot.mouseClick(window.mode_buttons["transcribe"], Qt.MouseButton.LeftButton)
-    assert app.bridge.mode == "transcribe" and changes == ["transcribe"]
+    assert app.vms.replies.mode == "transcribe" and changes == ["transcribe"]
     assert window.mode_buttons["transcribe"].isChecked()
     assert window.hint.text() == DICTATE_HINT
     hold(qtbot, app)
@@ -110,7 +115,7 @@ def test_the_mode_switch_sets_the_mode_and_labels_transcripts(qtbot, make_app):
     _say(qtbot, app, "Hi")
     assert app.chat.replies()[-1].speaker.text() == "Voxtral"
 
-    app.bridge.setMode("conversation")  # from elsewhere: the switch follows
+    app.vms.replies.setMode("conversation")  # from elsewhere: the switch follows
     assert window.mode_buttons["conversation"].isChecked() and window.hint.text() == IDLE_HINT
     hold(qtbot, app)
     assert app.chat.replies()[-1].speaker.text() == "Voxtral"
@@ -121,7 +126,7 @@ def test_side_list_new_open_and_continue(qtbot, make_app):
     window, side = app.window, app.window.side
     assert side.ids() == [] and side.empty.isVisible()
     _say(qtbot, app, "First question")
-    first = app.bridge.current_conversation_id
+    first = app.vms.conversations.current_conversation_id
     qtbot.waitUntil(lambda: side.ids() == [first], timeout=3000)
     assert side.list.current_id == first and side.list.currentItem().data(Qt.ItemDataRole.UserRole) == first
     assert "2 messages" in side.item(first).data(Qt.ItemDataRole.UserRole + 1)
@@ -131,10 +136,10 @@ def test_side_list_new_open_and_continue(qtbot, make_app):
     window.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=3000)
     qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
-    assert app.chat.turn_count() == 0 and not app.chat._empty.isHidden()
-    assert app.bridge.current_conversation_id == "" and side.list.currentItem() is None
+    assert app.chat.turn_count() == 0 and app.chat.is_empty()
+    assert app.vms.conversations.current_conversation_id == "" and side.list.currentItem() is None
     _say(qtbot, app, "Second question")
-    second = app.bridge.current_conversation_id
+    second = app.vms.conversations.current_conversation_id
     assert second != first
     qtbot.waitUntil(lambda: side.ids() == [second, first], timeout=3000)  # newest first
     assert side.list.current_id == second
@@ -142,7 +147,7 @@ def test_side_list_new_open_and_continue(qtbot, make_app):
     # Clicking the older one rebuilds its bubbles from the history.
     rect = side.list.visualItemRect(side.item(first))
     qtbot.mouseClick(side.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    qtbot.waitUntil(lambda: app.bridge.current_conversation_id == first, timeout=3000)
+    qtbot.waitUntil(lambda: app.vms.conversations.current_conversation_id == first, timeout=3000)
     assert _bubble_texts(app.chat) == ["First question", "Sure."]
     assert side.list.current_id == first
     assert app.chat.replies()[0].meta.text().endswith(" in all")
@@ -150,7 +155,7 @@ def test_side_list_new_open_and_continue(qtbot, make_app):
     # ... and goes on from there: new turns land after the stored ones.
     _say(qtbot, app, "Follow-up")
     assert _bubble_texts(app.chat) == ["First question", "Sure.", "Follow-up", "Sure."]
-    assert [t.text for t in app.bridge.history.turns(first)] == [
+    assert [t.text for t in app.vms.conversations.history.turns(first)] == [
         "First question",
         "Sure.",
         "Follow-up",
@@ -163,10 +168,10 @@ def test_rename_inline_and_delete_with_confirmation(qtbot, make_app, monkeypatch
     app = make_app(quiet_model(["Ok."]))
     side = app.window.side
     _say(qtbot, app, "One")
-    one = app.bridge.current_conversation_id
+    one = app.vms.conversations.current_conversation_id
     app.window.new_conversation()
     _say(qtbot, app, "Two")
-    two = app.bridge.current_conversation_id
+    two = app.vms.conversations.current_conversation_id
     qtbot.waitUntil(lambda: len(side.ids()) == 2, timeout=3000)
 
     # Rename in place: the editor opens over the row; Enter saves.
@@ -179,7 +184,7 @@ def test_rename_inline_and_delete_with_confirmation(qtbot, make_app, monkeypatch
     qtbot.waitUntil(
         lambda: side.item(one) is not None and side.item(one).text() == "Trip to Lyon", timeout=3000
     )
-    assert app.bridge.history.get_summary(one).title == "Trip to Lyon"
+    assert app.vms.conversations.history.get_summary(one).title == "Trip to Lyon"
     assert side.rename(one, "   ") is False  # blank titles are not sent
 
     # Delete asks first; "no" keeps it.
@@ -203,14 +208,14 @@ def test_rename_inline_and_delete_with_confirmation(qtbot, make_app, monkeypatch
     # Deleting the open conversation starts a new, empty one.
     assert side.delete(two) is True
     qtbot.waitUntil(lambda: side.ids() == [], timeout=3000)
-    assert app.chat.turn_count() == 0 and app.bridge.current_conversation_id == ""
+    assert app.chat.turn_count() == 0 and app.vms.conversations.current_conversation_id == ""
 
 
 def test_export_writes_markdown_and_json_and_shows_failures(qtbot, make_app, monkeypatch, tmp_path):
     app = make_app(quiet_model(["Bonjour ", "à vous."]))
     side = app.window.side
     _say(qtbot, app, "Say hello in French")
-    cid = app.bridge.current_conversation_id
+    cid = app.vms.conversations.current_conversation_id
     qtbot.waitUntil(lambda: side.ids() == [cid], timeout=3000)
 
     picked: list[tuple[str, str]] = []
@@ -273,7 +278,7 @@ def test_stored_turns_are_rebuilt_as_the_live_view_shows_them(qtbot):
         _record(17, "assistant", "dictated words", mode="transcribe", total_ms=200.0),
     ]
     view.load_turns(records)
-    assert view.turn_count() == 8 and view._empty.isHidden()
+    assert view.turn_count() == 8 and not view.is_empty()
     users, replies = view.user_turns(), view.replies()
     assert users[0].text_label.text() == "(spoken, 1.2 s)" and users[0].text == ""
     assert users[1].text == "What about tomorrow?" and users[2].text == "Typed question"
@@ -298,7 +303,7 @@ def test_stored_turns_are_rebuilt_as_the_live_view_shows_them(qtbot):
     assert view.reply(11).text == "fresh" and view.reply(-11).text == "Sunny today."
 
     view.clear()
-    assert view.turn_count() == 0 and not view._empty.isHidden() and view.replies() == []
+    assert view.turn_count() == 0 and view.is_empty() and view.replies() == []
 
 
 def test_transcript_of_a_spoken_turn_goes_under_its_waveform(qtbot):
@@ -322,9 +327,9 @@ def test_speaking_shows_in_the_hint_and_a_corrupt_history_in_the_banner(qtbot, m
     app = make_app(scripted_model())
     banner = app.window.banner("error")
     assert banner is not None and banner.title.text() == "History is not being saved"
-    app.bridge.speakingChanged.emit(True)
+    app.vms.replies.speakingChanged.emit(True)
     assert app.window.hint.text() == SPEAKING_HINT
-    app.bridge.speakingChanged.emit(False)
+    app.vms.replies.speakingChanged.emit(False)
     assert app.window.hint.text() == IDLE_HINT
 
 
@@ -363,9 +368,9 @@ def test_new_settings_round_trip(qtbot, make_app):
         "conversation": {"max_turns": 3, "keep_audio": True, "show_transcript": True},
         "speech": {"enabled": False, "rate": 0.5},
     }
-    cfg = app.bridge.config
+    cfg = app.vms.config
     assert (cfg.conversation.max_turns, cfg.speech.enabled, cfg.speech.rate) == (3, False, 0.5)
-    assert not app.bridge.speaker.enabled  # applied at once
+    assert not app.vms.speaker.enabled  # applied at once
     assert "Spoken replies are off" in app.window.status_pill.toolTip()
 
     again = app.window.open_settings()
@@ -383,7 +388,7 @@ def test_a_spoken_turn_with_the_tiny_model_is_rebuilt_from_the_list(
     app = make_app(tiny_model, Captures(utterance_audio["a"]))
     hold(qtbot, app)
     assert wait_reply_done(qtbot, app, 1).text == REPLY["a"]
-    cid = app.bridge.current_conversation_id
+    cid = app.vms.conversations.current_conversation_id
     side = app.window.side
     qtbot.waitUntil(lambda: side.ids() == [cid], timeout=3000)
     app.window.new_conversation()

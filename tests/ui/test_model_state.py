@@ -6,11 +6,13 @@ import threading
 
 from ui_helpers import scripted_model
 
-from voxtral_desktop.core.backends.base import ModelLoadError, ProgressCallback
+from voxtral_desktop.core.backends.base import ProgressCallback
 from voxtral_desktop.core.config import Config, load_config
-from voxtral_desktop.core.model import VoxtralModel
+from voxtral_desktop.core.errors import ModelLoadError
+from voxtral_desktop.core.model import LoadPhase, VoxtralModel
 from voxtral_desktop.testing.fakes import ScriptedBackend
-from voxtral_desktop.ui.bridge import DOWNLOADING, FAILED, LOADING, READY
+
+DOWNLOADING, FAILED, LOADING, READY = LoadPhase.DOWNLOADING, LoadPhase.FAILED, LoadPhase.LOADING, LoadPhase.READY
 
 
 class GatedBackend(ScriptedBackend):
@@ -25,12 +27,12 @@ class GatedBackend(ScriptedBackend):
 
     def load(self, progress: ProgressCallback | None = None) -> None:
         assert progress is not None
-        progress("downloading", 0.25)
+        progress(DOWNLOADING, 0.25)
         self.reported.set()
         assert self.go.wait(10)
         if self.fail:
             raise ModelLoadError(self.fail)
-        progress("loading", None)
+        progress(LOADING, None)
         self.loaded = True
 
 
@@ -39,12 +41,12 @@ def test_a_missing_model_folder_fails_with_advice(qtbot, make_app, tmp_path):
     cfg = load_config(overrides={"model": {"id": str(missing)}})
     app = make_app(config=cfg, wait_ready=False)
     window = app.window
-    qtbot.waitUntil(lambda: app.bridge.model_state == FAILED, timeout=10000)
+    qtbot.waitUntil(lambda: app.vms.model.status.phase == FAILED, timeout=10000)
     banner = window.banner("model")
     assert banner is not None
     assert "does not exist" in banner.text.text() and "folder" in banner.text.text()
     assert set(banner.buttons) == {"Open Settings", "Retry"}
-    assert window.status_text.text() == "Model not loaded"
+    assert window.status_pill.text.text() == "Model not loaded"
     assert not window.ptt.isEnabled()
     assert "until the model loads" in window.ptt.toolTip()
     # "Open Settings" goes straight to where the folder is chosen.
@@ -59,15 +61,16 @@ def test_download_progress_then_ready_with_a_cpu_note(qtbot, make_app):
     backend = GatedBackend(pieces=["Hi."])
     app = make_app(VoxtralModel(load_config(), backend=backend), wait_ready=False)
     window = app.window
-    qtbot.waitUntil(lambda: app.bridge.model_state == DOWNLOADING, timeout=5000)
-    assert window.status_text.text() == "Downloading model…"
-    assert window.progress.isVisible() and window.progress.value() == 250
-    assert "25%" in app.bridge.model_message
+    qtbot.waitUntil(lambda: app.vms.model.status.phase == DOWNLOADING, timeout=5000)
+    assert window.status_pill.text.text() == "Downloading model…"
+    progress = window.status_pill.progress
+    assert progress.isVisible() and progress.value() == 250
+    assert "25%" in app.vms.model.status.message
     assert not window.ptt.isEnabled() and "once the model has loaded" in window.ptt.toolTip()
     backend.go.set()
-    qtbot.waitUntil(lambda: app.bridge.model_state == READY, timeout=5000)
-    assert window.status_text.text() == "Ready · CPU"
-    assert not window.progress.isVisible()
+    qtbot.waitUntil(lambda: app.vms.model.status.phase == READY, timeout=5000)
+    assert window.status_pill.text.text() == "Ready · CPU"
+    assert not progress.isVisible()
     assert "replies will be slow" in window.model_name.text()
     assert window.ptt.isEnabled()
 
@@ -77,11 +80,11 @@ def test_a_load_error_is_shown_and_retry_loads_again(qtbot, make_app):
     backend.fail = "offline and not cached: choose a local folder in Settings"
     app = make_app(VoxtralModel(load_config(), backend=backend), wait_ready=False)
     backend.go.set()
-    qtbot.waitUntil(lambda: app.bridge.model_state == FAILED, timeout=5000)
+    qtbot.waitUntil(lambda: app.vms.model.status.phase == FAILED, timeout=5000)
     assert "choose a local folder" in app.window.banner("model").text.text()
     backend.fail = None
     app.window.banner("model").buttons["Retry"].click()
-    qtbot.waitUntil(lambda: app.bridge.model_state == READY, timeout=5000)
+    qtbot.waitUntil(lambda: app.vms.model.status.phase == READY, timeout=5000)
     assert app.window.banner("model") is None
 
 
@@ -96,14 +99,14 @@ def test_changing_the_model_in_settings_reloads_it_in_the_background(qtbot, make
 
     first = scripted_model(["Old ", "model."])
     app = make_app(first, model_factory=factory)
-    states: list[str] = []
-    app.bridge.modelStateChanged.connect(lambda state, *_: states.append(state))
-    app.bridge.save_settings({"model": {"device": "cpu"}})
+    states: list[LoadPhase] = []
+    app.vms.model.statusChanged.connect(lambda status: states.append(status.phase))
+    app.vms.settings.save({"model": {"device": "cpu"}})
     qtbot.waitUntil(lambda: states[-1:] == [READY] and len(built) == 1, timeout=5000)
     assert LOADING in states or DOWNLOADING in states
-    assert built[0] is app.bridge.config and built[0].model.device == "cpu"
-    assert app.bridge.model is not first
+    assert built[0] is app.vms.config and built[0].model.device == "cpu"
+    assert app.vms.model.model is not first
     # Only the model's own settings reload it.
-    app.bridge.save_settings({"streaming": {"max_new_tokens": 12}})
+    app.vms.settings.save({"streaming": {"max_new_tokens": 12}})
     qtbot.wait(100)
     assert len(built) == 1

@@ -15,7 +15,8 @@ import pytest
 from PySide6.QtCore import Qt
 from ui_helpers import wait_reply_done
 
-from voxtral_desktop.core.capture import SoundDeviceCapture, list_input_devices
+from voxtral_desktop.core.chunks import ReplyStatus
+from voxtral_desktop.core.portaudio import SoundDeviceCapture, list_input_devices
 from voxtral_desktop.testing.speech import UTTERANCES, write_wav
 
 pytestmark = [pytest.mark.pulseaudio, pytest.mark.integration]
@@ -126,7 +127,7 @@ def test_spoken_utterance_through_a_virtual_microphone_gets_its_reply(
     center = window.ptt.rect().center()
 
     qtbot.mousePress(window.ptt, Qt.MouseButton.LeftButton, pos=center)
-    qtbot.waitUntil(lambda: app.bridge.is_recording, timeout=3000)
+    qtbot.waitUntil(lambda: app.vms.recording.is_recording, timeout=3000)
     qtbot.wait(300)
     player = subprocess.Popen(["paplay", "-d", SINK, str(wav)], env=virtual_microphone["env"])
     qtbot.waitUntil(lambda: player.poll() is not None, timeout=30000)
@@ -135,7 +136,7 @@ def test_spoken_utterance_through_a_virtual_microphone_gets_its_reply(
     qtbot.mouseRelease(window.ptt, Qt.MouseButton.LeftButton, pos=center)
 
     reply = wait_reply_done(qtbot, app, 1, timeout_ms=60000)
-    assert reply.status == "ok", (
+    assert reply.status == ReplyStatus.COMPLETE, (
         reply.error_bubble and reply.error_bubble.findChildren(type(reply.label))[-1].text()
     )
     assert reply.text == utterance.reply

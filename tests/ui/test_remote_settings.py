@@ -1,4 +1,4 @@
-"""The bridge's connection test for the remote back-end, against the honest local test server."""
+"""The settings' connection test for the remote back-end, against the honest local test server."""
 
 from __future__ import annotations
 
@@ -20,14 +20,14 @@ def test_connection_reports_models_and_errors_without_changing_settings(qtbot, m
     app = make_app(scripted_model())
     with OpenAICompatibleServer(models=("voxtral-mini",)) as server:
         ok, message = run(
-            qtbot, app.bridge.test_connection({"base_url": server.url + "/v1", "model": "voxtral-mini", "timeout_s": 5})
+            qtbot, app.vms.settings.test_connection({"base_url": server.url + "/v1", "model": "voxtral-mini", "timeout_s": 5})
         )
         assert ok and "voxtral-mini" in message
-    ok, message = run(qtbot, app.bridge.test_connection({"base_url": "http://127.0.0.1:9/v1", "timeout_s": 2}))
+    ok, message = run(qtbot, app.vms.settings.test_connection({"base_url": "http://127.0.0.1:9/v1", "timeout_s": 2}))
     assert not ok and "127.0.0.1:9" in message
-    ok, message = run(qtbot, app.bridge.test_connection({"timeout_s": -1}))
+    ok, message = run(qtbot, app.vms.settings.test_connection({"timeout_s": -1}))
     assert not ok and "remote.timeout_s" in message
-    assert app.bridge.config.backend == "local"
+    assert app.vms.config.backend == "local"
 
 
 def test_server_page_tests_the_connection_and_switching_engines_reloads_the_model(qtbot, make_app):
@@ -48,7 +48,7 @@ def test_server_page_tests_the_connection_and_switching_engines_reloads_the_mode
     combo = dialog.inputs["backend"]
     combo.setCurrentIndex(combo.findData("openai"))
     dialog.save()
-    assert app.bridge.config.backend == "openai" and app.bridge.config.remote.model == "voxtral-mini"
+    assert app.vms.config.backend == "openai" and app.vms.config.remote.model == "voxtral-mini"
     saved = load_config()
     assert saved.backend == "openai" and saved.remote.timeout_s == 30
-    assert "api_key" not in app.bridge.settings_file().read_text()
+    assert "api_key" not in app.vms.settings.settings_file().read_text()

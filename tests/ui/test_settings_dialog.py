@@ -8,8 +8,8 @@ from PySide6.QtWidgets import QApplication
 from ui_helpers import hold, scripted_model, wait_reply_done
 
 from voxtral_desktop.core import paths
-from voxtral_desktop.core.capture import InputDevice
 from voxtral_desktop.core.config import load_config
+from voxtral_desktop.core.portaudio import InputDevice
 from voxtral_desktop.ui.settings_dialog import SettingsDialog
 
 
@@ -87,7 +87,7 @@ def test_cancel_changes_nothing(qtbot, make_app):
     dialog = app.window.open_settings()
     dialog.inputs["streaming.max_new_tokens"].setText("7")
     dialog.reject()
-    assert app.bridge.config.streaming.max_new_tokens == 50
+    assert app.vms.config.streaming.max_new_tokens == 50
     assert not paths.user_config_file().exists()
 
 
@@ -101,7 +101,7 @@ def test_command_line_overrides_are_not_saved_behind_the_users_back(qtbot, make_
     dialog.inputs["streaming.temperature"].setText("0.2")
     dialog.save()
     assert yaml.safe_load(paths.user_config_file().read_text()) == {"streaming": {"temperature": 0.2}}
-    assert app.bridge.config.model.id == str(tmp_path)
+    assert app.vms.config.model.id == str(tmp_path)
 
 
 def test_blank_model_id_is_refused_inline(qtbot, make_app):

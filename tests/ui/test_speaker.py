@@ -53,4 +53,4 @@ def test_voice_and_rate_are_applied(qtbot, speaker):
     voices = speaker.voices()
     assert voices
     speaker.configure(enabled=True, voice=voices[-1], rate=0.5)
-    assert speaker._tts.voice().name() == voices[-1] and speaker._tts.rate() == pytest.approx(0.5)
+    assert speaker.voice == voices[-1] and speaker.rate == pytest.approx(0.5)

@@ -8,10 +8,9 @@ import time
 from PySide6.QtCore import Qt
 from ui_helpers import Captures, hold, scripted_model, tiny_config, wait_reply_done
 
-from voxtral_desktop.core.history import INTERRUPTED
+from voxtral_desktop.core.chunks import ReplyStatus
 from voxtral_desktop.core.model import VoxtralModel
 from voxtral_desktop.testing.speech import UTTERANCES
-from voxtral_desktop.ui.bridge import READY
 
 REPLY_PIECES = ["The ", "weather ", "is ", "sunny ", "today, ", "with ", "a ", "light ", "breeze ", "from ",
                 "the ", "west."]
@@ -25,21 +24,21 @@ def test_chunks_reach_the_speech_engine_in_order_before_the_reply_is_complete(qt
     app = make_app(scripted_model(REPLY_PIECES, delay_s=0.06))
     queued: list[tuple[str, float]] = []
     finished: list[float] = []
-    app.bridge.speaker.chunkQueued.connect(lambda text: queued.append((text, time.perf_counter())))
-    app.bridge.replyFinished.connect(lambda *_: finished.append(time.perf_counter()))
+    app.vms.speaker.chunkQueued.connect(lambda text: queued.append((text, time.perf_counter())))
+    app.vms.replies.replyFinished.connect(lambda *_: finished.append(time.perf_counter()))
     hold(qtbot, app)
     reply = wait_reply_done(qtbot, app, 1)
     assert [text for text, _ in queued] == reply.chunks
     assert len(queued) >= 3
     assert queued[0][1] < finished[0] - 0.2  # the first words were spoken well before the reply ended
-    qtbot.waitUntil(lambda: app.bridge.speaker.is_speaking, timeout=2000)
+    qtbot.waitUntil(lambda: app.vms.speaker.is_speaking, timeout=2000)
 
 
 def test_transcribe_mode_is_not_spoken(qtbot, make_app):
     app = make_app(scripted_model(REPLY_PIECES))
     queued: list[str] = []
-    app.bridge.speaker.chunkQueued.connect(queued.append)
-    app.bridge.setMode("transcribe")
+    app.vms.speaker.chunkQueued.connect(queued.append)
+    app.vms.replies.setMode("transcribe")
     hold(qtbot, app)
     wait_reply_done(qtbot, app, 1)
     assert queued == []
@@ -47,9 +46,9 @@ def test_transcribe_mode_is_not_spoken(qtbot, make_app):
 
 def test_speech_off_in_settings_is_silent(qtbot, make_app):
     app = make_app(scripted_model(REPLY_PIECES))
-    app.bridge.save_settings({"speech": {"enabled": False}})
+    app.vms.settings.save({"speech": {"enabled": False}})
     queued: list[str] = []
-    app.bridge.speaker.chunkQueued.connect(queued.append)
+    app.vms.speaker.chunkQueued.connect(queued.append)
     hold(qtbot, app)
     wait_reply_done(qtbot, app, 1)
     assert queued == []
@@ -67,45 +66,45 @@ def test_barge_in_stops_generation_and_speech_within_100_ms_and_the_next_turn_wo
     app = make_app(model, Captures(utterance_audio["a"]))
     try:
         hold(qtbot, app)
-        qtbot.waitUntil(lambda: 1 in app.chat._replies and len(app.chat.reply(1).chunks) >= 1, timeout=20000)
-        qtbot.waitUntil(lambda: app.bridge.speaker.is_speaking, timeout=3000)
+        qtbot.waitUntil(lambda: app.chat.has_reply(1) and len(app.chat.reply(1).chunks) >= 1, timeout=20000)
+        qtbot.waitUntil(lambda: app.vms.speaker.is_speaking, timeout=3000)
         assert generation_threads() == 1
 
         pressed = time.perf_counter()
         qtbot.mousePress(app.window.ptt, Qt.MouseButton.LeftButton, pos=app.window.ptt.rect().center())
-        qtbot.waitUntil(lambda: not app.bridge.speaker.is_speaking and generation_threads() == 0, timeout=1000)
+        qtbot.waitUntil(lambda: not app.vms.speaker.is_speaking and generation_threads() == 0, timeout=1000)
         silenced = time.perf_counter() - pressed
         assert silenced < 0.1, f"barge-in took {silenced * 1000:.0f} ms"
-        assert app.bridge.is_recording
+        assert app.vms.recording.is_recording
     finally:
         del tiny_backend.generate_kwargs
-    assert wait_reply_done(qtbot, app, 1).status == "cancelled"
-    source = app.bridge.capture_source
+    assert wait_reply_done(qtbot, app, 1).status == ReplyStatus.INTERRUPTED
+    source = app.vms.recording.capture_source
     qtbot.waitUntil(lambda: source.finished.is_set(), timeout=30000)
     qtbot.mouseRelease(app.window.ptt, Qt.MouseButton.LeftButton, pos=app.window.ptt.rect().center())
     assert wait_reply_done(qtbot, app, 2).text == UTTERANCES[0].reply
-    turns = app.bridge.history.turns(app.bridge.current_conversation_id)
-    assert [t.status for t in turns if t.role == "assistant"] == [INTERRUPTED, "complete"]
+    turns = app.vms.conversations.history.turns(app.vms.conversations.current_conversation_id)
+    assert [t.status for t in turns if t.role == "assistant"] == [ReplyStatus.INTERRUPTED, ReplyStatus.COMPLETE]
 
 
 def test_esc_while_only_speaking_silences(qtbot, make_app):
     app = make_app(scripted_model(REPLY_PIECES))
     hold(qtbot, app)
     wait_reply_done(qtbot, app, 1)
-    qtbot.waitUntil(lambda: app.bridge.speaker.is_speaking, timeout=2000)
+    qtbot.waitUntil(lambda: app.vms.speaker.is_speaking, timeout=2000)
     qtbot.keyClick(app.window, Qt.Key.Key_Escape)
-    qtbot.waitUntil(lambda: not app.bridge.speaker.is_speaking, timeout=500)
+    qtbot.waitUntil(lambda: not app.vms.speaker.is_speaking, timeout=500)
 
 
 def test_typed_turn_gets_a_reply_and_is_stored(qtbot, make_app):
     app = make_app(scripted_model(REPLY_PIECES))
     texts: list[tuple[int, str]] = []
-    app.bridge.userText.connect(lambda turn, text: texts.append((turn, text)))
-    app.bridge.sendText("  what's the weather?  ")
+    app.vms.replies.userText.connect(lambda turn, text: texts.append((turn, text)))
+    app.vms.replies.sendText("  what's the weather?  ")
     reply = wait_reply_done(qtbot, app, 1)
     assert texts == [(1, "what's the weather?")]
     assert reply.text == "".join(REPLY_PIECES)
-    user, assistant = app.bridge.history.turns(app.bridge.current_conversation_id)
+    user, assistant = app.vms.conversations.history.turns(app.vms.conversations.current_conversation_id)
     assert user.text == "what's the weather?" and assistant.text == reply.text
 
 
@@ -118,23 +117,23 @@ def test_memory_new_and_open_conversation(qtbot, make_app):
     wait_reply_done(qtbot, app, 2)
     requests = model.backend.requests
     assert len(requests[1].history) == 1 and requests[1].history[0].assistant_text == "".join(REPLY_PIECES)
-    first_id = app.bridge.current_conversation_id
+    first_id = app.vms.conversations.current_conversation_id
 
     opened: list[str] = []
-    app.bridge.conversationOpened.connect(lambda cid, turns: opened.append(cid))
-    app.bridge.newConversation()
+    app.vms.conversations.conversationOpened.connect(lambda cid, turns: opened.append(cid))
+    app.vms.conversations.newConversation()
     hold(qtbot, app)
     wait_reply_done(qtbot, app, 3)
     assert requests[2].history == ()
-    assert len(app.bridge.conversations()) == 2
+    assert len(app.vms.conversations.conversations()) == 2
 
-    app.bridge.openConversation(first_id)
+    app.vms.conversations.openConversation(first_id)
     hold(qtbot, app)
     wait_reply_done(qtbot, app, 4)
     # Audio was not kept (the default), so the earlier spoken turns are not memory; nothing breaks.
     assert opened == ["", first_id]
-    assert app.bridge.current_conversation_id == first_id
-    assert len(app.bridge.history.turns(first_id)) == 6
+    assert app.vms.conversations.current_conversation_id == first_id
+    assert len(app.vms.conversations.history.turns(first_id)) == 6
 
 
 def test_show_what_i_said_puts_the_transcript_in_the_user_turn(
@@ -143,14 +142,14 @@ def test_show_what_i_said_puts_the_transcript_in_the_user_turn(
     tiny_model.config.conversation.show_transcript = True
     app = make_app(tiny_model, Captures(utterance_audio["b"]))
     said: list[tuple[int, str]] = []
-    app.bridge.userTranscript.connect(lambda turn, text: said.append((turn, text)))
+    app.vms.replies.userTranscript.connect(lambda turn, text: said.append((turn, text)))
     hold(qtbot, app)
     assert wait_reply_done(qtbot, app, 1).text == UTTERANCES[1].reply
     qtbot.waitUntil(lambda: bool(said), timeout=20000)
     assert said == [(1, UTTERANCES[1].spoken)]
-    user = app.bridge.history.turns(app.bridge.current_conversation_id)[0]
+    user = app.vms.conversations.history.turns(app.vms.conversations.current_conversation_id)[0]
     assert user.text == UTTERANCES[1].spoken
-    assert app.bridge.conversations()[0].title == UTTERANCES[1].spoken  # named after what was said
+    assert app.vms.conversations.conversations()[0].title == UTTERANCES[1].spoken  # named after what was said
 
 
 def test_a_corrupt_history_file_is_reported_and_left_alone(qtbot, make_app, isolated_home):
@@ -163,6 +162,6 @@ def test_a_corrupt_history_file_is_reported_and_left_alone(qtbot, make_app, isol
     qtbot.waitUntil(lambda: app.window.banner("error") is not None, timeout=3000)
     assert app.window.banner("error").title.text() == "History is not being saved"
     hold(qtbot, app)
-    assert wait_reply_done(qtbot, app, 1).status == "ok"  # replies go on, kept in memory only
+    assert wait_reply_done(qtbot, app, 1).status == ReplyStatus.COMPLETE  # replies go on, kept in memory only
     assert path.read_bytes() == b"garbage" * 200
-    assert app.bridge.model_state == READY
+    assert app.vms.model.status.ready

@@ -10,12 +10,15 @@ from typing import Any
 import numpy as np
 
 from voxtral_desktop.core.backends.base import Backend, GenerationRequest, ProgressCallback
-from voxtral_desktop.core.capture import CaptureError, CaptureSource, WavFileCapture
+from voxtral_desktop.core.capture import CaptureSource
+from voxtral_desktop.core.chunks import ReplyStatus
 from voxtral_desktop.core.config import Config, load_config
 from voxtral_desktop.core.model import VoxtralModel
 from voxtral_desktop.testing.fakes import ScriptedBackend
-from voxtral_desktop.ui.bridge import Bridge
+from voxtral_desktop.testing.wav_capture import WavFileCapture
+from voxtral_desktop.ui.chat_view import AssistantTurn, ChatView
 from voxtral_desktop.ui.main_window import MainWindow
+from voxtral_desktop.ui.view_models import ViewModels
 
 
 class SharedBackend(Backend):
@@ -29,8 +32,12 @@ class SharedBackend(Backend):
         return self.inner.is_loaded
 
     @property
-    def device(self) -> Any:
-        return getattr(self.inner, "device", None)
+    def device(self) -> str | None:
+        return self.inner.device
+
+    @property
+    def context_tokens(self) -> int:
+        return self.inner.context_tokens
 
     def load(self, progress: ProgressCallback | None = None) -> None:
         self.inner.load(progress)
@@ -86,32 +93,6 @@ class Captures:
         return self.made[-1]
 
 
-class NoMicrophone(CaptureSource):
-    """What SoundDeviceCapture does on a machine without an input device."""
-
-    message = "No microphone found. Connect one (or start the sound server), then choose it in Settings."
-
-    def __init__(self, device: str | None = None) -> None:
-        pass
-
-    @property
-    def sample_rate(self) -> int:
-        raise CaptureError(self.message)
-
-    @property
-    def device_name(self) -> str:
-        return "none"
-
-    def probe(self) -> None:
-        raise CaptureError(self.message)
-
-    def start(self, on_block: Any, on_error: Any = None) -> None:
-        raise CaptureError(self.message)
-
-    def stop(self) -> None:
-        pass
-
-
 def speech_like(seconds: float = 1.0, rate: int = 16000) -> np.ndarray:
     """A loud warbling tone: passes the speech detector without espeak-ng."""
     t = np.arange(int(seconds * rate)) / rate
@@ -121,11 +102,11 @@ def speech_like(seconds: float = 1.0, rate: int = 16000) -> np.ndarray:
 @dataclass
 class App:
     window: MainWindow
-    bridge: Bridge
+    vms: ViewModels
     captures: Any
 
     @property
-    def chat(self):
+    def chat(self) -> ChatView:
         return self.window.chat
 
 
@@ -140,8 +121,9 @@ def hold(
         qtbot.keyPress(window, Qt.Key.Key_Space)
     else:
         qtbot.mousePress(window.ptt, Qt.MouseButton.LeftButton, pos=window.ptt.rect().center())
-    qtbot.waitUntil(lambda: app.bridge.is_recording, timeout=3000)
-    source = app.bridge.capture_source  # the one recording (a microphone probe may have made a later one)
+    recording = app.vms.recording
+    qtbot.waitUntil(lambda: recording.is_recording, timeout=3000)
+    source = recording.capture_source  # the one recording (a microphone probe may have made a later one)
     if until_fed:
         qtbot.waitUntil(lambda: source.finished.is_set(), timeout=30000)
         qtbot.wait(150)  # a little trailing silence, as a person leaves
@@ -153,9 +135,9 @@ def hold(
         qtbot.mouseRelease(window.ptt, Qt.MouseButton.LeftButton, pos=window.ptt.rect().center())
 
 
-def wait_reply_done(qtbot, app: App, turn_id: int, timeout_ms: int = 30000):
+def wait_reply_done(qtbot, app: App, turn_id: int, timeout_ms: int = 30000) -> AssistantTurn:
     chat = app.chat
     qtbot.waitUntil(
-        lambda: turn_id in chat._replies and chat.reply(turn_id).status != "streaming", timeout=timeout_ms
+        lambda: chat.has_reply(turn_id) and chat.reply(turn_id).status != ReplyStatus.STREAMING, timeout=timeout_ms
     )
     return chat.reply(turn_id)

@@ -17,7 +17,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from voxtral_desktop.core.chunks import ReplyStatus
 from voxtral_desktop.ui import theme
+from voxtral_desktop.ui.status import Mode
 
 BUBBLE_WIDTH_SHARE = 0.78  # of the visible width
 BUBBLE_MAX_WIDTH = 640  # px: long lines are hard to read
@@ -217,7 +219,7 @@ class AssistantTurn(_Turn):
     def __init__(self, turn_id: int, speaker: str = "Voxtral") -> None:
         super().__init__(turn_id, speaker, right=False)
         self.chunks: list[str] = []
-        self.status = "streaming"
+        self.status = ReplyStatus.STREAMING
         self.bubble = QFrame()
         self.bubble.setObjectName("assistantBubble")
         lay = QVBoxLayout(self.bubble)
@@ -250,16 +252,22 @@ class AssistantTurn(_Turn):
         self.label.setText(self.text)
 
     def finish(
-        self, status: str, first_ms: float | None, total_ms: float | None, text: str = "", detail: str = ""
+        self,
+        status: ReplyStatus,
+        first_ms: float | None,
+        total_ms: float | None,
+        text: str = "",
+        detail: str = "",
     ) -> None:
-        self.status = status
+        """The reply ended: COMPLETE shows its timings, INTERRUPTED says so, ERROR adds an error bubble."""
+        self.status = ReplyStatus(status)
         self.dots.hide()
-        if status == "error":
+        if status == ReplyStatus.ERROR:
             if not self.chunks:
                 self.bubble.hide()
             self._add_error(text, detail)
             self.meta.setText(f"Failed after {format_seconds(total_ms / 1000)}" if total_ms else "Failed")
-        elif status == "cancelled":
+        elif status == ReplyStatus.INTERRUPTED:
             if not self.chunks:
                 self.label.setText("…")
                 self.label.show()
@@ -298,14 +306,14 @@ class AssistantTurn(_Turn):
 
 
 EMPTY_TEXT = {
-    "conversation": (
+    Mode.CONVERSATION: (
         "Hold to talk",
         (
             "Press and hold the button below (or the Space bar), ask your question, and let go,\n"
             "or type a message. Voxtral's answer appears here as it is spoken."
         ),
     ),
-    "transcribe": (
+    Mode.TRANSCRIBE: (
         "Hold to dictate",
         (
             "Press and hold the button below (or the Space bar) and speak; let go when you are done.\n"
@@ -313,7 +321,7 @@ EMPTY_TEXT = {
         ),
     ),
 }
-REPLY_SPEAKER = {"conversation": "Voxtral", "transcribe": "Transcript"}
+REPLY_SPEAKER = {Mode.CONVERSATION: "Voxtral", Mode.TRANSCRIBE: "Transcript"}
 
 
 class _EmptyState(QWidget):
@@ -331,10 +339,10 @@ class _EmptyState(QWidget):
         self.text.setWordWrap(True)
         lay.addWidget(self.title)
         lay.addWidget(self.text)
-        self.set_mode("conversation")
+        self.set_mode(Mode.CONVERSATION)
 
     def set_mode(self, mode: str) -> None:
-        title, text = EMPTY_TEXT.get(mode, EMPTY_TEXT["conversation"])
+        title, text = EMPTY_TEXT.get(mode, EMPTY_TEXT[Mode.CONVERSATION])
         self.title.setText(title)
         self.text.setText(text)
 
@@ -361,7 +369,7 @@ class ChatView(QScrollArea):
         self._replies: dict[int, AssistantTurn] = {}
         self._users: dict[int, UserTurn] = {}
         self._stick = True
-        self.mode = "conversation"
+        self.mode: str = Mode.CONVERSATION
         bar = self.verticalScrollBar()
         bar.setSingleStep(24)
         bar.valueChanged.connect(self._on_scrolled)
@@ -483,15 +491,15 @@ class ChatView(QScrollArea):
             turn.label.setText(rec.text)
         self._replies[key] = turn
         self._add(turn)
-        if rec.status == "error":
-            turn.finish(
-                "error", rec.first_chunk_ms, rec.total_ms or 0.0, "The reply failed.", rec.error or ""
-            )
-        elif rec.status in ("interrupted", "streaming"):
-            turn.finish("cancelled", rec.first_chunk_ms, rec.total_ms or 0.0)
+        status = ReplyStatus(rec.status)
+        if status == ReplyStatus.ERROR:
+            turn.finish(status, rec.first_chunk_ms, rec.total_ms or 0.0, "The reply failed.", rec.error or "")
+        elif status in (ReplyStatus.INTERRUPTED, ReplyStatus.STREAMING):
+            # Still "streaming" in the history: the app stopped before the reply ended.
+            turn.finish(ReplyStatus.INTERRUPTED, rec.first_chunk_ms, rec.total_ms or 0.0)
         else:
             first = rec.first_chunk_ms if rec.total_ms is not None else None
-            turn.finish("ok", first, rec.total_ms)
+            turn.finish(status, first, rec.total_ms)
 
     def append_chunk(self, turn_id: int, text: str) -> None:
         reply = self._replies.get(turn_id) or self.begin_reply(turn_id)
@@ -500,7 +508,7 @@ class ChatView(QScrollArea):
     def finish_reply(
         self,
         turn_id: int,
-        status: str,
+        status: ReplyStatus,
         first_ms: float | None,
         total_ms: float,
         text: str = "",
@@ -518,8 +526,19 @@ class ChatView(QScrollArea):
     def user_turns(self) -> list[UserTurn]:
         return list(self._users.values())
 
+    def turns(self) -> list[UserTurn | AssistantTurn]:
+        """Every bubble row, oldest first."""
+        return list(self._turns)  # type: ignore[arg-type]
+
     def turn_count(self) -> int:
         return len(self._turns)
+
+    def has_reply(self, turn_id: int) -> bool:
+        return turn_id in self._replies
+
+    def is_empty(self) -> bool:
+        """No turns: the view shows how to start instead."""
+        return not self._empty.isHidden()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

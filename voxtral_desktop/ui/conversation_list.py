@@ -1,8 +1,8 @@
 """The side panel: a "New conversation" button and the past conversations, newest first.
 
 Click one to open it, double-click (or F2) to rename it in place, and use the "⋯" button or the context menu
-to rename, export (Markdown or JSON) or delete it. Everything goes through the bridge; the panel refreshes
-on ``conversationsChanged`` and highlights ``bridge.current_conversation_id``.
+to rename, export (Markdown or JSON) or delete it. Everything goes through the conversations view-model; the
+panel refreshes on its ``conversationsChanged`` and highlights its ``current_conversation_id``.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from voxtral_desktop.ui import theme
+from voxtral_desktop.ui.conversations_vm import ConversationsViewModel
 
 log = logging.getLogger(__name__)
 
@@ -214,9 +215,9 @@ class ConversationList(QFrame):
     error = Signal(str, str)
     notice = Signal(str)
 
-    def __init__(self, bridge: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, conversations: ConversationsViewModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.bridge = bridge
+        self.conversations = conversations
         self.setObjectName("sidePanel")
         self.setFixedWidth(PANEL_WIDTH)
         lay = QVBoxLayout(self)
@@ -251,14 +252,14 @@ class ConversationList(QFrame):
         lay.addWidget(self.empty)
         lay.addStretch(0)
         self._summaries: dict[str, Any] = {}
-        # No refresh here: the owner calls refresh() once it listens to the bridge's errors.
+        # No refresh here: the owner calls refresh() once it listens to this panel's errors.
 
     # --- contents -------------------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Rebuild the rows from the bridge (newest first), keeping the scroll position and the highlight."""
+        """Rebuild the rows from the history (newest first), keeping the scroll position and the highlight."""
         try:
-            summaries = list(self.bridge.conversations())
+            summaries = list(self.conversations.conversations())
         except Exception as e:  # an unreadable history file must not take the window down
             log.exception("could not list conversations")
             self.error.emit("Could not read the conversation history", str(e))
@@ -279,7 +280,7 @@ class ConversationList(QFrame):
         self.list.blockSignals(False)
         self.list.verticalScrollBar().setValue(scroll)
         self.empty.setVisible(not summaries)
-        self.set_current(self.bridge.current_conversation_id)
+        self.set_current(self.conversations.current_conversation_id)
 
     def set_current(self, conversation_id: str) -> None:
         self.list.current_id = conversation_id or ""
@@ -308,12 +309,12 @@ class ConversationList(QFrame):
     # --- actions --------------------------------------------------------------------------------------
 
     def new_conversation(self) -> None:
-        self.bridge.newConversation()
+        self.conversations.newConversation()
 
     def open(self, conversation_id: str) -> None:
-        if conversation_id and conversation_id != self.bridge.current_conversation_id:
-            self.bridge.openConversation(conversation_id)
-        self.set_current(self.bridge.current_conversation_id)
+        if conversation_id and conversation_id != self.conversations.current_conversation_id:
+            self.conversations.openConversation(conversation_id)
+        self.set_current(self.conversations.current_conversation_id)
 
     def start_rename(self, conversation_id: str) -> None:
         item = self.item(conversation_id)
@@ -326,7 +327,7 @@ class ConversationList(QFrame):
         if not title:
             return False
         try:
-            self.bridge.renameConversation(conversation_id, title)
+            self.conversations.renameConversation(conversation_id, title)
         except (LookupError, ValueError, OSError) as e:
             self.error.emit("Could not rename the conversation", str(e))
             self.refresh()
@@ -351,7 +352,7 @@ class ConversationList(QFrame):
         if not self.confirm_delete(self.summary(conversation_id)):
             return False
         try:
-            self.bridge.deleteConversation(conversation_id)
+            self.conversations.deleteConversation(conversation_id)
         except (LookupError, ValueError, OSError) as e:
             self.error.emit("Could not delete the conversation", str(e))
             return False
@@ -373,7 +374,7 @@ class ConversationList(QFrame):
         if not path:
             return ""
         try:
-            self.bridge.exportConversation(conversation_id, fmt, path)
+            self.conversations.exportConversation(conversation_id, fmt, path)
         except (OSError, ValueError, LookupError) as e:
             self.error.emit(f"Could not export to {EXPORT_NAMES.get(fmt, fmt)}", str(e))
             return ""

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from voxtral_desktop.core.config import ConfigError
 from voxtral_desktop.ui import theme
-from voxtral_desktop.ui.bridge import Bridge
+from voxtral_desktop.ui.settings_vm import SettingsViewModel
 
 log = logging.getLogger(__name__)
 
@@ -215,13 +215,14 @@ def parse(field: Field, text: str) -> Any:
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, bridge: Bridge, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: SettingsViewModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.bridge = bridge
+        self.settings = settings
+        self._speech = settings.speech_info()
         self.setWindowTitle("Settings")
         self.setObjectName("settingsDialog")
         self.setMinimumWidth(560)
-        self._initial = bridge.settings_snapshot()
+        self._initial = settings.snapshot()
         self.inputs: dict[str, Editor] = {}
         self.errors: dict[str, QLabel] = {}
         self._invalid: set[str] = set()
@@ -256,7 +257,7 @@ class SettingsDialog(QDialog):
         outer.addWidget(self.dialog_error)
 
         buttons = QHBoxLayout()
-        where = QLabel(f"Saved to {bridge.settings_file()}")
+        where = QLabel(f"Saved to {settings.settings_file()}")
         where.setObjectName("fieldHelp")
         where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         buttons.addWidget(where, 1)
@@ -380,30 +381,22 @@ class SettingsDialog(QDialog):
             lay.addWidget(help_label)
             if field.name == "speech.enabled":
                 self.speech_note = help_label
-                speaker = self._speaker()
-                if speaker is not None and not speaker.available:
+                if not self._speech.available:
                     help_label.setProperty("kind", "warn")
-                    help_label.setToolTip(speaker.error)
+                    help_label.setToolTip(self._speech.error)
         self.inputs[field.name] = editor
         self.errors[field.name] = error
         return box
 
-    def _speaker(self) -> Any:
-        return getattr(self.bridge, "speaker", None)
-
     def _speech_note(self) -> str:
-        speaker = self._speaker()
-        if speaker is None:
-            return ""
-        if not speaker.available:
+        if not self._speech.available:
             return "Not available on this computer: no working text-to-speech engine."
-        return f"Spoken by the “{speaker.engine}” text-to-speech engine." if speaker.engine else ""
+        return f"Spoken by the “{self._speech.engine}” text-to-speech engine." if self._speech.engine else ""
 
     def _fill_voices(self, combo: QComboBox) -> None:
         wanted = self._current(_field("speech.voice"))
         combo.addItem("Default", "")
-        speaker = self._speaker()
-        voices = list(speaker.voices()) if speaker is not None else []
+        voices = self._speech.voices
         for name in voices:
             combo.addItem(name, name)
         if wanted and combo.findData(wanted) < 0:
@@ -421,7 +414,7 @@ class SettingsDialog(QDialog):
         combo.blockSignals(True)
         combo.clear()
         combo.addItem("System default", "")
-        names, problem = self.bridge.input_devices(refresh=refresh)
+        names, problem = self.settings.input_devices(refresh=refresh)
         for name in names:
             combo.addItem(name, name)
         if wanted and combo.findData(wanted) < 0:
@@ -456,7 +449,7 @@ class SettingsDialog(QDialog):
     def _validate(self, field: Field) -> None:
         if field.name not in self.errors:
             return  # still building
-        message = self.bridge.check_setting(field.section, field.key, self.value(field.name))
+        message = self.settings.check(field.section, field.key, self.value(field.name))
         error, editor = self.errors[field.name], self.inputs[field.name]
         if message:
             self._invalid.add(field.name)
@@ -499,7 +492,7 @@ class SettingsDialog(QDialog):
 
         async def run() -> None:
             try:
-                ok, message = await self.bridge.test_connection(remote)
+                ok, message = await self.settings.test_connection(remote)
             finally:
                 self.test_button.setEnabled(True)
             self.connection_result.setText(("✓ " if ok else "✗ ") + message)
@@ -512,7 +505,7 @@ class SettingsDialog(QDialog):
         if self._invalid:
             return
         try:
-            self.bridge.save_settings(self.changes())
+            self.settings.save(self.changes())
         except ConfigError as e:
             self.dialog_error.setText(str(e))
             self.dialog_error.show()

@@ -63,6 +63,16 @@ class Speaker(QObject):
     def is_speaking(self) -> bool:
         return self._speaking
 
+    @property
+    def voice(self) -> str:
+        """The name of the voice the engine speaks with ("" without an engine)."""
+        return self._tts.voice().name() if self._tts is not None else ""
+
+    @property
+    def rate(self) -> float:
+        """Speech rate, -1.0 (slowest) to 1.0 (fastest); 0.0 is normal."""
+        return float(self._tts.rate()) if self._tts is not None else 0.0
+
     def voices(self) -> list[str]:
         return [v.name() for v in self._tts.availableVoices()] if self._tts is not None else []
 

@@ -1,0 +1,111 @@
+"""The UI's door to the conversation history: list, start, open, rename, delete and export conversations, and
+the session (memory + saving) that the next turn goes into."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from voxtral_desktop.core.conversation import ConversationSession
+from voxtral_desktop.core.errors import HistoryError
+from voxtral_desktop.core.history import ConversationSummary, HistoryStore
+from voxtral_desktop.core.model import VoxtralModel
+from voxtral_desktop.ui.model_vm import ModelViewModel
+
+log = logging.getLogger(__name__)
+
+
+class ConversationsViewModel(QObject):
+    """The current conversation and the list of stored ones.
+
+    Starting or opening a conversation emits ``conversationOpened``; the replies view-model listens to it and
+    stops the reply in flight, so a late answer never lands in the wrong conversation.
+    """
+
+    conversationsChanged = Signal()
+    conversationOpened = Signal(str, object)  # conversation id ("" for a new one), its stored turns (TurnRecord list)
+    errorOccurred = Signal(str, str)  # title, detail: shown in the window's banner
+
+    def __init__(
+        self, model: ModelViewModel, history: HistoryStore | None = None, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._model = model
+        self._history = history
+        self._session: ConversationSession | None = None  # made on the first turn: no empty conversations
+        model.modelReplaced.connect(self._use_model)
+
+    @property
+    def history(self) -> HistoryStore:
+        """The history database, opened on first use; an unusable file falls back to memory, with a warning."""
+        if self._history is None:
+            try:
+                self._history = HistoryStore()
+            except HistoryError as e:
+                log.error("%s; this session's history is kept in memory only", e)
+                self.errorOccurred.emit("History is not being saved", f"{e}. The file was left untouched.")
+                self._history = HistoryStore(":memory:")
+        return self._history
+
+    def session(self) -> ConversationSession:
+        """The conversation the next turn goes into, created with that turn."""
+        if self._session is None:
+            self._session = ConversationSession(self._model.model, self.history)
+        return self._session
+
+    def _use_model(self, model: VoxtralModel) -> None:
+        if self._session is not None:
+            self._session.model = model
+
+    @property
+    def current_conversation_id(self) -> str:
+        return self._session.conversation_id if self._session is not None else ""
+
+    def conversations(self) -> list[ConversationSummary]:
+        return self.history.list_conversations()
+
+    def notify_changed(self) -> None:
+        """A turn was added or finished: the list's order, sizes or titles may have changed."""
+        self.conversationsChanged.emit()
+
+    def store_transcript(self, session: ConversationSession, turn_id: int, transcript: str) -> None:
+        """Write what the user said into their stored turn; a conversation still untitled is named after it."""
+        session.store.set_turn_text(turn_id, transcript)
+        session.store.title_from(session.conversation_id, transcript)
+
+    @Slot()
+    def newConversation(self) -> None:
+        """Start fresh: no memory of earlier turns; the conversation is created with its first turn."""
+        self._session = None
+        self.conversationOpened.emit("", [])
+        self.conversationsChanged.emit()
+
+    @Slot(str)
+    def openConversation(self, conversation_id: str) -> None:
+        """Continue a stored conversation: its turns are shown and remembered (as text, or kept audio)."""
+        turns = self.history.turns(conversation_id)
+        self._session = ConversationSession(self._model.model, self.history, conversation_id)
+        self.conversationOpened.emit(conversation_id, turns)
+
+    @Slot(str, str)
+    def renameConversation(self, conversation_id: str, title: str) -> None:
+        self.history.rename(conversation_id, title)
+        self.conversationsChanged.emit()
+
+    @Slot(str)
+    def deleteConversation(self, conversation_id: str) -> None:
+        self.history.delete(conversation_id)
+        if conversation_id == self.current_conversation_id:
+            self.newConversation()
+        else:
+            self.conversationsChanged.emit()
+
+    def exportConversation(self, conversation_id: str, fmt: str, path: str | Path) -> Path:
+        """Write the conversation as Markdown ("md") or JSON ("json"); raises ValueError/OSError with a message."""
+        return self.history.export_to(conversation_id, fmt, path)
+
+    def close(self) -> None:
+        if self._history is not None:
+            self._history.close()

@@ -1,0 +1,226 @@
+"""The UI's door to replies: send a recording or typed text, stream the reply's chunks to the chat view and the
+speaker, stop it when the user talks over it (barge-in), and fill in the transcript of what was said."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal, Slot
+from qasync import asyncSlot
+
+from voxtral_desktop.core import chunks as C
+from voxtral_desktop.core.audio import waveform
+from voxtral_desktop.core.capture import Recording
+from voxtral_desktop.core.chunks import ReplyStatus, status_of
+from voxtral_desktop.core.config import Config
+from voxtral_desktop.core.conversation import ConversationSession
+from voxtral_desktop.core.model import Mode
+from voxtral_desktop.ui.conversations_vm import ConversationsViewModel
+from voxtral_desktop.ui.model_vm import ModelViewModel
+from voxtral_desktop.ui.speaker import Speaker
+from voxtral_desktop.ui.status import ReplyResult
+from voxtral_desktop.ui.talk_rules import NOT_READY
+from voxtral_desktop.ui.workers import Workers
+
+log = logging.getLogger(__name__)
+
+WAVEFORM_BARS = 40  # bars in the little picture of the user's voice message
+
+
+
+class RepliesViewModel(QObject):
+    """One reply streams at a time; a new turn, Esc, or opening another conversation stops the one in flight.
+
+    Turn ids count up from 1 in this window; the chat view keys its bubbles by them.
+    """
+
+    userTurn = Signal(int, float, object)  # turn id, recording seconds, waveform (list of floats)
+    userText = Signal(int, str)  # turn id, a typed turn's text
+    userTranscript = Signal(int, str)  # turn id, what the user said (the "show what I said" setting)
+    replyStarted = Signal(int)
+    replyChunk = Signal(int, str)  # turn id, the chunk's words
+    replyFinished = Signal(int, object)  # turn id, ReplyResult
+    busyChanged = Signal(bool)  # a reply is streaming
+    modeChanged = Signal(object)  # Mode
+    speakingChanged = Signal(bool)
+    hint = Signal(str)  # a short, transient tip next to the talk button
+
+    def __init__(
+        self,
+        config: Config,
+        workers: Workers,
+        model: ModelViewModel,
+        conversations: ConversationsViewModel,
+        speaker: Speaker,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.config = config
+        self._workers = workers
+        self._model = model
+        self._conversations = conversations
+        self.speaker = speaker
+        self._mode = Mode.CONVERSATION
+        self._turns = itertools.count(1)
+        self._reply_task: asyncio.Future[Any] | None = None
+        self._active = 0  # replies not yet wound down (a stopped one may still be ending)
+        self._spoken_turn: int | None = None  # the reply whose chunks are being spoken; None once silenced
+        speaker.speakingChanged.connect(self.speakingChanged)
+        # A conversation opened (or a new one started) silences the reply to the old one.
+        conversations.conversationOpened.connect(lambda *_: self.barge_in())
+        self.apply_settings()
+
+    @property
+    def mode(self) -> Mode:
+        return self._mode
+
+    @Slot(str)
+    def setMode(self, mode: str) -> None:
+        """Conversation (answers, spoken) or transcribe (a written transcript); typed turns always converse."""
+        new = Mode(mode)  # ValueError for an unknown mode
+        if new != self._mode:
+            self._mode = new
+            self.modeChanged.emit(new)
+
+    @property
+    def is_busy(self) -> bool:
+        return self._reply_task is not None and not self._reply_task.done()
+
+    @property
+    def reply_task(self) -> asyncio.Future[Any] | None:
+        return self._reply_task
+
+    def apply_settings(self, before: Config | None = None) -> None:
+        """The speech settings take effect at once (the rest is read at the start of every reply)."""
+        sp = self.config.speech
+        self.speaker.configure(enabled=sp.enabled, voice=sp.voice, rate=sp.rate, engine=sp.engine)
+
+    # --- sending ------------------------------------------------------------------------------------
+
+    def sendRecording(self, recording: Recording) -> asyncio.Future[Any]:
+        """Show the user's turn and stream the reply to it; returns the reply's task."""
+        turn_id = next(self._turns)
+        self.userTurn.emit(turn_id, recording.duration_s, waveform(recording.audio, WAVEFORM_BARS))
+        return self._start(self._reply(turn_id, recording, None))
+
+    def sendText(self, text: str) -> asyncio.Future[Any] | None:
+        """A typed turn instead of speech (always conversation mode); returns the reply's task."""
+        text = text.strip()
+        if not text:
+            return None
+        if not self._model.status.ready:
+            self.hint.emit(NOT_READY)
+            return None
+        self.barge_in()
+        turn_id = next(self._turns)
+        self.userText.emit(turn_id, text)
+        return self._start(self._reply(turn_id, None, text))
+
+    def _start(self, task: Any) -> asyncio.Future[Any]:
+        self._reply_task = task
+        self._workers.track(task)
+        self._model.lend(task)
+        return task
+
+    # --- streaming ----------------------------------------------------------------------------------
+
+    @asyncSlot()
+    async def _reply(self, turn_id: int, recording: Recording | None, text: str | None) -> None:
+        # A reply cancelled by talking over it may still be winding down; the model runs one at a time.
+        self._active += 1
+        self.replyStarted.emit(turn_id)
+        if self._active == 1:
+            self.busyChanged.emit(True)
+        first_ms: float | None = None
+        final: dict[str, Any] | None = None
+        session = self._conversations.session()
+        mode = self._mode if recording is not None else Mode.CONVERSATION
+        self.speaker.stop()  # a previous reply still being spoken gives way to this one
+        self._spoken_turn = turn_id if mode == Mode.CONVERSATION else None
+        try:
+            if recording is not None:
+                stream = session.respond(
+                    recording.audio, sample_rate=recording.sample_rate, mode=mode, chunk_id=f"turn-{turn_id}"
+                )
+            else:
+                stream = session.respond_text(text or "", chunk_id=f"turn-{turn_id}")
+            async for chunk in stream:
+                if chunk["success"] and chunk["text"]:
+                    if first_ms is None:
+                        first_ms = float(chunk["processing_time_ms"])
+                    self.replyChunk.emit(turn_id, chunk["text"])
+                    if self._spoken_turn == turn_id:
+                        self.speaker.say_chunk(chunk["text"])
+                if chunk["is_final"]:
+                    final = dict(chunk)
+        except Exception as e:
+            # Shown in the conversation where it happened, and logged with its traceback.
+            log.exception("reply %d failed", turn_id)
+            detail = f"{type(e).__name__}: {e}"
+            self.replyFinished.emit(
+                turn_id, ReplyResult(turn_id, ReplyStatus.ERROR, first_ms, 0.0, C.FALLBACK_TEXT, detail)
+            )
+            return
+        finally:
+            self._active -= 1
+            if self._active == 0:
+                self.busyChanged.emit(False)
+            self._conversations.notify_changed()
+        assert final is not None
+        status = status_of(final)
+        total = float(final["processing_time_ms"])
+        if status == ReplyStatus.ERROR:
+            result = ReplyResult(turn_id, status, first_ms, total, final["text"], final.get("error", ""))
+        else:
+            result = ReplyResult(turn_id, status, first_ms, total)
+        self.replyFinished.emit(turn_id, result)
+        if (
+            recording is not None
+            and mode == Mode.CONVERSATION
+            and status == ReplyStatus.COMPLETE
+            and self.config.conversation.show_transcript
+            and session.last is not None
+        ):
+            await self._show_transcript(turn_id, recording, session, session.last.user_turn_id)
+
+    async def _show_transcript(
+        self, turn_id: int, recording: Recording, session: ConversationSession, stored_turn_id: int
+    ) -> None:
+        """Transcribe the user's turn after the reply (so the reply is never delayed) and show it."""
+        texts: list[str] = []
+        async for chunk in self._model.model.process_realtime_chunk_streaming(
+            recording.audio, f"turn-{turn_id}-transcript", mode=Mode.TRANSCRIBE, sample_rate=recording.sample_rate
+        ):
+            if not chunk["success"]:
+                log.info("no transcript for turn %d: %s", turn_id, chunk.get("error"))
+                return
+            if chunk["text"]:
+                texts.append(chunk["text"])
+        transcript = " ".join(texts)
+        self._conversations.store_transcript(session, stored_turn_id, transcript)
+        self.userTranscript.emit(turn_id, transcript)
+        self._conversations.notify_changed()
+
+    # --- stopping -----------------------------------------------------------------------------------
+
+    def barge_in(self) -> None:
+        """Stop the reply in flight and its speech at once; the reply ends marked interrupted."""
+        self._spoken_turn = None
+        self.speaker.stop()
+        if self.is_busy:
+            self._model.cancel()
+
+    def interrupt(self) -> bool:
+        """Esc with no recording: stop the reply that is streaming or being spoken. True if there was one."""
+        if self.is_busy or self.speaker.is_speaking:
+            self.barge_in()
+            return True
+        return False
+
+    def close(self) -> None:
+        """Quitting: silence at once (the model is stopped by its own view-model)."""
+        self._spoken_turn = None
+        self.speaker.stop()

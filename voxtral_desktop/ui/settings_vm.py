@@ -1,0 +1,103 @@
+"""The UI's door to the settings: a copy to edit, each value checked with the config's own message, changes
+saved to the user's file and applied at once, and a remote server tried before it is chosen."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from voxtral_desktop.core import paths
+from voxtral_desktop.core.config import Config, save_changes
+from voxtral_desktop.core.errors import CaptureError, ConfigError
+from voxtral_desktop.core.model import VoxtralModel
+from voxtral_desktop.core.portaudio import InputDevice
+from voxtral_desktop.ui.speaker import Speaker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SpeechInfo:
+    """What the settings dialog says about spoken replies on this computer."""
+
+    available: bool
+    engine: str
+    error: str
+    voices: tuple[str, ...]
+
+
+class SettingsViewModel(QObject):
+    """Settings for the dialog. ``applied(before)`` tells the other view-models what the settings were."""
+
+    applied = Signal(object)  # a copy of the Config as it was before the save
+
+    def __init__(
+        self,
+        config: Config,
+        speaker: Speaker,
+        device_lister: Callable[..., list[InputDevice]],
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.config = config
+        self._speaker = speaker
+        self._device_lister = device_lister
+
+    def settings_file(self) -> Path:
+        """Where Settings writes: the user file the config was loaded with, else the default one."""
+        return getattr(self.config, "user_file", None) or paths.user_config_file()
+
+    def snapshot(self) -> Config:
+        """A copy of the live settings, for the settings dialog to show and edit."""
+        return self.config.copy()
+
+    def check(self, section: str, key: str, value: Any) -> str | None:
+        """The config's own message when ``value`` is not acceptable, else None."""
+        try:
+            self.config.copy().update({section: {key: value}} if section else {key: value})
+        except ConfigError as e:
+            return str(e)
+        return None
+
+    def input_devices(self, *, refresh: bool = False) -> tuple[list[str], str]:
+        """Names of the input devices (default first), and a message when there are none."""
+        try:
+            devices = self._device_lister(refresh=refresh)
+        except CaptureError as e:
+            return [], str(e)
+        names = [d.name for d in sorted(devices, key=lambda d: not d.is_default)]
+        return names, "" if names else "No microphone found."
+
+    def speech_info(self) -> SpeechInfo:
+        s = self._speaker
+        return SpeechInfo(s.available, s.engine, s.error, tuple(s.voices()))
+
+    def save(self, changes: Mapping[str, Mapping[str, Any] | Any]) -> None:
+        """Apply ``changes`` to the live settings (the next reply uses them) and write them to the user's file.
+
+        Only the changed keys are written, so `--model`/`--config` given on the command line are not saved
+        behind the user's back. Raises ConfigError, leaving the live settings and the file as they were.
+        """
+        if all(v in ({}, None) for v in changes.values()):
+            return  # nothing changed: nothing to write or apply
+        before = self.config.copy()
+        save_changes(changes, live=self.config, path=self.settings_file())
+        self.applied.emit(before)
+
+    async def test_connection(self, remote: Mapping[str, Any]) -> tuple[bool, str]:
+        """Settings' "Test connection": try the given server settings without applying them."""
+        candidate = self.config.copy()
+        try:
+            candidate.update({"backend": "openai", "remote": dict(remote)})
+        except ConfigError as e:
+            return False, str(e)
+        model = VoxtralModel.from_config(candidate)
+        try:
+            return await model.check_connection()
+        finally:
+            await model.aclose()

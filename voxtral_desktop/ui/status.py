@@ -1,0 +1,62 @@
+"""The frozen snapshots the view-models publish (model, microphone, a finished reply), with the core's enums.
+
+No Qt here: the talk rules and the tests read these without a window. A view-model replaces its snapshot
+whole and emits it; nobody mirrors a view-model's private fields.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from voxtral_desktop.core.chunks import ReplyStatus
+from voxtral_desktop.core.model import LoadPhase, Mode
+
+__all__ = ["LoadPhase", "MicStatus", "Mode", "ModelStatus", "ReplyResult", "ReplyStatus", "model_label"]
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """Where loading the model stands, and what to tell the user about it."""
+
+    phase: LoadPhase = LoadPhase.IDLE
+    message: str = ""  # for users: progress, where it runs, or what went wrong and what to do
+    fraction: float | None = None  # download progress in [0, 1], when known
+    device: str | None = None  # where the loaded model runs ("cpu", "cuda", ...), when the back-end says
+
+    @property
+    def ready(self) -> bool:
+        return self.phase == LoadPhase.READY
+
+
+@dataclass(frozen=True)
+class MicStatus:
+    """What the last look for the configured microphone found."""
+
+    checked: bool = False  # False until the first look has finished
+    available: bool = False
+    message: str = "Checking for a microphone…"  # why not, when it is not available
+
+
+@dataclass(frozen=True)
+class ReplyResult:
+    """How a reply ended, for the chat view's footer under the assistant bubble."""
+
+    turn_id: int
+    status: ReplyStatus  # COMPLETE, ERROR or INTERRUPTED
+    first_chunk_ms: float | None  # time to the first words, None when no words came
+    total_ms: float
+    text: str = ""  # for errors: the user-facing fallback text
+    detail: str = ""  # for errors: what went wrong
+
+
+def model_label(model_id: str) -> str:
+    """ "mistralai/Voxtral-Mini-3B-2507" -> "Voxtral-Mini-3B-2507"; ".../models--org--Name/snapshots/<hash>"
+    -> "Name"; ".../tiny-voxtral/<hash>" -> "tiny-voxtral"."""
+    parts = [p for p in model_id.replace("\\", "/").split("/") if p]
+    while len(parts) > 1 and (parts[-1] == "snapshots" or re.fullmatch(r"[0-9a-f]{16,}", parts[-1])):
+        parts.pop()
+    name = parts[-1] if parts else model_id
+    if name.startswith("models--"):
+        name = name.split("--")[-1]
+    return name

@@ -1,4 +1,5 @@
-"""The chat view on its own: growing replies, states, scrolling that follows only at the bottom, copyable text."""
+"""The chat view on its own: growing replies, states, scrolling that follows only at the bottom, copyable text,
+and stored turns rebuilt as the live view shows them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
 from voxtral_desktop.core.chunks import ReplyStatus
+from voxtral_desktop.core.history import TurnRecord
 from voxtral_desktop.ui.chat_view import ChatView, format_duration
 
 
@@ -114,3 +116,73 @@ def test_long_conversations_stay_cheap_to_grow(qtbot):
 def test_durations_read_naturally():
     assert format_duration(2.34) == "2.3 s"
     assert format_duration(65.4) == "1:05"
+
+
+def _record(id_: int, role: str, text: str = "", status: str = "complete", **kw) -> TurnRecord:
+    base = {
+        "id": id_, "role": role, "mode": "conversation", "text": text, "status": status, "error": None,
+        "duration_s": None, "first_chunk_ms": None, "total_ms": None, "created_at": 0.0, "has_audio": False,
+        "chunks": [],
+    }  # fmt: skip
+    base.update(kw)
+    return TurnRecord(**base)
+
+
+def test_stored_turns_are_rebuilt_as_the_live_view_shows_them(qtbot):
+    view = ChatView()
+    qtbot.addWidget(view)
+    view.resize(640, 480)
+    view.show()
+    view.begin_reply(1)
+    view.append_chunk(1, "live words")
+    records = [
+        _record(10, "user", duration_s=1.23),
+        _record(
+            11, "assistant", "Sunny today.", first_chunk_ms=120.0, total_ms=480.0, chunks=["Sunny", "today."]
+        ),
+        _record(12, "user", "What about tomorrow?", duration_s=2.0),
+        _record(13, "assistant", "Rain, then", status="interrupted", total_ms=300.0),
+        _record(14, "user", "Typed question"),
+        _record(15, "assistant", "", status="error", error="GenerationError: boom", total_ms=50.0),
+        _record(16, "user", "Dictated words", mode="transcribe", duration_s=1.0),
+        _record(17, "assistant", "dictated words", mode="transcribe", total_ms=200.0),
+    ]
+    view.load_turns(records)
+    assert view.turn_count() == 8 and not view.is_empty()
+    users, replies = view.user_turns(), view.replies()
+    assert users[0].text_label.text() == "(spoken, 1.2 s)" and users[0].text == ""
+    assert users[1].text == "What about tomorrow?" and users[2].text == "Typed question"
+    assert replies[0].text == "Sunny today." and replies[0].label.text() == "Sunny today."
+    assert replies[0].meta.text() == "First words in 0.12 s  ·  0.48 s in all"
+    assert (
+        replies[1].meta.objectName() == "metaInterrupted"
+        and replies[1].meta.text() == "Interrupted after 0.30 s"
+    )
+    assert (
+        replies[2].status == "error" and replies[2].error_bubble is not None and replies[2].bubble.isHidden()
+    )
+    assert "GenerationError: boom" in [
+        lbl.text() for lbl in replies[2].error_bubble.findChildren(type(replies[2].label))
+    ]
+    assert replies[3].speaker.text() == "Transcript"
+
+    # Stored turns never collide with live turn ids that follow.
+    view.add_user_text(11, "next")
+    view.begin_reply(11)
+    view.append_chunk(11, "fresh")
+    assert view.reply(11).text == "fresh" and view.reply(-11).text == "Sunny today."
+
+    view.clear()
+    assert view.turn_count() == 0 and view.is_empty() and view.replies() == []
+
+
+def test_transcript_of_a_spoken_turn_goes_under_its_waveform(qtbot):
+    view = ChatView()
+    qtbot.addWidget(view)
+    view.show()
+    user = view.add_user_turn(1, 1.5, [0.4] * 40)
+    assert user.text_label.isHidden() and user.duration.text() == "1.5 s"
+    view.set_user_transcript(1, "What's the weather like?")
+    assert not user.text_label.isHidden() and user.text_label.objectName() == "userTranscript"
+    assert user.text == "What's the weather like?"
+    view.set_user_transcript(99, "nobody")  # unknown turn: ignored

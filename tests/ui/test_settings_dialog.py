@@ -1,4 +1,5 @@
-"""Settings dialog round trip: edit, inline validation with the config's messages, save, reload from disk."""
+"""Settings dialog round trip: edit, inline validation with the config's messages, save, reload from disk; the
+conversation and speech settings; the Server page."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from ui_helpers import hold, scripted_model, wait_reply_done
 from voxtral_desktop.core import paths
 from voxtral_desktop.core.config import load_config
 from voxtral_desktop.core.portaudio import InputDevice
+from voxtral_desktop.testing.openai_server import OpenAICompatibleServer
 from voxtral_desktop.ui.settings_dialog import SettingsDialog
 
 
@@ -111,3 +113,75 @@ def test_blank_model_id_is_refused_inline(qtbot, make_app):
     assert dialog.errors["model.id"].text() == "model.id must not be empty, got ''"
     assert not dialog.save_button.isEnabled()
     dialog.reject()
+
+
+def test_new_settings_round_trip(qtbot, make_app):
+    app = make_app(scripted_model())
+    dialog = app.window.open_settings()
+    turns = dialog.inputs["conversation.max_turns"]
+    assert turns.text() == "6"
+    assert dialog.pages.currentIndex() == 0 and dialog.page_of("conversation.max_turns") == 1
+    turns.setText("-2")
+    assert dialog.errors["conversation.max_turns"].text() == "conversation.max_turns must be >= 0, got -2"
+    assert not dialog.save_button.isEnabled()
+    assert dialog.page_buttons[1].property("invalid") and not dialog.page_buttons[0].property("invalid")
+    qtbot.mouseClick(dialog.page_buttons[1], Qt.MouseButton.LeftButton)
+    assert dialog.pages.currentIndex() == 1 and dialog.errors["conversation.max_turns"].isVisible()
+    turns.setText("many")
+    assert "must be an integer" in dialog.errors["conversation.max_turns"].text()
+    turns.setText("3")
+    assert dialog.save_button.isEnabled() and not dialog.page_buttons[1].property("invalid")
+
+    voice = dialog.inputs["speech.voice"]
+    assert voice.itemText(0) == "Default" and voice.currentData() == ""
+    assert dialog.inputs["speech.enabled"].isChecked()
+    dialog.inputs["speech.enabled"].setChecked(False)
+    dialog.inputs["speech.rate"].setValue(5)
+    dialog.inputs["conversation.keep_audio"].setChecked(True)
+    dialog.inputs["conversation.show_transcript"].setChecked(True)
+    assert dialog.changes() == {
+        "conversation": {"max_turns": 3, "keep_audio": True, "show_transcript": True},
+        "speech": {"enabled": False, "rate": 0.5},
+    }
+    dialog.save()
+    qtbot.waitUntil(lambda: app.window.settings_dialog is None, timeout=3000)
+    on_disk = yaml.safe_load(paths.user_config_file().read_text())
+    assert on_disk == {
+        "conversation": {"max_turns": 3, "keep_audio": True, "show_transcript": True},
+        "speech": {"enabled": False, "rate": 0.5},
+    }
+    cfg = app.vms.config
+    assert (cfg.conversation.max_turns, cfg.speech.enabled, cfg.speech.rate) == (3, False, 0.5)
+    assert not app.vms.speaker.enabled  # applied at once
+    assert "Spoken replies are off" in app.window.status_pill.toolTip()
+
+    again = app.window.open_settings()
+    assert again.inputs["conversation.max_turns"].text() == "3"
+    assert again.inputs["conversation.keep_audio"].isChecked()
+    assert again.inputs["speech.rate"].value() == 5 and not again.inputs["speech.enabled"].isChecked()
+    assert again.changes() == {}  # untouched: nothing to save
+    again.reject()
+
+
+def test_server_page_tests_the_connection_and_switching_engines_reloads_the_model(qtbot, make_app):
+    from voxtral_desktop.core.config import load_config
+
+    app = make_app(scripted_model(), model_factory=lambda cfg: scripted_model())
+    dialog = app.window.open_settings()
+    dialog.show_page(dialog.page_of("backend"))
+    with OpenAICompatibleServer(models=("voxtral-mini",)) as server:
+        dialog.inputs["remote.base_url"].setText(server.url + "/v1")
+        dialog.inputs["remote.model"].setText("voxtral-mini")
+        task = dialog.test_connection()
+        qtbot.waitUntil(task.done, timeout=15000)
+        assert dialog.connection_result.text().startswith("✓") and "voxtral-mini" in dialog.connection_result.text()
+    dialog.inputs["remote.timeout_s"].setText("-2")
+    assert not dialog.save_button.isEnabled() and "remote.timeout_s" in dialog.errors["remote.timeout_s"].text()
+    dialog.inputs["remote.timeout_s"].setText("30")
+    combo = dialog.inputs["backend"]
+    combo.setCurrentIndex(combo.findData("openai"))
+    dialog.save()
+    assert app.vms.config.backend == "openai" and app.vms.config.remote.model == "voxtral-mini"
+    saved = load_config()
+    assert saved.backend == "openai" and saved.remote.timeout_s == 30
+    assert "api_key" not in app.vms.settings.settings_file().read_text()

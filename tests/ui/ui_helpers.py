@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from PySide6.QtCore import Qt
 
 from voxtral_desktop.core.backends.base import Backend, GenerationRequest, ProgressCallback
 from voxtral_desktop.core.capture import CaptureSource
@@ -114,8 +115,6 @@ def hold(
     qtbot, app: App, *, seconds: float | None = None, until_fed: bool = True, space: bool = False
 ) -> None:
     """Press the talk button (or Space), keep it down while the source plays, then let go."""
-    from PySide6.QtCore import Qt
-
     window = app.window
     if space:
         qtbot.keyPress(window, Qt.Key.Key_Space)
@@ -141,3 +140,41 @@ def wait_reply_done(qtbot, app: App, turn_id: int, timeout_ms: int = 30000) -> A
         lambda: chat.has_reply(turn_id) and chat.reply(turn_id).status != ReplyStatus.STREAMING, timeout=timeout_ms
     )
     return chat.reply(turn_id)
+
+
+def quiet_model(pieces: list[str]):
+    """A scripted model whose replies are not spoken (speech has tests of its own)."""
+    model = scripted_model(pieces)
+    model.config.speech.enabled = False
+    return model
+
+
+def type_message(qtbot, app, text: str) -> None:
+    """Click in the message box, type, press Enter."""
+    box = app.window.composer
+    qtbot.mouseClick(box, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(box.hasFocus, timeout=3000)
+    qtbot.keyClicks(box, text)
+    qtbot.keyClick(box, Qt.Key.Key_Return)
+
+
+def say(qtbot, app, text: str) -> int:
+    """A typed exchange; returns its turn id once the reply is done."""
+    before = reply_ids(app.chat)
+    type_message(qtbot, app, text)
+    qtbot.waitUntil(lambda: bool(reply_ids(app.chat) - before), timeout=5000)
+    (turn_id,) = reply_ids(app.chat) - before
+    wait_reply_done(qtbot, app, turn_id, timeout_ms=10000)
+    return turn_id
+
+
+def reply_ids(chat: ChatView) -> set[int]:
+    return {reply.turn_id for reply in chat.replies()}
+
+
+def bubble_texts(chat: ChatView) -> list[str]:
+    out = []
+    for turn in chat.turns():
+        out.append(turn.text_label.text() if hasattr(turn, "text_label") else turn.label.text())
+    return out
+

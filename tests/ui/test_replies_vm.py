@@ -1,13 +1,16 @@
-"""Spoken replies chunk by chunk, and barge-in: a new press silences speech and stops generation at once."""
+"""Replies: errors in their own bubble, chunks spoken as they arrive, barge-in (a new press silences speech and stops
+generation at once), typed turns, and the transcript of what was said."""
 
 from __future__ import annotations
 
 import threading
 import time
 
+import numpy as np
 from PySide6.QtCore import Qt
 from ui_helpers import Captures, hold, scripted_model, tiny_config, wait_reply_done
 
+from voxtral_desktop.core import chunks as C
 from voxtral_desktop.core.chunks import ReplyStatus
 from voxtral_desktop.core.model import VoxtralModel
 from voxtral_desktop.testing.speech import UTTERANCES
@@ -18,6 +21,28 @@ REPLY_PIECES = ["The ", "weather ", "is ", "sunny ", "today, ", "with ", "a ", "
 
 def generation_threads() -> int:
     return sum(t.name == "voxtral-generate" for t in threading.enumerate())
+
+
+def test_generation_error_shows_a_distinct_error_bubble(qtbot, make_app):
+    model = scripted_model(["One ", "two ", "three ", "four ", "five ", "six "], fail_after=5)
+    app = make_app(model)
+    hold(qtbot, app)
+    reply = wait_reply_done(qtbot, app, 1)
+    assert reply.status == ReplyStatus.ERROR
+    assert reply.error_bubble is not None and reply.error_bubble.objectName() == "errorBubble"
+    texts = [label.text() for label in reply.error_bubble.findChildren(type(reply.label))]
+    assert any(C.FALLBACK_TEXT in t for t in texts)
+    assert any("CUDA out of memory" in t for t in texts)
+    assert reply.text.startswith("One two three")  # words shown before the failure stay
+
+
+def test_silence_gets_the_no_speech_error_bubble(qtbot, make_app):
+    model = scripted_model()
+    app = make_app(model, Captures(np.zeros(16000, dtype=np.float32)))
+    hold(qtbot, app)
+    reply = wait_reply_done(qtbot, app, 1)
+    assert reply.status == ReplyStatus.ERROR and reply.bubble.isHidden()
+    assert model.backend.requests == []
 
 
 def test_chunks_reach_the_speech_engine_in_order_before_the_reply_is_complete(qtbot, make_app):
@@ -108,34 +133,6 @@ def test_typed_turn_gets_a_reply_and_is_stored(qtbot, make_app):
     assert user.text == "what's the weather?" and assistant.text == reply.text
 
 
-def test_memory_new_and_open_conversation(qtbot, make_app):
-    model = scripted_model(REPLY_PIECES)
-    app = make_app(model)
-    hold(qtbot, app)
-    wait_reply_done(qtbot, app, 1)
-    hold(qtbot, app)
-    wait_reply_done(qtbot, app, 2)
-    requests = model.backend.requests
-    assert len(requests[1].history) == 1 and requests[1].history[0].assistant_text == "".join(REPLY_PIECES)
-    first_id = app.vms.conversations.current_conversation_id
-
-    opened: list[str] = []
-    app.vms.conversations.conversationOpened.connect(lambda cid, turns: opened.append(cid))
-    app.vms.conversations.newConversation()
-    hold(qtbot, app)
-    wait_reply_done(qtbot, app, 3)
-    assert requests[2].history == ()
-    assert len(app.vms.conversations.conversations()) == 2
-
-    app.vms.conversations.openConversation(first_id)
-    hold(qtbot, app)
-    wait_reply_done(qtbot, app, 4)
-    # Audio was not kept (the default), so the earlier spoken turns are not memory; nothing breaks.
-    assert opened == ["", first_id]
-    assert app.vms.conversations.current_conversation_id == first_id
-    assert len(app.vms.conversations.history.turns(first_id)) == 6
-
-
 def test_show_what_i_said_puts_the_transcript_in_the_user_turn(
     qtbot, make_app, tiny_model, utterance_audio
 ):
@@ -150,18 +147,3 @@ def test_show_what_i_said_puts_the_transcript_in_the_user_turn(
     user = app.vms.conversations.history.turns(app.vms.conversations.current_conversation_id)[0]
     assert user.text == UTTERANCES[1].spoken
     assert app.vms.conversations.conversations()[0].title == UTTERANCES[1].spoken  # named after what was said
-
-
-def test_a_corrupt_history_file_is_reported_and_left_alone(qtbot, make_app, isolated_home):
-    from voxtral_desktop.core.history import default_path
-
-    path = default_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"garbage" * 200)
-    app = make_app(scripted_model(REPLY_PIECES))
-    qtbot.waitUntil(lambda: app.window.banner("error") is not None, timeout=3000)
-    assert app.window.banner("error").title.text() == "History is not being saved"
-    hold(qtbot, app)
-    assert wait_reply_done(qtbot, app, 1).status == ReplyStatus.COMPLETE  # replies go on, kept in memory only
-    assert path.read_bytes() == b"garbage" * 200
-    assert app.vms.model.status.ready

@@ -3,6 +3,7 @@ and a clean quit."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import subprocess
@@ -115,7 +116,6 @@ def test_uncaught_errors_in_async_slots_are_logged_and_shown(qtbot, make_app, fi
 
 
 def asyncio_loop():
-    import asyncio
 
     return asyncio.get_event_loop()
 

@@ -1,4 +1,5 @@
-"""The model's state in the window: loading, downloading with progress, ready (with a CPU note), failed with advice."""
+"""The model's state in the window: loading, downloading with progress, ready (with a CPU note), failed with advice,
+and a reload when its settings change."""
 
 from __future__ import annotations
 

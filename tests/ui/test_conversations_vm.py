@@ -1,0 +1,53 @@
+"""Conversations: memory within one, none after "new", memory again when an old one is opened; a corrupt history."""
+
+from __future__ import annotations
+
+from ui_helpers import hold, scripted_model, wait_reply_done
+
+from voxtral_desktop.core.chunks import ReplyStatus
+
+REPLY_PIECES = ["The ", "weather ", "is ", "sunny ", "today, ", "with ", "a ", "light ", "breeze ", "from ",
+                "the ", "west."]
+
+
+def test_memory_new_and_open_conversation(qtbot, make_app):
+    model = scripted_model(REPLY_PIECES)
+    app = make_app(model)
+    hold(qtbot, app)
+    wait_reply_done(qtbot, app, 1)
+    hold(qtbot, app)
+    wait_reply_done(qtbot, app, 2)
+    requests = model.backend.requests
+    assert len(requests[1].history) == 1 and requests[1].history[0].assistant_text == "".join(REPLY_PIECES)
+    first_id = app.vms.conversations.current_conversation_id
+
+    opened: list[str] = []
+    app.vms.conversations.conversationOpened.connect(lambda cid, turns: opened.append(cid))
+    app.vms.conversations.newConversation()
+    hold(qtbot, app)
+    wait_reply_done(qtbot, app, 3)
+    assert requests[2].history == ()
+    assert len(app.vms.conversations.conversations()) == 2
+
+    app.vms.conversations.openConversation(first_id)
+    hold(qtbot, app)
+    wait_reply_done(qtbot, app, 4)
+    # Audio was not kept (the default), so the earlier spoken turns are not memory; nothing breaks.
+    assert opened == ["", first_id]
+    assert app.vms.conversations.current_conversation_id == first_id
+    assert len(app.vms.conversations.history.turns(first_id)) == 6
+
+
+def test_a_corrupt_history_file_is_reported_and_left_alone(qtbot, make_app, isolated_home):
+    from voxtral_desktop.core.history import default_path
+
+    path = default_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"garbage" * 200)
+    app = make_app(scripted_model(REPLY_PIECES))
+    qtbot.waitUntil(lambda: app.window.banner("error") is not None, timeout=3000)
+    assert app.window.banner("error").title.text() == "History is not being saved"
+    hold(qtbot, app)
+    assert wait_reply_done(qtbot, app, 1).status == ReplyStatus.COMPLETE  # replies go on, kept in memory only
+    assert path.read_bytes() == b"garbage" * 200
+    assert app.vms.model.status.ready

@@ -1,0 +1,95 @@
+"""The window as a whole: typed turns in the message box, the mode switch, the hint under the talk button, banners."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+from ui_helpers import (
+    hold,
+    quiet_model,
+    say,
+    scripted_model,
+    type_message,
+    wait_reply_done,
+)
+
+from voxtral_desktop.core.chunks import ReplyStatus
+from voxtral_desktop.ui.talk_rules import DICTATE_HINT, IDLE_HINT, SPEAKING_HINT
+
+
+def test_a_typed_turn_shows_its_text_then_the_reply(qtbot, make_app):
+    model = quiet_model(["Paris is ", "the capital."])
+    app = make_app(model)
+    window = app.window
+    assert QApplication.focusWidget() is not window.composer  # Space is push-to-talk at start
+
+    # Empty text does nothing, with Enter or the (disabled) Send button.
+    qtbot.mouseClick(window.composer, Qt.MouseButton.LeftButton)
+    qtbot.keyClick(window.composer, Qt.Key.Key_Return)
+    assert not window.send_button.isEnabled()
+    qtbot.wait(50)
+    assert app.chat.turn_count() == 0 and model.backend.requests == []
+
+    # Space typed in the box is a space, not push-to-talk.
+    type_message(qtbot, app, "What is the capital of France?")
+    assert not app.vms.recording.is_recording
+    reply = wait_reply_done(qtbot, app, 1)
+    user = app.chat.user_turns()[0]
+    assert user.text == "What is the capital of France?" and user.duration is None
+    assert [type(t).__name__ for t in app.chat.turns()] == ["UserTurn", "AssistantTurn"]
+    assert reply.status == ReplyStatus.COMPLETE and reply.text == "Paris is the capital."
+    assert reply.speaker.text() == "Voxtral"
+    assert window.composer.text() == ""
+    assert model.backend.requests[-1].text == "What is the capital of France?"
+
+    # The Send button works too; Esc in the box hands the keyboard back to push-to-talk.
+    window.composer.setText("And of Italy?")
+    assert window.send_button.isEnabled()
+    qtbot.mouseClick(window.send_button, Qt.MouseButton.LeftButton)
+    wait_reply_done(qtbot, app, 2)
+    assert app.chat.user_turns()[1].text == "And of Italy?"
+    qtbot.keyClick(window.composer, Qt.Key.Key_Escape)
+    assert not window.composer.hasFocus()
+    qtbot.keyPress(window, Qt.Key.Key_Space)
+    assert app.vms.recording.is_recording
+    app.vms.recording.discardRecording()
+    qtbot.keyRelease(window, Qt.Key.Key_Space)
+
+
+def test_the_mode_switch_sets_the_mode_and_labels_transcripts(qtbot, make_app):
+    app = make_app(quiet_model(["hello ", "world"]))
+    window = app.window
+    assert window.mode_buttons["conversation"].isChecked() and window.hint.text() == IDLE_HINT
+    changes: list[str] = []
+    app.vms.replies.modeChanged.connect(changes.append)
+
+    qtbot.mouseClick(window.mode_buttons["transcribe"], Qt.MouseButton.LeftButton)
+    assert app.vms.replies.mode == "transcribe" and changes == ["transcribe"]
+    assert window.mode_buttons["transcribe"].isChecked()
+    assert window.hint.text() == DICTATE_HINT
+    hold(qtbot, app)
+    reply = wait_reply_done(qtbot, app, 1)
+    assert reply.speaker.text() == "Transcript"
+    # A typed message is answered as a conversation, whatever the mode.
+    say(qtbot, app, "Hi")
+    assert app.chat.replies()[-1].speaker.text() == "Voxtral"
+
+    app.vms.replies.setMode("conversation")  # from elsewhere: the switch follows
+    assert window.mode_buttons["conversation"].isChecked() and window.hint.text() == IDLE_HINT
+    hold(qtbot, app)
+    assert app.chat.replies()[-1].speaker.text() == "Voxtral"
+
+
+def test_speaking_shows_in_the_hint_and_a_corrupt_history_in_the_banner(qtbot, make_app):
+    from voxtral_desktop.core.history import default_path
+
+    path = default_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"garbage" * 200)
+    app = make_app(scripted_model())
+    banner = app.window.banner("error")
+    assert banner is not None and banner.title.text() == "History is not being saved"
+    app.vms.replies.speakingChanged.emit(True)
+    assert app.window.hint.text() == SPEAKING_HINT
+    app.vms.replies.speakingChanged.emit(False)
+    assert app.window.hint.text() == IDLE_HINT

@@ -83,7 +83,15 @@ WORKING = (
     "voxtral_desktop.core.history",
 )
 # Values a widget may name (to compare a state, or read a snapshot), even from a working module.
-VALUE_TYPES = {"LoadPhase", "Mode", "ReplyStatus", "ConversationSummary", "TurnRecord", "InputDevice", "Recording"}
+VALUE_TYPES = {
+    "LoadPhase",
+    "Mode",
+    "ReplyStatus",
+    "ConversationSummary",
+    "TurnRecord",
+    "InputDevice",
+    "Recording",
+}
 
 
 def _is_door(path: Path) -> bool:
@@ -109,4 +117,94 @@ def test_widgets_reach_the_cores_working_objects_only_through_view_models():
         for name, names in imports(p)
         if _under(name, WORKING) and not (names and set(names) <= VALUE_TYPES)
     ]
+    assert offenders == []
+
+
+# --- tests, benchmarks and scripts use the package's public names only ----------------------------------
+
+ROOT = PACKAGE.parent
+USERS = ("tests", "benchmarks", "scripts")
+
+
+def _is_private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def _private_definitions(tree: ast.AST) -> set[str]:
+    """The ``_name``s a module defines: globals, class members, and attributes it assigns (``self._name``)."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            names.add(node.attr)
+    return {n for n in names if _is_private(n)}
+
+
+def private_names_defined(package: Path) -> set[str]:
+    """Every ``_name`` the package defines."""
+    trees = (ast.parse(p.read_text(encoding="utf-8")) for p in package.rglob("*.py"))
+    return set().union(*(_private_definitions(t) for t in trees))
+
+
+def private_uses(path: Path, private: set[str]) -> list[str]:
+    """Where ``path`` reaches a private name of the package: imports, attributes, and names given as strings
+    to getattr/setattr/monkeypatch.setattr."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    private = private - _private_definitions(tree)  # a script's own helpers are its own business
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name
+    found: list[str] = []
+    for node in ast.walk(tree):
+        where = f"{shown}:{getattr(node, 'lineno', 0)}"
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("voxtral_desktop"):
+            parts = (node.module or "").split(".") + [a.name for a in node.names]
+            found += [f"{where} imports {p}" for p in parts if _is_private(p)]
+        elif isinstance(node, ast.Import):
+            found += [
+                f"{where} imports {a.name}"
+                for a in node.names
+                if a.name.startswith("voxtral_desktop") and any(_is_private(p) for p in a.name.split("."))
+            ]
+        elif isinstance(node, ast.Attribute) and node.attr in private:
+            found.append(f"{where} uses .{node.attr}")
+        elif isinstance(node, ast.Call) and node.args:
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            second = node.args[1] if len(node.args) > 1 else None
+            text = second.value if isinstance(second, ast.Constant) and isinstance(second.value, str) else ""
+            if name in ("getattr", "setattr", "hasattr", "delattr") and text in private:
+                found.append(f"{where} {name}(..., {text!r})")
+    return found
+
+
+def test_the_private_name_scanner_finds_private_uses(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "from voxtral_desktop.core.model import _Clock\n"
+        "import voxtral_desktop.ui._pyside_fixes\n"
+        "store._db.execute('x')\n"
+        "getattr(bridge, '_closed', False)\n"
+        "monkeypatch.setattr(portaudio, '_open_streams', 0)\n"
+        "source.is_running and model.build_request\n"
+        "class Probe:\n    def _tick(self): self._own = 1\n",
+        encoding="utf-8",
+    )
+    found = private_uses(sample, {"_Clock", "_db", "_closed", "_open_streams", "_tick"})
+    assert sorted(f.split(" ", 1)[1] for f in found) == [
+        "getattr(..., '_closed')",
+        "imports _Clock",
+        "imports voxtral_desktop.ui._pyside_fixes",
+        "setattr(..., '_open_streams')",
+        "uses ._db",
+    ]
+
+
+def test_tests_benchmarks_and_scripts_touch_no_private_name_of_the_package():
+    private = private_names_defined(PACKAGE)
+    assert {"_Clock", "_open_streams"} <= private  # the scan sees the package
+    files = [p for folder in USERS for p in sorted((ROOT / folder).rglob("*.py"))]
+    assert len(files) >= 20
+    offenders = [use for p in files for use in private_uses(p, private)]
     assert offenders == []

@@ -23,7 +23,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, NotRequired, TypedDict
 
-# The seed's fallback when generation itself fails.
+# The contract's fallback text when generation itself fails.
 FALLBACK_TEXT = "Sorry, I didn't understand that."
 NO_SPEECH_TEXT = "I didn't hear any speech. Hold the button and speak."
 BAD_AUDIO_TEXT = "I couldn't use that recording."

@@ -1,4 +1,4 @@
-"""VoxtralModel: audio in, a reply streamed out as chunk dicts of a few words each (the seed's contract)."""
+"""VoxtralModel: audio in, a reply streamed out as chunk dicts of a few words each (contract: core/chunks.py)."""
 
 from __future__ import annotations
 
@@ -108,7 +108,8 @@ class VoxtralModel:
         """Yield chunk dicts of 3-5 words as the reply is generated; exactly one, the last, is final.
 
         Bad audio, silence or an unknown mode give one final error chunk and no model call; a failure
-        inside generation gives the seed's fallback chunk. Raises RuntimeError if not initialized.
+        inside generation keeps the chunks already yielded and ends with the fallback chunk (FALLBACK_TEXT);
+        core/chunks.py spells out the contract. Raises RuntimeError if not initialized.
         """
         started = time.perf_counter()
         if not self.is_initialized:

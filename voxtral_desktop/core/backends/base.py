@@ -1,4 +1,4 @@
-"""The one small interface every back-end implements, and the request it receives."""
+"""The one small interface every back-end implements, the request it receives, and its modes and load phases."""
 
 from __future__ import annotations
 

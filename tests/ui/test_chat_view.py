@@ -10,7 +10,7 @@ from PySide6.QtGui import QGuiApplication
 
 from voxtral_desktop.core.chunks import ReplyStatus
 from voxtral_desktop.core.history import TurnRecord
-from voxtral_desktop.ui.chat_view import ChatView, format_duration
+from voxtral_desktop.ui.chat_view import ChatView
 
 
 def _view(qtbot) -> ChatView:
@@ -111,11 +111,6 @@ def test_long_conversations_stay_cheap_to_grow(qtbot):
         qtbot.wait(0)  # let the layout run, as the event loop would between chunks
     per_chunk_ms = (time.perf_counter() - started) * 1000 / 40
     assert per_chunk_ms < 15, f"{per_chunk_ms:.1f} ms per chunk with 600 bubbles"
-
-
-def test_durations_read_naturally():
-    assert format_duration(2.34) == "2.3 s"
-    assert format_duration(65.4) == "1:05"
 
 
 def _record(id_: int, role: str, text: str = "", status: str = "complete", **kw) -> TurnRecord:

@@ -17,7 +17,8 @@ from voxtral_desktop.core.config import Config, load_config
 from voxtral_desktop.core.model import VoxtralModel
 from voxtral_desktop.testing.fakes import ScriptedBackend
 from voxtral_desktop.testing.wav_capture import WavFileCapture
-from voxtral_desktop.ui.chat_view import AssistantTurn, ChatView
+from voxtral_desktop.ui.bubbles import AssistantTurn
+from voxtral_desktop.ui.chat_view import ChatView
 from voxtral_desktop.ui.main_window import MainWindow
 from voxtral_desktop.ui.view_models import ViewModels
 

@@ -5,304 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from PySide6.QtCore import QRectF, QSize, Qt, QTimer
-from PySide6.QtGui import QColor, QPainter, QPaintEvent, QResizeEvent
-from PySide6.QtWidgets import (
-    QFrame,
-    QHBoxLayout,
-    QLabel,
-    QScrollArea,
-    QSizePolicy,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QResizeEvent
+from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from voxtral_desktop.core.chunks import ReplyStatus
 from voxtral_desktop.ui import theme
+from voxtral_desktop.ui.bubbles import AssistantTurn, Turn, UserTurn, format_duration
 from voxtral_desktop.ui.status import Mode
 
 BUBBLE_WIDTH_SHARE = 0.78  # of the visible width
 BUBBLE_MAX_WIDTH = 640  # px: long lines are hard to read
-BUBBLE_PADDING_X = 2 * 16 + 2  # left and right padding inside a bubble, plus its border
 BOTTOM_SLACK = 24  # px: "at the bottom" even when a few pixels short, so tiny scrolls don't unstick it
-
-
-def format_seconds(seconds: float) -> str:
-    return f"{seconds:.2f} s" if seconds < 10 else f"{seconds:.1f} s"
-
-
-def format_duration(seconds: float) -> str:
-    """A recording's length: "2.4 s", or "1:05" past a minute."""
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    whole = round(seconds)
-    return f"{whole // 60}:{whole % 60:02d}"
-
-
-class BubbleLabel(QLabel):
-    """Word-wrapped text that asks for its natural width, up to its maximum.
-
-    A plain word-wrapped QLabel guesses a narrow width and wraps short replies into tall, thin bubbles.
-    """
-
-    def _natural_width(self) -> int:
-        fm = self.fontMetrics()
-        lines = self.text().splitlines() or [" "]
-        m = self.contentsMargins()
-        return max(fm.horizontalAdvance(line) for line in lines) + m.left() + m.right() + 2
-
-    def sizeHint(self) -> QSize:
-        width = min(self._natural_width(), self.maximumWidth())
-        return QSize(width, self.heightForWidth(width))
-
-    def minimumSizeHint(self) -> QSize:
-        # Height comes from heightForWidth at the real width; a tall minimum here (the text wrapped at
-        # a sliver) would make the scroll area reserve empty space under the conversation.
-        return QSize(min(self._natural_width(), 80), self.fontMetrics().height())
-
-
-def _text_label(object_name: str) -> QLabel:
-    label = BubbleLabel()
-    label.setObjectName(object_name)
-    label.setWordWrap(True)
-    label.setTextFormat(Qt.TextFormat.PlainText)  # model output is never markup
-    label.setTextInteractionFlags(
-        Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.TextSelectableByKeyboard
-    )
-    label.setCursor(Qt.CursorShape.IBeamCursor)
-    label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
-    return label
-
-
-class WaveformView(QWidget):
-    """The recorded audio's loudness as rounded bars."""
-
-    BAR, GAP, HEIGHT = 3, 2, 26
-
-    def __init__(self, levels: list[float], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.levels = levels
-        self.setFixedSize(self.sizeHint())
-
-    def sizeHint(self) -> QSize:
-        return QSize(len(self.levels) * (self.BAR + self.GAP) - self.GAP, self.HEIGHT)
-
-    def paintEvent(self, event: QPaintEvent) -> None:
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.setPen(Qt.PenStyle.NoPen)
-        color = QColor(theme.ACCENT)
-        mid = self.height() / 2
-        for i, level in enumerate(self.levels):
-            h = max(3.0, level * (self.height() - 2))
-            color.setAlphaF(0.45 + 0.55 * min(1.0, level * 1.4))
-            p.setBrush(color)
-            p.drawRoundedRect(QRectF(i * (self.BAR + self.GAP), mid - h / 2, self.BAR, h), 1.5, 1.5)
-        p.end()
-
-
-class TypingDots(QWidget):
-    """Three pulsing dots while the first words are on their way."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._phase = 0
-        self._timer = QTimer(self)
-        self._timer.setInterval(160)
-        self._timer.timeout.connect(self._tick)
-        self.setFixedSize(38, 20)
-
-    def showEvent(self, event: object) -> None:  # type: ignore[override]
-        self._timer.start()
-
-    def hideEvent(self, event: object) -> None:  # type: ignore[override]
-        self._timer.stop()
-
-    def _tick(self) -> None:
-        self._phase = (self._phase + 1) % 6
-        self.update()
-
-    def paintEvent(self, event: QPaintEvent) -> None:
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.setPen(Qt.PenStyle.NoPen)
-        for i in range(3):
-            color = QColor(theme.FAINT)
-            color.setAlphaF(1.0 if (self._phase // 2) == i else 0.35)
-            p.setBrush(color)
-            p.drawEllipse(QRectF(4 + i * 11, 6, 8, 8))
-        p.end()
-
-
-class _Turn(QWidget):
-    """A row: a small speaker name, the bubble(s), and a line of details, aligned left or right."""
-
-    def __init__(self, turn_id: int, speaker: str, right: bool) -> None:
-        super().__init__()
-        self.turn_id = turn_id
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
-        self.column = QWidget()
-        self.column.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Minimum)
-        self.body = QVBoxLayout(self.column)
-        self.body.setContentsMargins(0, 0, 0, 0)
-        self.body.setSpacing(4)
-        align = Qt.AlignmentFlag.AlignRight if right else Qt.AlignmentFlag.AlignLeft
-        self.speaker = QLabel(speaker)
-        self.speaker.setObjectName("speaker")
-        self.body.addWidget(self.speaker, 0, align)
-        if right:
-            row.addStretch(1)
-        row.addWidget(self.column)
-        if not right:
-            row.addStretch(1)
-        self.align = align
-
-    def set_max_width(self, width: int) -> None:
-        self.column.setMaximumWidth(width)
-        for label in self.column.findChildren(BubbleLabel):
-            label.setMaximumWidth(width - BUBBLE_PADDING_X)
-
-
-class UserTurn(_Turn):
-    """What the user said: a voice message (waveform and length, later perhaps its transcript) or typed text."""
-
-    def __init__(
-        self,
-        turn_id: int,
-        duration_s: float | None = None,
-        levels: list[float] | None = None,
-        text: str = "",
-    ) -> None:
-        super().__init__(turn_id, "You", right=True)
-        self.duration_s = duration_s
-        bubble = QFrame()
-        bubble.setObjectName("userBubble")
-        lay = QVBoxLayout(bubble)
-        lay.setContentsMargins(14, 9, 14, 9)
-        lay.setSpacing(6)
-        self.duration: QLabel | None = None
-        if levels is not None:
-            row = QHBoxLayout()
-            row.setContentsMargins(0, 0, 0, 0)
-            row.setSpacing(10)
-            row.addWidget(WaveformView(levels))
-            seconds = duration_s or 0.0
-            self.duration = QLabel(format_duration(seconds))
-            self.duration.setObjectName("userDuration")
-            self.duration.setToolTip(f"Voice message, {seconds:.1f} seconds")
-            row.addWidget(self.duration)
-            lay.addLayout(row)
-        # Typed text, or the transcript of a voice message (smaller, under the waveform).
-        self.text_label = _text_label("userText" if levels is None else "userTranscript")
-        self.text_label.setText(text)
-        lay.addWidget(self.text_label)  # parented first: a parentless widget shown is a window of its own
-        self.text_label.setVisible(bool(text))
-        if levels is None:
-            lay.setContentsMargins(16, 11, 16, 12)
-        self.body.addWidget(bubble, 0, self.align)
-        self.bubble = bubble
-
-    @property
-    def text(self) -> str:
-        return self.text_label.text() if self.text_label.property("kind") != "placeholder" else ""
-
-    def set_transcript(self, text: str) -> None:
-        self.text_label.setText(text.strip())
-        self.text_label.setVisible(bool(text.strip()))
-        self.set_max_width(self.column.maximumWidth())
-
-
-class AssistantTurn(_Turn):
-    """Voxtral's reply: dots, then words as chunks arrive, then timings (or an error, or "interrupted")."""
-
-    def __init__(self, turn_id: int, speaker: str = "Voxtral") -> None:
-        super().__init__(turn_id, speaker, right=False)
-        self.chunks: list[str] = []
-        self.status = ReplyStatus.STREAMING
-        self.bubble = QFrame()
-        self.bubble.setObjectName("assistantBubble")
-        lay = QVBoxLayout(self.bubble)
-        lay.setContentsMargins(16, 11, 16, 12)
-        lay.setSpacing(0)
-        self.dots = TypingDots()
-        lay.addWidget(self.dots)
-        self.label = _text_label("bubbleText")
-        self.label.hide()
-        lay.addWidget(self.label)
-        self.body.addWidget(self.bubble, 0, self.align)
-        self.error_bubble: QFrame | None = None
-        self.meta = QLabel()
-        self.meta.setObjectName("meta")
-        self.meta.hide()
-        self.body.addWidget(self.meta, 0, self.align)
-
-    @property
-    def text(self) -> str:
-        return " ".join(self.chunks)
-
-    def append(self, text: str) -> None:
-        if not text:
-            return
-        self.chunks.append(text)
-        if self.label.isHidden():
-            self.dots.hide()
-            self.label.show()
-        # One label per reply; only its text changes, so only this bubble is laid out again.
-        self.label.setText(self.text)
-
-    def finish(
-        self,
-        status: ReplyStatus,
-        first_ms: float | None,
-        total_ms: float | None,
-        text: str = "",
-        detail: str = "",
-    ) -> None:
-        """The reply ended: COMPLETE shows its timings, INTERRUPTED says so, ERROR adds an error bubble."""
-        self.status = ReplyStatus(status)
-        self.dots.hide()
-        if status == ReplyStatus.ERROR:
-            if not self.chunks:
-                self.bubble.hide()
-            self._add_error(text, detail)
-            self.meta.setText(f"Failed after {format_seconds(total_ms / 1000)}" if total_ms else "Failed")
-        elif status == ReplyStatus.INTERRUPTED:
-            if not self.chunks:
-                self.label.setText("…")
-                self.label.show()
-            self.meta.setObjectName("metaInterrupted")
-            took = f" after {format_seconds(total_ms / 1000)}" if total_ms else ""
-            self.meta.setText(f"Interrupted{took}")
-        else:
-            if not self.chunks:
-                self.label.setText("(no reply)")
-                self.label.show()
-            parts = []
-            if first_ms is not None:
-                parts.append(f"First words in {format_seconds(first_ms / 1000)}")
-            if total_ms is not None:
-                parts.append(f"{format_seconds(total_ms / 1000)} in all")
-            self.meta.setText("  ·  ".join(parts))
-        theme.repolish(self.meta)
-        self.meta.setVisible(bool(self.meta.text()))
-
-    def _add_error(self, text: str, detail: str) -> None:
-        box = QFrame()
-        box.setObjectName("errorBubble")
-        lay = QVBoxLayout(box)
-        lay.setContentsMargins(16, 11, 16, 12)
-        lay.setSpacing(4)
-        title = _text_label("errorTitle")
-        title.setText(f"⚠  {text}" if text else "⚠  Something went wrong.")
-        lay.addWidget(title)
-        if detail:
-            info = _text_label("errorDetail")
-            info.setText(detail)
-            lay.addWidget(info)
-        self.body.insertWidget(self.body.indexOf(self.meta), box, 0, self.align)
-        self.error_bubble = box
-        self.set_max_width(self.column.maximumWidth())
 
 
 EMPTY_TEXT = {
@@ -365,7 +79,7 @@ class ChatView(QScrollArea):
         self._layout.addWidget(self._empty)
         self._layout.addStretch(1)
         self.setWidget(container)
-        self._turns: list[_Turn] = []
+        self._turns: list[Turn] = []
         self._replies: dict[int, AssistantTurn] = {}
         self._users: dict[int, UserTurn] = {}
         self._stick = True
@@ -398,7 +112,7 @@ class ChatView(QScrollArea):
     def _bubble_width(self) -> int:
         return max(200, min(BUBBLE_MAX_WIDTH, int(self.viewport().width() * BUBBLE_WIDTH_SHARE)))
 
-    def _add(self, turn: _Turn) -> None:
+    def _add(self, turn: Turn) -> None:
         self._empty.hide()
         turn.set_max_width(self._bubble_width())
         self._layout.insertWidget(self._layout.count() - 1, turn)

@@ -1,10 +1,11 @@
-"""Settings (Ctrl+,): generation, model and microphone, checked as you type with the config's own messages."""
+"""Settings (Ctrl+,): the fields of settings_fields.py on a few pages, checked as you type with the config's own
+messages, saved through the settings view-model."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from voxtral_desktop.core.config import ConfigError
 from voxtral_desktop.ui import theme
+from voxtral_desktop.ui.settings_fields import FIELDS, PAGES, SECTIONS, Field, field_named, parse
 from voxtral_desktop.ui.settings_vm import SettingsViewModel
 
 log = logging.getLogger(__name__)
@@ -44,174 +46,14 @@ def rate_text(rate: float) -> str:
     return f"{'Faster' if rate > 0 else 'Slower'} ({rate:+.1f})"
 
 
-@dataclass(frozen=True)
-class Field:
-    section: str
-    key: str
-    label: str
-    kind: str  # "text", "folder", "int", "float", "choice", "mic", "bool", "voice" or "rate"
-    choices: tuple[tuple[str, str], ...] = ()  # (value, label) for "choice"
-    help: str = ""
-    check_text: str = ""  # for "bool": the check box's own text
-
-    @property
-    def name(self) -> str:
-        return f"{self.section}.{self.key}" if self.section else self.key
-
-
-SECTIONS: tuple[tuple[str, tuple[Field, ...]], ...] = (
-    (
-        "Model",
-        (
-            Field(
-                "model",
-                "id",
-                "Model",
-                "folder",
-                help="A Hugging Face id such as mistralai/Voxtral-Mini-3B-2507, or a local folder.\n"
-                "Changing the model, device or precision reloads it in the background.",
-            ),
-            Field(
-                "model",
-                "device",
-                "Device",
-                "choice",
-                (
-                    ("auto", "Automatic (GPU when there is one)"),
-                    ("cpu", "CPU"),
-                    ("cuda", "NVIDIA GPU (CUDA)"),
-                    ("mps", "Apple GPU (MPS)"),
-                ),
-            ),
-            Field(
-                "model",
-                "dtype",
-                "Precision",
-                "choice",
-                (
-                    ("auto", "Automatic"),
-                    ("float32", "float32"),
-                    ("bfloat16", "bfloat16"),
-                    ("float16", "float16"),
-                ),
-            ),
-        ),
-    ),
-    (
-        "Engine",
-        (
-            Field(
-                "",
-                "backend",
-                "Run Voxtral",
-                "choice",
-                (("local", "On this computer"), ("openai", "On a server (vLLM, Mistral's API)")),
-                help="A server answers fast without a GPU here. The API key comes from VOXTRAL_API_KEY,\n"
-                "MISTRAL_API_KEY or OPENAI_API_KEY, or the system keyring; it is never saved in settings.",
-            ),
-            Field("remote", "base_url", "Server address", "url", help="For example http://127.0.0.1:8000/v1"),
-            Field("remote", "model", "Server model", "text", help="vLLM: the served model id; Mistral: voxtral-mini-latest"),
-            Field(
-                "remote",
-                "audio_format",
-                "Audio sent as",
-                "choice",
-                (("audio_url", "audio_url (vLLM)"), ("input_audio", "input_audio (OpenAI format)"), ("mistral", "Mistral's API")),
-            ),
-            Field("remote", "timeout_s", "Server timeout (s)", "float"),
-        ),
-    ),
-    (
-        "Replies",
-        (
-            Field("streaming", "max_new_tokens", "Longest reply (tokens)", "int"),
-            Field(
-                "streaming", "temperature", "Temperature", "float", help="0 always picks the likeliest words."
-            ),
-            Field("streaming", "top_p", "Top-p", "float"),
-            Field("streaming", "chunk_size_words", "Words per chunk", "int"),
-            Field(
-                "streaming",
-                "timeout_ms",
-                "Give up after (ms)",
-                "int",
-                help="How long to wait for more words before giving up on a reply.",
-            ),
-        ),
-    ),
-    (
-        "Conversation",
-        (
-            Field(
-                "conversation",
-                "max_turns",
-                "Memory (exchanges)",
-                "int",
-                help="Earlier exchanges sent with each turn, so Voxtral remembers them.\n"
-                "0 forgets everything; more remembers longer but answers more slowly.",
-            ),
-            Field(
-                "conversation",
-                "show_transcript",
-                "Show what I said",
-                "bool",
-                check_text="Write out my spoken turns in my bubble",
-            ),
-            Field(
-                "conversation",
-                "keep_audio",
-                "Recordings",
-                "bool",
-                check_text="Keep my recordings in the history",
-                help="Off: only the text of a conversation is stored on this computer.",
-            ),
-        ),
-    ),
-    (
-        "Spoken replies",
-        (
-            Field(
-                "speech", "enabled", "Speak replies", "bool", check_text="Read replies aloud as they arrive"
-            ),
-            Field("speech", "voice", "Voice", "voice"),
-            Field("speech", "rate", "Speed", "rate"),
-        ),
-    ),
-    (
-        "Microphone",
-        (
-            Field("audio", "input_device", "Microphone", "mic"),
-            Field(
-                "audio",
-                "speech_threshold",
-                "Speech threshold",
-                "float",
-                help="Input level (RMS, full scale 1.0) that counts as speech.\nRaise it in a noisy room.",
-            ),
-        ),
-    ),
-)
-FIELDS: tuple[Field, ...] = tuple(f for _, fields in SECTIONS for f in fields)
-# Sections shown together, one page at a time: the whole list is too tall for a laptop screen.
-PAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Model & replies", ("Model", "Replies")),
-    ("Conversation & speech", ("Conversation", "Spoken replies")),
-    ("Microphone", ("Microphone",)),
-    ("Server", ("Engine",)),
-)
-
-
-def parse(field: Field, text: str) -> Any:
-    """The typed value for ``text``; unparsable text is passed on as is so the config explains the problem."""
-    text = text.strip()
-    try:
-        if field.kind == "int":
-            return int(text)
-        if field.kind == "float":
-            return float(text)
-    except ValueError:
-        return text
-    return text
+def fill_names(combo: QComboBox, default: str, names: Sequence[str], wanted: str, missing: str) -> None:
+    """``default`` (value "") then ``names``; a wanted name that is not there stays listed, marked ``missing``."""
+    combo.addItem(default, "")
+    for name in names:
+        combo.addItem(name, name)
+    if wanted and combo.findData(wanted) < 0:
+        combo.addItem(f"{wanted} ({missing})", wanted)
+    combo.setCurrentIndex(max(0, combo.findData(wanted or "")))
 
 
 class SettingsDialog(QDialog):
@@ -394,14 +236,8 @@ class SettingsDialog(QDialog):
         return f"Spoken by the “{self._speech.engine}” text-to-speech engine." if self._speech.engine else ""
 
     def _fill_voices(self, combo: QComboBox) -> None:
-        wanted = self._current(_field("speech.voice"))
-        combo.addItem("Default", "")
         voices = self._speech.voices
-        for name in voices:
-            combo.addItem(name, name)
-        if wanted and combo.findData(wanted) < 0:
-            combo.addItem(f"{wanted} (not available)", wanted)
-        combo.setCurrentIndex(max(0, combo.findData(wanted or "")))
+        fill_names(combo, "Default", voices, self._current(field_named("speech.voice")), "not available")
         if not voices:
             combo.setToolTip("No voices to choose from: the default voice is used.")
 
@@ -410,19 +246,14 @@ class SettingsDialog(QDialog):
         self._validate(field)
 
     def _fill_microphones(self, combo: QComboBox, *, refresh: bool) -> None:
-        wanted = combo.currentData() if combo.count() else self._current(_field("audio.input_device"))
+        wanted = combo.currentData() if combo.count() else self._current(field_named("audio.input_device"))
         combo.blockSignals(True)
         combo.clear()
-        combo.addItem("System default", "")
         names, problem = self.settings.input_devices(refresh=refresh)
-        for name in names:
-            combo.addItem(name, name)
-        if wanted and combo.findData(wanted) < 0:
-            combo.addItem(f"{wanted} (not connected)", wanted)
-        combo.setCurrentIndex(max(0, combo.findData(wanted or "")))
+        fill_names(combo, "System default", names, wanted, "not connected")
         combo.setToolTip(problem)
         combo.blockSignals(False)
-        self._validate(_field("audio.input_device"))
+        self._validate(field_named("audio.input_device"))
 
     def _browse_model_folder(self) -> None:
         current = Path(self.value("model.id")).expanduser()
@@ -434,7 +265,7 @@ class SettingsDialog(QDialog):
     # --- values and validation ----------------------------------------------------------------------
 
     def value(self, name: str) -> Any:
-        field = _field(name)
+        field = field_named(name)
         editor = self.inputs[name]
         if isinstance(editor, QComboBox):
             return editor.currentData()
@@ -512,6 +343,3 @@ class SettingsDialog(QDialog):
             return
         self.accept()
 
-
-def _field(name: str) -> Field:
-    return next(f for f in FIELDS if f.name == name)

@@ -83,7 +83,7 @@ async def measure_stalls(replies: int) -> tuple[list[float], list[float], int]:
     )
     model = VoxtralModel(cfg)
     vms = ViewModels(model=model)
-    replies = vms.replies
+    talk = vms.replies
     window = MainWindow(vms)
     window.show()
     model.initialize()  # loading is not what is measured here
@@ -100,22 +100,22 @@ async def measure_stalls(replies: int) -> tuple[list[float], list[float], int]:
             if not done.done():
                 done.set_result(result)
 
-        replies.replyFinished.connect(finished)
+        talk.replyFinished.connect(finished)
         count = [0]
 
         def counted(*_: object, count: list[int] = count) -> None:
             count[0] += 1
 
-        replies.replyChunk.connect(counted)
+        talk.replyChunk.connect(counted)
         await asyncio.sleep(0.2)
         probe.start()
         started = time.perf_counter()
-        replies.sendRecording(Recording(audio[i % len(audio)], 16000, False))
+        talk.sendRecording(Recording(audio[i % len(audio)], 16000, False))
         result = await done
         elapsed = time.perf_counter() - started
         worst = probe.stop()
-        replies.replyFinished.disconnect(finished)
-        replies.replyChunk.disconnect(counted)
+        talk.replyFinished.disconnect(finished)
+        talk.replyChunk.disconnect(counted)
         assert getattr(result, "status", None) == ReplyStatus.COMPLETE, result
         if i:
             stalls.append(worst)

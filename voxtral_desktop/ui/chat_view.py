@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from voxtral_desktop.core.chunks import ReplyStatus
+from voxtral_desktop.core.history import TurnRecord
 from voxtral_desktop.ui import theme
 from voxtral_desktop.ui.bubbles import AssistantTurn, Turn, UserTurn, format_duration
 from voxtral_desktop.ui.status import Mode
@@ -162,7 +162,7 @@ class ChatView(QScrollArea):
         self._empty.show()
         self._stick = True
 
-    def load_turns(self, records: Iterable[Any]) -> None:
+    def load_turns(self, records: Iterable[TurnRecord]) -> None:
         """Rebuild the view from stored turns (``TurnRecord``s), oldest first, and show the newest.
 
         Stored turns are keyed by their negative database id, so they never collide with the live turns
@@ -181,7 +181,7 @@ class ChatView(QScrollArea):
             self.setUpdatesEnabled(True)
         self.scroll_to_bottom()
 
-    def _add_stored_user(self, key: int, rec: Any) -> None:
+    def _add_stored_user(self, key: int, rec: TurnRecord) -> None:
         text = (rec.text or "").strip()
         duration = rec.duration_s
         if text:
@@ -195,8 +195,8 @@ class ChatView(QScrollArea):
         self._users[key] = turn
         self._add(turn)
 
-    def _add_stored_reply(self, key: int, rec: Any) -> None:
-        turn = AssistantTurn(key, REPLY_SPEAKER.get(getattr(rec, "mode", ""), "Voxtral"))
+    def _add_stored_reply(self, key: int, rec: TurnRecord) -> None:
+        turn = AssistantTurn(key, REPLY_SPEAKER.get(rec.mode, "Voxtral"))
         chunks = list(rec.chunks) if rec.chunks else ([rec.text] if rec.text else [])
         for chunk in chunks:
             turn.append(chunk)

@@ -50,7 +50,7 @@ class SettingsViewModel(QObject):
 
     def settings_file(self) -> Path:
         """Where Settings writes: the user file the config was loaded with, else the default one."""
-        return getattr(self.config, "user_file", None) or paths.user_config_file()
+        return self.config.user_file or paths.user_config_file()
 
     def snapshot(self) -> Config:
         """A copy of the live settings, for the settings dialog to show and edit."""

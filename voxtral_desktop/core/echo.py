@@ -18,7 +18,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 FRAME_MS = 10  # AEC3 works on 10 ms frames
-HISTORY_S = 4.0  # reference kept this long: covers the acoustic delay, scheduling jitter and read-ahead
+HISTORY_S = 8.0  # reference kept this long: covers the acoustic delay, scheduling jitter and read-ahead
 # A burst stamped within this of where the previous one ended continues it (no resampler restart).
 CONTIGUOUS_S = 0.004
 AUDIBLE = 1e-4  # reference peak (full scale 1.0) below which nothing is considered playing (-80 dBFS)

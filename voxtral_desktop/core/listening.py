@@ -27,6 +27,13 @@ log = logging.getLogger(__name__)
 
 TAIL_MS = 200  # audio kept after the last voiced frame: the end of the last word is soft, keep it
 ECHO_TAIL_S = 0.3  # after playback stops the room (and the AEC's residue) rings this long
+# While the app plays, a block the canceller took this much energy out of is mostly its own voice: what is
+# left is residue that Silero (which ignores level) could still call speech. The user talking over it adds
+# energy the canceller cannot remove, so their blocks lose far less.
+RESIDUE_DB = 12.0
+# ...and while it plays, a cleaned block quieter than this (dBFS) is residue too: nobody talks over a
+# speaker at -45 dBFS into their own microphone.
+RESIDUE_FLOOR_DBFS = -45.0
 
 
 @dataclass(frozen=True)
@@ -130,14 +137,21 @@ class TurnDetector:
     def in_speech(self) -> bool:
         return self._segment is not None
 
-    def feed(self, samples: np.ndarray, *, assistant_speaking: bool = False) -> list[Event]:
-        """Feed the next 16 kHz samples; ``assistant_speaking``: is the app's voice audible right now."""
+    def feed(
+        self, samples: np.ndarray, *, assistant_speaking: bool = False, echo_removed_db: float = 0.0
+    ) -> list[Event]:
+        """Feed the next 16 kHz samples; ``assistant_speaking``: is the app's voice audible right now;
+        ``echo_removed_db``: how much the echo canceller took out of this block (raw over cleaned energy)."""
         samples = np.asarray(samples, dtype=np.float32).reshape(-1)
         self._chunks.append(samples)
         self._kept += len(samples)
         events: list[Event] = []
+        residue = assistant_speaking and (
+            echo_removed_db >= RESIDUE_DB or _dbfs(samples) < RESIDUE_FLOOR_DBFS
+        )
         for frame in self.vad.push(samples):
-            self._on_frame(frame.start, frame.probability, frame.speech, assistant_speaking, events)
+            p, speech = (0.0, False) if residue else (frame.probability, frame.speech)
+            self._on_frame(frame.start, p, speech, assistant_speaking, events)
         if self._segment is None:
             self._trim(self._stream_end() - self.pre_roll - FRAME_SAMPLES)
         return events
@@ -162,7 +176,15 @@ class TurnDetector:
             # counting it would add a frame or two to every end of turn.
             seg.last_voiced = end
             seg.voiced += FRAME_SAMPLES
-        if assistant and self.barge_in and not seg.barged and seg.voiced >= self.min_barge_in:
+        # min_barge_in_ms of speech since the onset, most of it voiced: Silero scores a word's first frame
+        # low, so demanding every frame voiced would add a frame to every interruption.
+        if (
+            assistant
+            and self.barge_in
+            and not seg.barged
+            and end - seg.start >= self.min_barge_in
+            and seg.voiced >= self.min_barge_in * 3 // 4
+        ):
             seg.barged = True
             events.append(BargeIn(onset=_s(seg.start), at=_s(end)))
         too_long = end - seg.start >= self.max_turn
@@ -200,6 +222,20 @@ class _Segment:
     last_voiced: int
     voiced: int
     barged: bool = False
+
+
+def _dbfs(x: np.ndarray) -> float:
+    e = float(np.mean(np.square(x, dtype=np.float64))) if len(x) else 0.0
+    return 10 * np.log10(max(e, 1e-14))
+
+
+def removed_db(raw: np.ndarray, clean: np.ndarray) -> float:
+    """Energy the echo canceller took out of a block, dB (0 for silence or an empty block)."""
+    e_raw = float(np.mean(np.square(raw, dtype=np.float64))) if len(raw) else 0.0
+    e_clean = float(np.mean(np.square(clean, dtype=np.float64))) if len(clean) else 0.0
+    if e_raw < 1e-12:
+        return 0.0
+    return float(10 * np.log10(e_raw / max(e_clean, 1e-14)))
 
 
 class StreamClock:
@@ -247,13 +283,15 @@ class Listener:
         *,
         on_error: Callable[[Exception], None] | None = None,
         min_speech_ms: int = 200,
-        tap: Callable[[np.ndarray, float], None] | None = None,
+        tap: Callable[[np.ndarray, np.ndarray, float], None] | None = None,
     ) -> None:
         self.source = source
         self.settings = settings
         self.on_event = on_event
         self.on_error = on_error
-        self.tap = tap  # receives the raw 16 kHz mic audio and its capture time (tests, benchmarks)
+        # tap(raw, cleaned, t): the 16 kHz mic audio before and after echo cancellation, and the capture time
+        # of raw's first sample (cleaned lags by under 10 ms). For tests and benchmarks.
+        self.tap = tap
         self.assistant_active = False
         self.echo_unavailable_reason = ""
         try:
@@ -338,11 +376,11 @@ class Listener:
             audio = resampler.resample_chunk(block) if resampler is not None else block
             t_start = clock.origin() + out_samples / SAMPLE_RATE
             out_samples += len(audio)
-            if self.tap is not None:
-                self.tap(audio, t_start)
             clean = self.echo.process(audio, t_start)
+            if self.tap is not None:
+                self.tap(audio, clean, t_start)
             speaking = self.assistant_active or self.echo.playing_near(t_start, ECHO_TAIL_S)
-            events = self.detector.feed(clean, assistant_speaking=speaking)
+            events = self.detector.feed(clean, assistant_speaking=speaking, echo_removed_db=removed_db(audio, clean))
             self.cpu_s += time.thread_time() - cpu0
             self.processed_s += len(audio) / SAMPLE_RATE
             now = time.monotonic()

@@ -275,3 +275,74 @@ def onset_in(stream: np.ndarray, utterance: np.ndarray, rate: int = 16000, thres
     offset = int(np.argmax(corr))
     first = int(np.flatnonzero(np.abs(utterance) >= threshold)[0])
     return (offset + first) / rate
+
+
+class RigSession:
+    """A Listener on the rig's microphone, the RigPlayer feeding it the reference, events collected."""
+
+    def __init__(self, rig: EchoRig, *, mode: str = "hands_free", echo_cancellation: bool = True) -> None:
+        from voxtral_desktop.core.capture import SoundDeviceCapture, list_input_devices
+        from voxtral_desktop.core.config import ListeningConfig
+        from voxtral_desktop.core.listening import Listener
+
+        self.rig = rig
+        list_input_devices(refresh=True)
+        cfg = ListeningConfig()
+        cfg.mode = mode
+        cfg.echo_cancellation = echo_cancellation
+        self.events: list = []
+        self._raw: list[tuple[np.ndarray, float]] = []
+        self._clean: list[np.ndarray] = []
+        self._lock = threading.Lock()
+        self.listener = Listener(SoundDeviceCapture(), cfg, self._on_event, on_error=self._on_error, tap=self._tap)
+        self.errors: list[Exception] = []
+        self.player = RigPlayer()
+        self.player.add_reference_listener(self.listener.add_reference)
+        self.player.start()
+        self.listener.start()
+
+    def _on_event(self, event: object) -> None:
+        with self._lock:
+            self.events.append(event)
+
+    def _on_error(self, error: Exception) -> None:
+        self.errors.append(error)
+
+    def _tap(self, raw: np.ndarray, clean: np.ndarray, t: float) -> None:
+        with self._lock:
+            self._raw.append((raw.copy(), t))
+            self._clean.append(clean.copy())
+
+    def of_type(self, cls: type) -> list:
+        with self._lock:
+            return [e for e in self.events if isinstance(e, cls)]
+
+    def wait_for(self, cls: type, count: int, timeout_s: float) -> list:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and len(self.of_type(cls)) < count:
+            time.sleep(0.02)
+        return self.of_type(cls)
+
+    def speak_reply(self, audio16k: np.ndarray) -> None:
+        """The assistant says ``audio16k`` (played at the voice's 22.05 kHz) and the call waits until it ends."""
+        import soxr
+
+        self.player.play(soxr.resample(audio16k, 16000, self.player.sample_rate).astype(np.float32))
+        time.sleep(0.1)
+        self.player.idle.wait(60)
+
+    def recorded(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """(raw mic at 16 kHz, cleaned, capture time of raw's first sample)."""
+        with self._lock:
+            raw = np.concatenate([r for r, _ in self._raw]) if self._raw else np.zeros(0, np.float32)
+            clean = np.concatenate(self._clean) if self._clean else np.zeros(0, np.float32)
+            t0 = self._raw[0][1] if self._raw else 0.0
+        return raw, clean, t0
+
+    def clear(self) -> None:
+        with self._lock:
+            self.events.clear()
+
+    def close(self) -> None:
+        self.listener.stop()
+        self.player.close()

@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from voxtral_desktop.core.capture import WavFileCapture
+from voxtral_desktop.testing.wav_capture import WavFileCapture
 from voxtral_desktop.core.config import ConfigError, ListeningConfig, load_config
 from voxtral_desktop.core.listening import BargeIn, Listener, SpeechDropped, SpeechStarted, Turn, TurnDetector
 from voxtral_desktop.testing.speech import synthesize

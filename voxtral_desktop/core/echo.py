@@ -15,6 +15,8 @@ import threading
 
 import numpy as np
 
+from voxtral_desktop.core.errors import EchoCancellerUnavailable
+
 log = logging.getLogger(__name__)
 
 FRAME_MS = 10  # AEC3 works on 10 ms frames
@@ -22,10 +24,6 @@ HISTORY_S = 8.0  # reference kept this long: covers the acoustic delay, scheduli
 # A burst stamped within this of where the previous one ended continues it (no resampler restart).
 CONTIGUOUS_S = 0.004
 AUDIBLE = 1e-4  # reference peak (full scale 1.0) below which nothing is considered playing (-80 dBFS)
-
-
-class EchoCancellerUnavailable(RuntimeError):
-    """pywebrtc-audio is missing or broken; hands-free can still run without echo cancellation."""
 
 
 def _new_aec(sample_rate: int, stream_delay_ms: int):  # -> pywebrtc_audio.EchoCanceller

@@ -18,6 +18,7 @@ import numpy as np
 
 from voxtral_desktop.core.audio import FRAME_SAMPLES as RMS_FRAME
 from voxtral_desktop.core.audio import SAMPLE_RATE, SpeechReport
+from voxtral_desktop.core.errors import VadUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +26,6 @@ FRAME_SAMPLES = 512  # Silero v5/v6 at 16 kHz takes exactly 512 new samples (32 
 FRAME_MS = FRAME_SAMPLES * 1000 / SAMPLE_RATE
 _CONTEXT = 64  # samples of the previous frame the model expects in front of each new one
 _STATE_SHAPE = (2, 1, 128)
-
-
-class VadUnavailable(RuntimeError):
-    """The speech detector cannot run (a package is missing or broken). The message says how to fix it."""
 
 
 def model_path() -> Path:

@@ -203,10 +203,10 @@ class RigPlayer:
         self._listeners.append(cb)
 
     def start(self) -> None:
-        import sounddevice as sd
+        from voxtral_desktop.core.portaudio import import_sounddevice, list_input_devices
 
-        sd._terminate()  # PortAudio lists devices at initialisation: the rig's pulse came later
-        sd._initialize()
+        sd = import_sounddevice()
+        list_input_devices(refresh=True)  # PortAudio lists devices at start-up: the rig's pulse came later
         self._stream = sd.OutputStream(
             samplerate=self.sample_rate, blocksize=self.block, channels=1, dtype="float32",
             callback=self._callback, latency="low",
@@ -281,7 +281,7 @@ class RigSession:
     """A Listener on the rig's microphone, the RigPlayer feeding it the reference, events collected."""
 
     def __init__(self, rig: EchoRig, *, mode: str = "hands_free", echo_cancellation: bool = True) -> None:
-        from voxtral_desktop.core.capture import SoundDeviceCapture, list_input_devices
+        from voxtral_desktop.core.portaudio import SoundDeviceCapture, list_input_devices
         from voxtral_desktop.core.config import ListeningConfig
         from voxtral_desktop.core.listening import Listener
 

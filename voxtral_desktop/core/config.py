@@ -141,6 +141,22 @@ class TranscriptionConfig(_Section):
     language: str = _setting("en", None, "language hint; empty = detect")
 
 
+def _between(lo: float, hi: float) -> Check:
+    return lambda v: None if lo <= v <= hi else f"must be between {lo} and {hi}"
+
+
+@dataclass
+class ListeningConfig(_Section):
+    _path = "listening"
+    mode: str = _setting("push_to_talk", _one_of("push_to_talk", "hands_free"), "how a turn starts")
+    # Shorter than ~200 ms cuts people off between words; longer than 5 s feels like the app hung.
+    end_of_turn_ms: int = _setting(700, _between(200, 5000), "silence that ends a hands-free turn, ms")
+    pre_roll_ms: int = _setting(300, _between(0, 2000), "audio kept from before the detected start, ms")
+    barge_in: bool = _setting(True, None, "speaking over a reply stops it")
+    min_barge_in_ms: int = _setting(250, _between(32, 3000), "speech needed to interrupt, ms")
+    echo_cancellation: bool = _setting(True, None, "remove the app's own voice from the microphone")
+
+
 @dataclass
 class RemoteConfig(_Section):
     _path = "remote"
@@ -157,6 +173,7 @@ _SECTIONS: dict[str, type[_Section]] = {
     "conversation": ConversationConfig,
     "speech": SpeechConfig,
     "transcription": TranscriptionConfig,
+    "listening": ListeningConfig,
     "remote": RemoteConfig,
 }
 _SCALARS: dict[str, tuple[str, Check | None]] = {"backend": ("str", _one_of("local", "openai"))}
@@ -171,6 +188,7 @@ class Config:
     conversation: ConversationConfig
     speech: SpeechConfig
     transcription: TranscriptionConfig
+    listening: ListeningConfig
     remote: RemoteConfig
     backend: str
 

@@ -7,6 +7,9 @@ VoxtralError                       root of every error the user may see (message
 ├── AudioError(VoxtralError, ValueError)
 │                                  audio of the wrong type, shape or dtype; empty, too short, not finite
 ├── CaptureError                   microphone / sound device trouble
+├── ListeningUnavailable           hands-free cannot run as set: a package it needs is missing
+│   ├── VadUnavailable             the Silero speech detector (silero-vad, onnxruntime)
+│   └── EchoCancellerUnavailable   echo cancellation (pywebrtc-audio); hands-free goes on without it
 ├── HistoryError(VoxtralError, LookupError)
 │   │                              a conversation or turn that does not exist; an unusable history file
 │   └── HistoryWriteError          could not save (disk full, read-only, locked)
@@ -34,13 +37,16 @@ __all__ = [
     "GenerationError",
     "HistoryError",
     "HistoryWriteError",
+    "EchoCancellerUnavailable",
     "KeyringUnavailable",
+    "ListeningUnavailable",
     "ModelLoadError",
     "RemoteConnectionError",
     "RemoteStatusError",
     "RemoteTimeout",
     "SpeechError",
     "StreamBroken",
+    "VadUnavailable",
     "VoxtralError",
 ]
 
@@ -59,6 +65,18 @@ class AudioError(VoxtralError, ValueError):
 
 class CaptureError(VoxtralError):
     """The microphone cannot be used: none present, it vanished, or PortAudio refused it."""
+
+
+class ListeningUnavailable(VoxtralError):
+    """Hands-free listening cannot run as set: a package it needs is missing or broken."""
+
+
+class VadUnavailable(ListeningUnavailable):
+    """The Silero speech detector cannot run (silero-vad or onnxruntime missing)."""
+
+
+class EchoCancellerUnavailable(ListeningUnavailable):
+    """Echo cancellation cannot run (pywebrtc-audio missing); listening goes on without it."""
 
 
 class HistoryError(VoxtralError, LookupError):

@@ -1,0 +1,98 @@
+"""Hands-free through real (virtual) sound devices: a PulseAudio speaker that leaks into the microphone at
+-6 dB / 30 ms, the assistant's voice played on it, the user's espeak-ng voice played into the microphone."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from voxtral_desktop.core.listening import BargeIn, Turn
+from voxtral_desktop.testing.echo_rig import EchoRig, RigSession, RigUnavailable, onset_in
+from voxtral_desktop.testing.speech import synthesize
+
+pytestmark = [pytest.mark.pulseaudio, pytest.mark.slow]
+
+REPLIES = (
+    "The weather is sunny today, with a light breeze from the west.",
+    "Here is one: the chicken crossed the road to get home.",
+    "I can help you with that, just tell me what you need.",
+    "Paris is the capital of France, and it is lovely in spring.",
+    "Sure, I have set a timer for ten minutes starting now.",
+)
+
+
+@pytest.fixture(scope="module")
+def session() -> Iterator[RigSession]:
+    rig = EchoRig()
+    try:
+        rig.start()
+    except RigUnavailable as e:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the PulseAudio echo rig is needed in CI: {e}")
+        pytest.skip(str(e))
+    s = RigSession(rig)
+    time.sleep(0.5)
+    try:
+        yield s
+    finally:
+        s.close()
+        rig.stop()
+
+
+@pytest.fixture
+def fresh(session: RigSession) -> RigSession:
+    time.sleep(0.3)
+    session.clear()
+    return session
+
+
+def test_one_utterance_gives_one_turn_and_two_with_a_pause_give_two(fresh):
+    u1 = synthesize("What is the weather like today?", voice="en+f3")
+    fresh.rig.play_user(u1)
+    assert len(fresh.wait_for(Turn, 1, 5)) == 1
+    fresh.rig.play_user(np.concatenate([u1, np.zeros(24000, np.float32), synthesize("Please tell me a short joke.")]))
+    turns = fresh.wait_for(Turn, 3, 6)
+    time.sleep(1.0)
+    assert len(fresh.of_type(Turn)) == 3
+    assert all(t.duration_s > 1.0 for t in turns)
+
+
+def test_the_assistants_own_voice_never_starts_a_turn_or_a_barge_in(fresh):
+    for text in REPLIES:
+        fresh.speak_reply(synthesize(text))
+        time.sleep(0.4)
+    time.sleep(1.0)
+    assert fresh.of_type(Turn) == [] and fresh.of_type(BargeIn) == []
+    raw, clean, _ = fresh.recorded()
+    assert np.abs(raw).max() > 0.05  # the echo did reach the microphone
+
+
+@pytest.mark.parametrize("kind", ["noise", "tone"])
+def test_white_noise_and_a_tone_start_no_turn(fresh, kind):
+    n = 3 * 16000
+    if kind == "noise":
+        audio = np.random.default_rng(2).standard_normal(n) * 10 ** (-30 / 20)
+    else:
+        audio = 0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / 16000)
+    fresh.rig.play_user(audio.astype(np.float32))
+    time.sleep(1.2)
+    assert fresh.of_type(Turn) == []
+
+
+def test_speaking_over_a_reply_barges_in_within_300_ms_and_is_the_next_turn(fresh):
+    user = synthesize("Please tell me a short joke.", voice="en+f3")
+    reply = synthesize(" ".join(REPLIES[:2]))
+    fresh.player.play(__import__("soxr").resample(reply, 16000, fresh.player.sample_rate).astype(np.float32))
+    time.sleep(1.2)
+    fresh.rig.play_user(user, wait=False)
+    (barge,) = fresh.wait_for(BargeIn, 1, 5)
+    fresh.player.stop_playing()  # what the app does on barge-in
+    turns = fresh.wait_for(Turn, 1, 6)
+    raw, _, t0 = fresh.recorded()
+    onset = t0 + onset_in(raw, user)
+    assert 0.15 <= barge.wall - onset <= 0.4, barge.wall - onset
+    assert len(turns) == 1 and turns[0].barged_in

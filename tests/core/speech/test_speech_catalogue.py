@@ -17,7 +17,7 @@ from voxtral_desktop.core.speech.catalogue import (
     resolve_voice,
     voices_dir,
 )
-from voxtral_desktop.core.speech.errors import SpeechError
+from voxtral_desktop.core.errors import SpeechError
 
 HUB_KEY = "en_GB-testvoice-low"
 HUB_DIR = "en/en_GB/testvoice/low"

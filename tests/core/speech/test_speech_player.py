@@ -10,13 +10,9 @@ import numpy as np
 import pytest
 import soxr
 
-from voxtral_desktop.core.speech.errors import SpeechError
-from voxtral_desktop.core.speech.player import (
-    PlayerEvent,
-    PlayerEventKind,
-    SpeechPlayer,
-    list_output_devices,
-)
+from voxtral_desktop.core.errors import SpeechError
+from voxtral_desktop.core.portaudio import list_output_devices
+from voxtral_desktop.core.speech.player import PlayerEvent, PlayerEventKind, SpeechPlayer
 from voxtral_desktop.testing.missing import missing
 
 pytestmark = [pytest.mark.pulseaudio]
@@ -141,7 +137,7 @@ def test_an_unknown_output_device_is_a_clear_error(pulse_rig, joe_voice):
     assert list_output_devices(refresh=True)
     player = SpeechPlayer(joe_voice, output_device="Headphones that are not there")
     try:
-        with pytest.raises(SpeechError, match="'Headphones that are not there' was not found; outputs: .*pulse"):
+        with pytest.raises(SpeechError, match="'Headphones that are not there' was not found \\(outputs: .*pulse"):
             player.say("Hello")
         assert not player.is_speaking
     finally:

@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from voxtral_desktop.core.speech.errors import SpeechError
+from voxtral_desktop.core.errors import SpeechError
 from voxtral_desktop.core.speech.phonemes import EspeakPhonemizer
 from voxtral_desktop.core.speech.voices import PiperVoice, Voice
 

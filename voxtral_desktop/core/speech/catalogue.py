@@ -13,7 +13,7 @@ from typing import Any
 
 from voxtral_desktop.core import paths
 from voxtral_desktop.core.hub import byte_progress_class
-from voxtral_desktop.core.speech.errors import SpeechError
+from voxtral_desktop.core.errors import SpeechError
 from voxtral_desktop.core.speech.voices import PiperVoice, config_path_for
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ import subprocess
 import unicodedata
 from dataclasses import dataclass
 
-from voxtral_desktop.core.speech.errors import SpeechError
+from voxtral_desktop.core.errors import SpeechError
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from voxtral_desktop.core.speech.errors import SpeechError
+from voxtral_desktop.core import portaudio
+from voxtral_desktop.core.errors import SpeechError
 from voxtral_desktop.core.speech.voices import Voice
 
 log = logging.getLogger(__name__)
@@ -51,43 +52,6 @@ class _Segment:
     samples: np.ndarray
     first: bool  # the chunk's first audio
     last: bool  # the chunk's end marker (its samples may be empty)
-
-
-@dataclass(frozen=True)
-class OutputDevice:
-    name: str
-    default_samplerate: float
-    is_default: bool
-
-
-def _sounddevice() -> Any:
-    try:
-        import sounddevice
-    except OSError as e:  # the package is there but libportaudio is not
-        raise SpeechError(
-            f"The PortAudio library is missing, so replies cannot be spoken ({e}). "
-            "Install it (Debian/Ubuntu: apt-get install libportaudio2) and restart."
-        ) from e
-    return sounddevice
-
-
-def list_output_devices(*, refresh: bool = False) -> list[OutputDevice]:
-    """Output devices, the system default marked; ``refresh`` looks again (the sound server may be new)."""
-    sd = _sounddevice()
-    if refresh:
-        from voxtral_desktop.core.capture import list_input_devices
-
-        list_input_devices(refresh=True)  # re-initialises PortAudio unless a stream is open
-    try:
-        default = sd.default.device[1]
-        return [
-            OutputDevice(d["name"], float(d["default_samplerate"]), i == default)
-            for i, d in enumerate(sd.query_devices())
-            if d["max_output_channels"] > 0
-        ]
-    except sd.PortAudioError as e:
-        log.warning("listing output devices failed: %s", e)
-        return []
 
 
 class SpeechPlayer:
@@ -208,31 +172,9 @@ class SpeechPlayer:
         with self._lock:
             if self._stream is not None:
                 return
-        sd = _sounddevice()
-        device = _find_device(sd, self.output_device)
-        rate = self.voice.sample_rate
-        try:
-            sd.check_output_settings(device=device, samplerate=rate, channels=1, dtype="float32")
-        except Exception:  # noqa: BLE001 - the device wants its own rate: resample to it
-            rate = int(sd.query_devices(device, "output")["default_samplerate"])
-        try:
-            stream = sd.OutputStream(
-                samplerate=rate,
-                device=device,
-                channels=1,
-                dtype="float32",
-                latency=self._latency,
-                blocksize=max(1, int(rate * self._block_s)),
-                callback=self._fill,
-            )
-            stream.start()
-        except Exception as e:  # noqa: BLE001 - sounddevice.PortAudioError and friends
-            raise SpeechError(
-                f"cannot open the sound output {self.output_device or '(system default)'}: {e}. "
-                "Check the speakers, or pick another output in Settings"
-            ) from e
-        log.info("speech output: %s at %d Hz, %.0f ms latency", self.output_device or "default", rate,
-                 stream.latency * 1000)
+        stream, rate = portaudio.open_output_stream(
+            self.output_device, self.voice.sample_rate, self._fill, latency=self._latency, block_s=self._block_s
+        )
         with self._lock:
             self._stream, self._rate = stream, rate
 
@@ -240,11 +182,7 @@ class SpeechPlayer:
         with self._lock:
             stream, self._stream = self._stream, None
         if stream is not None:
-            try:
-                stream.abort()
-                stream.close()
-            except Exception as e:  # noqa: BLE001
-                log.debug("closing the output stream: %s", e)
+            portaudio.close_output_stream(stream)
 
     def _fill(self, outdata: np.ndarray, frames: int, when: Any, status: Any) -> None:
         """PortAudio's callback: copy ready audio out, note when each chunk starts sounding."""
@@ -345,19 +283,3 @@ class SpeechPlayer:
                 listener(event)
             except Exception:  # noqa: BLE001 - a listener's bug must not stop the sound
                 log.exception("speech event listener failed")
-
-
-def _find_device(sd: Any, wanted: str) -> int | None:
-    if not wanted:
-        return None
-    try:
-        devices = list(enumerate(sd.query_devices()))
-    except Exception as e:  # noqa: BLE001
-        raise SpeechError(f"cannot list sound outputs: {e}") from e
-    outputs = [(i, d["name"]) for i, d in devices if d["max_output_channels"] > 0]
-    for match in (lambda n: n == wanted, lambda n: wanted.lower() in n.lower()):
-        found = [i for i, name in outputs if match(name)]
-        if found:
-            return found[0]
-    names = ", ".join(name for _, name in outputs) or "none"
-    raise SpeechError(f"sound output '{wanted}' was not found; outputs: {names}. Pick one in Settings")

@@ -12,7 +12,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from voxtral_desktop.core.speech.errors import SpeechError
+from voxtral_desktop.core.errors import SpeechError
 from voxtral_desktop.core.speech.phonemes import EspeakPhonemizer
 
 log = logging.getLogger(__name__)

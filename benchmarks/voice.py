@@ -153,7 +153,7 @@ def plot_reply(rig, player, path: Path) -> None:
     ax.plot(t, recording.samples, lw=0.4, color="#335")
     for i, (index, t_start) in enumerate(sorted(starts.items())):
         ax.axvline(t_start - t0, color="#2a2", lw=1.2)
-        ax.text(t_start - t0 + 0.02, 0.93 - 0.09 * (i % 2), f"chunk {index - first_index + 1} starts",
+        ax.text(t_start - t0 + 0.02, 0.93 - 0.09 * (i % 2), f"chunk {index - first_index + 1} plays",
                 color="#2a2", fontsize=8, transform=ax.get_xaxis_transform())
     for i, t_arr in enumerate(arrivals):
         ax.axvline(t_arr - t0, color="#999", lw=0.8, ls=":")
@@ -166,7 +166,7 @@ def plot_reply(rig, player, path: Path) -> None:
     ax.set_xlabel("seconds after the first chunk arrived")
     ax.set_ylabel("recorded at the speaker")
     ax.set_title("A spoken reply (en_US-joe-medium) recorded from the virtual speaker's monitor: "
-                 "chunks as they arrive, their start of sound, and stop()", fontsize=9)
+                 "chunks as they arrive (dotted), when the player starts each (green), and stop() (red)", fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)

@@ -57,6 +57,17 @@ class PulseRig:
             raise PulseUnavailable(f"pactl {' '.join(args)} failed: {done.stderr.strip()}")
         return done.stdout.strip()
 
+    def sink_input_of(self, module: str) -> str:
+        """The sink input a module (e.g. the echo loopback) plays through."""
+        current = ""
+        for line in self.pactl("list", "sink-inputs").splitlines():
+            line = line.strip()
+            if line.startswith("Sink Input #"):
+                current = line.removeprefix("Sink Input #")
+            elif line == f"Owner Module: {module}":
+                return current
+        raise PulseUnavailable(f"module {module} has no sink input")
+
     def spawn(self, *args: str) -> subprocess.Popen:
         """Start a pulse client that the rig stops with itself."""
         child = subprocess.Popen(list(args), env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -131,10 +142,7 @@ def start_pulse_rig(
         if echo_db is not None:
             module = rig.pactl("load-module", "module-loopback", f"source={SPEAKER}.monitor", f"sink={MIC_SINK}",
                                f"latency_msec={echo_latency_ms}")
-            for line in rig.pactl("list", "short", "sink-inputs").splitlines():
-                index, owner = line.split("\t")[:2]
-                if owner == module:
-                    rig.pactl("set-sink-input-volume", index, f"{echo_db}dB")
+            rig.pactl("set-sink-input-volume", rig.sink_input_of(module), f"{echo_db}dB")
         rig.pactl("set-default-sink", SPEAKER)
         rig.pactl("set-default-source", MICROPHONE)
         rig.keep_running(SPEAKER, speaker_rate)

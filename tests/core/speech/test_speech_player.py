@@ -157,3 +157,24 @@ def test_a_named_output_device_is_used(pulse_rig, joe_voice):
         assert sound_spans(recorder.stop(), t0, time.monotonic())
     finally:
         player.close()
+
+
+def test_looking_for_new_devices_while_speaking_does_not_cut_the_voice(pulse_rig, player):
+    from voxtral_desktop.core.portaudio import list_input_devices, open_stream_count
+
+    sounding = threading.Event()
+    player.add_listener(lambda e: sounding.set() if e.kind == PlayerEventKind.FIRST_SOUND else None)
+    recorder = pulse_rig.record()
+    player.say("Here is one: the chicken crossed the road to get home.")
+    player.end()
+    assert sounding.wait(10)
+    time.sleep(0.3)
+    t_refresh = time.monotonic()
+    assert open_stream_count() >= 1
+    list_input_devices(refresh=True)  # Settings opened: PortAudio must not be re-initialised under the voice
+    list_output_devices(refresh=True)
+    assert player.wait_idle(20)
+    t_idle = time.monotonic()
+    recording = recorder.stop()
+    spans = sound_spans(recording, t_refresh, t_idle)
+    assert spans and spans[-1][1] - t_refresh > 0.8  # the sentence went on after the refresh

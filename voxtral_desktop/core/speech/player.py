@@ -70,7 +70,8 @@ class SpeechPlayer:
         # still does not starve the device; stop() drops the buffer anyway.
         self._latency = latency
         self._block_s = block_s
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the queues and reply state, shared with the audio callback
+        self._opening = threading.Lock()
         self._texts: queue.Queue[tuple[int, int, str] | None] = queue.Queue()
         self._ready: collections.deque[_Segment] = collections.deque()
         self._offset = 0  # samples of _ready[0] already played
@@ -113,8 +114,7 @@ class SpeechPlayer:
             raise SpeechError("the speech player was closed")
         self._open_stream()
         with self._lock:
-            if not self._unplayed and not self._active:
-                self._ended = False
+            self._ended = False  # more is coming until end()
             index = self._next_index
             self._next_index += 1
             self._unplayed.add(index)
@@ -169,14 +169,14 @@ class SpeechPlayer:
 
     # --- output stream ---------------------------------------------------------------------------------
     def _open_stream(self) -> None:
-        with self._lock:
+        with self._opening:  # two say() calls at once must not open two streams
             if self._stream is not None:
                 return
-        stream, rate = portaudio.open_output_stream(
-            self.output_device, self.voice.sample_rate, self._fill, latency=self._latency, block_s=self._block_s
-        )
-        with self._lock:
-            self._stream, self._rate = stream, rate
+            stream, rate = portaudio.open_output_stream(
+                self.output_device, self.voice.sample_rate, self._fill, latency=self._latency, block_s=self._block_s
+            )
+            with self._lock:
+                self._stream, self._rate = stream, rate
 
     def _close_stream(self) -> None:
         with self._lock:

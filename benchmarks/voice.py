@@ -191,7 +191,8 @@ def main() -> None:
 
         voice = resolve_voice(args.voice, download=False)
         print(f"voice {voice.name} ({voice.sample_rate} Hz); {platform.processor() or platform.machine()}, "
-              f"{os.cpu_count()} cores; PulseAudio null sink at 48 kHz")
+              f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (figures grow with it); "
+              "PulseAudio null sink at 48 kHz")
         rtf, chunk_ms = real_time_factor(voice, max(3, args.runs // 3))
         print(f"synthesis real-time factor (median, 1-16 word sentences): {rtf:.3f}")
         print(f"synthesis of a 4-word chunk (median): {chunk_ms:.0f} ms")

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 from ui_helpers import wait_reply_done
 
-from voxtral_desktop.core.capture import SoundDeviceCapture, list_input_devices
+from voxtral_desktop.core.portaudio import SoundDeviceCapture, list_input_devices
 from voxtral_desktop.testing.missing import missing
 from voxtral_desktop.testing.speech import UTTERANCES, write_wav
 

@@ -53,12 +53,17 @@ def pulse_rig(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
         rig = start_pulse_rig(root)
     except PulseUnavailable as e:
         missing(str(e))
-    for key in ("HOME", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "PULSE_SERVER"):
-        monkeypatch.setenv(key, rig.env[key])
     try:
-        yield rig
+        with monkeypatch.context() as env:
+            for key in ("HOME", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "PULSE_SERVER"):
+                env.setenv(key, rig.env[key])
+            yield rig
     finally:
         rig.close()
+    # PortAudio keeps the devices it last listed: make it forget the rig's, for the tests that follow.
+    from voxtral_desktop.core.portaudio import list_input_devices
+
+    list_input_devices(refresh=True)
 
 
 @pytest.fixture(scope="session")

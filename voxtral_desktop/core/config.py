@@ -130,8 +130,9 @@ class ConversationConfig(_Section):
 class SpeechConfig(_Section):
     _path = "speech"
     enabled: bool = _setting(True, None, "speak replies aloud")
-    engine: str = _setting("", None, "Qt text-to-speech engine; empty = system default")
-    voice: str = _setting("", None, "voice name; empty = engine default")
+    voice: str = _setting("", None, "Piper voice key or path to an .onnx; empty = default neural voice")
+    output_device: str = _setting("", None, "sound output name; empty = system default")
+    engine: str = _setting("", None, "system voice (Qt engine) used when no neural voice is available")
     rate: float = _setting(0.0, lambda v: None if -1.0 <= v <= 1.0 else "must be in [-1, 1]")
 
 

@@ -1,4 +1,5 @@
-"""PortAudio through sounddevice: list the input devices and record from one (the only sounddevice importer).
+"""PortAudio through sounddevice: input devices and recording, output devices and the output stream for
+spoken replies (the only sounddevice importer).
 
 sounddevice is imported lazily, on the first listing or recording, so importing the core stays light and a
 machine without libportaudio gets a CaptureError with advice instead of an ImportError. Never imports Qt.
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from voxtral_desktop.core.capture import BLOCK_MS, BlockCallback, CaptureError, CaptureSource, ErrorCallback
+from voxtral_desktop.core.errors import SpeechError
 
 log = logging.getLogger(__name__)
 
@@ -228,5 +230,113 @@ class SoundDeviceCapture(CaptureSource):
 
 
 def open_stream_count() -> int:
-    """How many input streams are open now (PortAudio is not re-initialised while any is)."""
+    """How many streams (input or output) are open now (PortAudio is not re-initialised while any is)."""
     return _open_streams
+
+
+# --- output (spoken replies) ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutputDevice:
+    """One output device as PortAudio lists it."""
+
+    index: int
+    name: str
+    default_samplerate: float
+    is_default: bool = False
+
+
+def _sounddevice_for_output() -> ModuleType:
+    try:
+        return import_sounddevice()
+    except CaptureError as e:
+        raise SpeechError(
+            "The PortAudio library is missing, so replies cannot be spoken. "
+            "Install it (Debian/Ubuntu: apt-get install libportaudio2) and restart."
+        ) from e
+
+
+def _query_outputs(sd: ModuleType) -> list[OutputDevice]:
+    try:
+        default_out = int(sd.default.device[1])
+    except (TypeError, ValueError, IndexError):
+        default_out = -1
+    return [
+        OutputDevice(int(d["index"]), str(d["name"]), float(d["default_samplerate"]), int(d["index"]) == default_out)
+        for d in sd.query_devices()
+        if int(d["max_output_channels"]) > 0
+    ]
+
+
+def list_output_devices(*, refresh: bool = False) -> list[OutputDevice]:
+    """Output devices, the default marked; ``refresh`` re-initialises PortAudio unless a stream is open."""
+    sd = _sounddevice_for_output()
+    with _PA_LOCK:
+        try:
+            if refresh and _open_streams == 0:
+                _reinitialize(sd)
+            return _query_outputs(sd)
+        except sd.PortAudioError as e:
+            log.warning("listing output devices failed: %s", e)
+            return []
+
+
+def _pick_output(sd: ModuleType, wanted: str) -> int | None:
+    if not wanted:
+        return None  # PortAudio's default output
+    devices = _query_outputs(sd)
+    for match in (lambda n: n == wanted, lambda n: wanted.lower() in n.lower()):
+        found = [d.index for d in devices if match(d.name)]
+        if found:
+            return found[0]
+    names = ", ".join(d.name for d in devices) or "none"
+    raise SpeechError(f"The sound output '{wanted}' was not found (outputs: {names}). Choose one in Settings.")
+
+
+def open_output_stream(
+    device: str, samplerate: int, callback: Any, *, latency: float, block_s: float
+) -> tuple[Any, int]:
+    """A started mono float32 output stream on ``device`` ("" = default) and its rate: ``samplerate`` when
+    the device takes it, else the device's own (the caller resamples). Close it with close_output_stream."""
+    global _open_streams
+    sd = _sounddevice_for_output()
+    with _PA_LOCK:
+        index = _pick_output(sd, device)
+        rate = samplerate
+        try:
+            sd.check_output_settings(device=index, samplerate=rate, channels=1, dtype="float32")
+        except (sd.PortAudioError, ValueError):
+            rate = int(sd.query_devices(index, "output")["default_samplerate"])
+        try:
+            stream = sd.OutputStream(
+                samplerate=rate,
+                device=index,
+                channels=1,
+                dtype="float32",
+                latency=latency,
+                blocksize=max(1, int(rate * block_s)),
+                callback=callback,
+            )
+            stream.start()
+        except (sd.PortAudioError, ValueError) as e:
+            raise SpeechError(
+                f"Could not open the sound output '{device or 'system default'}': {e}. "
+                "Check the speakers, or choose another output in Settings."
+            ) from e
+        _open_streams += 1
+        log.info("speaking to %r at %d Hz, %.0f ms latency", device or "default", rate, stream.latency * 1000)
+        return stream, rate
+
+
+def close_output_stream(stream: Any) -> None:
+    global _open_streams
+    sd = _sounddevice_for_output()
+    with _PA_LOCK:
+        try:
+            stream.abort()
+            stream.close()
+        except sd.PortAudioError as e:
+            log.warning("closing the output stream failed: %s", e)
+        finally:
+            _open_streams -= 1

@@ -22,6 +22,7 @@ from voxtral_desktop.core.backends.base import (
     ProgressCallback,
 )
 from voxtral_desktop.core.config import Config
+from voxtral_desktop.core.hub import byte_progress_class
 
 log = logging.getLogger(__name__)
 
@@ -94,28 +95,7 @@ def _fetch(model_id: str, report: ProgressCallback) -> str:
 
 
 def _progress_class(report: ProgressCallback) -> type:
-    """A tqdm that forwards the hub's byte counts as a fraction instead of drawing a bar."""
-    from tqdm.auto import tqdm
-
-    class _Progress(tqdm):  # type: ignore[misc]
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            kwargs["disable"] = False
-            kwargs["file"] = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the bar
-            super().__init__(*args, **kwargs)
-
-        def update(self, n: float | None = 1) -> bool | None:
-            shown = super().update(n)
-            # Byte bars are what the user waits for; the file-count bar would jump in big steps.
-            if self.total and self.unit == "B":
-                report(LoadPhase.DOWNLOADING, min(self.n / self.total, 1.0))
-            return shown
-
-        def close(self) -> None:
-            super().close()
-            if not self.fp.closed:
-                self.fp.close()
-
-    return _Progress
+    return byte_progress_class(lambda fraction: report(LoadPhase.DOWNLOADING, fraction))
 
 
 class LocalBackend(Backend):

@@ -1,0 +1,219 @@
+"""Voice figures through a PulseAudio virtual speaker whose output is recorded: a chunk's arrival to its
+first audible sample, synthesis real-time factor, stop() to silence; plots one spoken reply to a PNG.
+
+Run: .venv/bin/python benchmarks/voice.py [--runs 15] [--voice KEY_OR_PATH] [--plot out.png]
+Needs pulseaudio + pulseaudio-utils (scripts/setup.sh installs them). Prints medians; these are
+measurements, not pass/fail tests. (Button release to first sound on the tiny model comes with the UI.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+CHUNKS_4 = ["The weather is sunny", "Here is one joke", "I can help with", "Let me think about",
+            "That sounds like fun", "The answer is yes"]
+SENTENCES = [
+    "Hello there.",
+    "The weather is sunny today, with a light breeze from the west.",
+    "Here is one: the chicken crossed the road to get home.",
+    "Voice assistants are judged by how quickly they start to speak, and by how natural they sound.",
+]
+REPLY = ["The weather is sunny", "today, with a light", "breeze from the west,", "and it should stay",
+         "warm until the evening."]
+LOUD = 0.01  # RMS of a 2 ms window that counts as sound
+
+
+def median_ms(values: list[float]) -> float:
+    return statistics.median(values) * 1000.0
+
+
+def envelope(rec, window_ms: float = 2.0):
+    return rec.envelope(window_ms)
+
+
+def onset_after(rec, t: float) -> float | None:
+    times, rms = envelope(rec)
+    hits = times[(times >= t) & (rms > LOUD)]
+    return float(hits[0]) if len(hits) else None
+
+
+def last_sound_after(rec, t: float, until: float) -> float:
+    """How long after ``t`` the last loud window ends (0 when silent at once)."""
+    times, rms = envelope(rec)
+    hits = times[(times >= t) & (times <= until) & (rms > LOUD)]
+    return float(hits[-1] + 0.002 - t) if len(hits) else 0.0
+
+
+def real_time_factor(voice, runs: int) -> tuple[float, float]:
+    factors, chunk_times = [], []
+    for _ in range(runs):
+        for text in SENTENCES:
+            t0 = time.perf_counter()
+            audio = np.concatenate(list(voice.synthesize(text)))
+            factors.append((time.perf_counter() - t0) / (len(audio) / voice.sample_rate))
+        text = random.choice(CHUNKS_4)
+        t0 = time.perf_counter()
+        list(voice.synthesize(text))
+        chunk_times.append(time.perf_counter() - t0)
+    return statistics.median(factors), median_ms(chunk_times)
+
+
+def first_sound(rig, player, runs: int) -> tuple[list[float], list[float]]:
+    from voxtral_desktop.core.speech.player import PlayerEventKind
+
+    heard, reported = [], []
+    firsts: list[float] = []
+    player.add_listener(lambda e: firsts.append(e.t) if e.kind == PlayerEventKind.FIRST_SOUND else None)
+    for i in range(runs):
+        firsts.clear()
+        rec = rig.record()
+        time.sleep(0.2)
+        t_say = time.monotonic()
+        player.say(CHUNKS_4[i % len(CHUNKS_4)])
+        player.end()
+        player.wait_idle(20)
+        time.sleep(0.1)
+        recording = rec.stop()
+        onset = onset_after(recording, t_say)
+        if onset is not None:
+            heard.append(onset - t_say)
+        if firsts:
+            reported.append(firsts[-1] - t_say)
+    return heard, reported
+
+
+def stop_to_silence(rig, player, runs: int) -> tuple[list[float], list[float]]:
+    from voxtral_desktop.core.speech.player import PlayerEventKind
+
+    silences, calls = [], []
+    sounding = threading.Event()
+    player.add_listener(lambda e: sounding.set() if e.kind == PlayerEventKind.FIRST_SOUND else None)
+    for _ in range(runs):
+        sounding.clear()
+        rec = rig.record()
+        player.say(SENTENCES[3])
+        sounding.wait(10)
+        time.sleep(random.uniform(0.3, 1.2))
+        t_stop = time.monotonic()
+        player.stop()
+        calls.append(time.monotonic() - t_stop)
+        time.sleep(0.5)
+        recording = rec.stop()
+        silences.append(last_sound_after(recording, t_stop, t_stop + 0.5))
+    return silences, calls
+
+
+def plot_reply(rig, player, path: Path) -> None:
+    """Speak REPLY as a model would hand it over (a chunk every 350 ms), stop during the fourth chunk."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from voxtral_desktop.core.speech.player import PlayerEventKind
+
+    events = []
+    player.add_listener(events.append)
+    rec = rig.record()
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    arrivals = []
+    for chunk in REPLY:
+        arrivals.append(time.monotonic())
+        player.say(chunk)
+        time.sleep(0.35)
+    starts = {}
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        starts = {e.index: e.t for e in events if e.kind == PlayerEventKind.CHUNK_STARTED}
+        if len(starts) >= 4:
+            break
+        time.sleep(0.01)
+    time.sleep(0.5)
+    t_stop = time.monotonic()
+    player.stop()
+    time.sleep(0.6)
+    recording = rec.stop()
+    first_index = min(starts)
+
+    t = (np.arange(len(recording.samples)) / recording.rate) + recording.t0 - t0
+    fig, ax = plt.subplots(figsize=(13, 4.2), dpi=110)
+    ax.plot(t, recording.samples, lw=0.4, color="#335")
+    for i, (index, t_start) in enumerate(sorted(starts.items())):
+        ax.axvline(t_start - t0, color="#2a2", lw=1.2)
+        ax.text(t_start - t0 + 0.02, 0.93 - 0.09 * (i % 2), f"chunk {index - first_index + 1} plays",
+                color="#2a2", fontsize=8, transform=ax.get_xaxis_transform())
+    for i, t_arr in enumerate(arrivals):
+        ax.axvline(t_arr - t0, color="#999", lw=0.8, ls=":")
+        ax.text(t_arr - t0 + 0.02, 0.04, f"arrives {i + 1}", color="#777", fontsize=7,
+                transform=ax.get_xaxis_transform())
+    ax.axvline(t_stop - t0, color="#c22", lw=1.6)
+    ax.text(t_stop - t0 + 0.02, 0.75, "stop()", color="#c22", fontsize=9, transform=ax.get_xaxis_transform())
+    ax.set_xlim(-0.2, t_stop - t0 + 0.5)
+    ax.set_ylim(-1, 1)
+    ax.set_xlabel("seconds after the first chunk arrived")
+    ax.set_ylabel("recorded at the speaker")
+    ax.set_title("A spoken reply (en_US-joe-medium) recorded from the virtual speaker's monitor: "
+                 "chunks as they arrive (dotted), when the player starts each (green), and stop() (red)", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    print(f"plot: {path}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--voice", default="en_US-joe-medium", help="voice key or .onnx path")
+    parser.add_argument("--plot", type=Path, default=Path("benchmarks/out/voice_reply.png"))
+    args = parser.parse_args()
+
+    from voxtral_desktop.testing.pulse_rig import start_pulse_rig
+
+    rig = start_pulse_rig(Path(tempfile.mkdtemp(prefix="voice-bench-")))
+    for key in ("HOME", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "PULSE_SERVER"):
+        os.environ[key] = rig.env[key]  # before PortAudio starts: it must see this daemon
+    try:
+        from voxtral_desktop.core.speech.catalogue import resolve_voice
+        from voxtral_desktop.core.speech.player import SpeechPlayer
+
+        voice = resolve_voice(args.voice, download=False)
+        print(f"voice {voice.name} ({voice.sample_rate} Hz); {platform.processor() or platform.machine()}, "
+              f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (figures grow with it); "
+              "PulseAudio null sink at 48 kHz")
+        rtf, chunk_ms = real_time_factor(voice, max(3, args.runs // 3))
+        print(f"synthesis real-time factor (median, 1-16 word sentences): {rtf:.3f}")
+        print(f"synthesis of a 4-word chunk (median): {chunk_ms:.0f} ms")
+
+        player = SpeechPlayer(voice)
+        t_open = time.monotonic()
+        player.say("Ready.")
+        player.end()
+        player.wait_idle(20)
+        print(f"first chunk with the output stream still closed, to idle: {(time.monotonic() - t_open) * 1000:.0f} ms")
+        heard, reported = first_sound(rig, player, args.runs)
+        print(f"(a) 4-word chunk arrival -> first audible sample at the speaker (median of {len(heard)}): "
+              f"{median_ms(heard):.0f} ms (target <= 150); the player's own estimate: {median_ms(reported):.0f} ms")
+        silences, calls = stop_to_silence(rig, player, args.runs)
+        print(f"(c) stop() -> silence at the speaker (median of {len(silences)}): {median_ms(silences):.1f} ms, "
+              f"max {max(silences) * 1000:.1f} ms (target <= 50); stop() returns in {median_ms(calls):.1f} ms")
+        plot_reply(rig, player, args.plot)
+        player.close()
+    finally:
+        rig.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -17,6 +17,7 @@ from voxtral_desktop.core.config import Config, default_config
 from voxtral_desktop.core.model import VoxtralModel
 from voxtral_desktop.core.portaudio import InputDevice
 from voxtral_desktop.ui.main_window import MainWindow
+from voxtral_desktop.ui.speaker import Speaker
 from voxtral_desktop.ui.theme import apply_theme
 from voxtral_desktop.ui.view_models import ViewModels
 
@@ -83,6 +84,7 @@ def make_app(qtbot, qasync_loop) -> Iterator[Callable[..., App]]:
         wait_ready: bool = True,
         device_lister: Callable[..., list[InputDevice]] | None = None,
         model_factory: Callable[[Config], VoxtralModel] | None = None,
+        speaker: Speaker | None = None,
     ) -> App:
         capture = capture if capture is not None else Captures(speech_like())
         kw: dict[str, Any] = {"capture_factory": capture}
@@ -92,6 +94,8 @@ def make_app(qtbot, qasync_loop) -> Iterator[Callable[..., App]]:
             kw["model_factory"] = model_factory
         if model is not None:
             kw["model"] = model
+        if speaker is not None:
+            kw["speaker"] = speaker
         vms = ViewModels(config, **kw)
         window = MainWindow(vms)
         qtbot.addWidget(window)

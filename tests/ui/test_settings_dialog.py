@@ -133,7 +133,7 @@ def test_new_settings_round_trip(qtbot, make_app):
     assert dialog.save_button.isEnabled() and not dialog.page_buttons[1].property("invalid")
 
     voice = dialog.inputs["speech.voice"]
-    assert voice.itemText(0) == "Default" and voice.currentData() == ""
+    assert voice.itemText(0) == "Default (natural voice)" and voice.currentData() == "system"  # the tests' voice
     assert dialog.inputs["speech.enabled"].isChecked()
     dialog.inputs["speech.enabled"].setChecked(False)
     dialog.inputs["speech.rate"].setValue(5)

@@ -51,8 +51,9 @@ class SharedBackend(Backend):
         pass
 
 
-# Qt's mock engine "speaks" on timers: real timing, no sound card, no speech-dispatcher needed.
-TEST_SPEECH: dict[str, Any] = {"speech": {"engine": "mock"}}
+# Where speech is not what a test is about: the system voice on Qt's mock engine, which "speaks" on timers
+# (real timing, no sound card, no speech-dispatcher). The neural voice has its own tests (test_speaker.py).
+TEST_SPEECH: dict[str, Any] = {"speech": {"voice": "system", "engine": "mock"}}
 
 
 def tiny_config(tiny_model_dir: Any, **streaming: Any) -> Config:

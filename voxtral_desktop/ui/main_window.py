@@ -25,7 +25,7 @@ from voxtral_desktop.ui.chat_view import ChatView
 from voxtral_desktop.ui.conversation_list import ConversationList
 from voxtral_desktop.ui.dock import Dock
 from voxtral_desktop.ui.push_to_talk import PushToTalk
-from voxtral_desktop.ui.status import LoadPhase, MicStatus, Mode, ModelStatus, ReplyResult
+from voxtral_desktop.ui.status import LoadPhase, MicStatus, Mode, ModelStatus, ReplyResult, VoiceStatus
 from voxtral_desktop.ui.talk_rules import TalkState, idle_hint, talk_state
 from voxtral_desktop.ui.view_models import ViewModels
 from voxtral_desktop.ui.widgets import Banner, BannerStack, ElidedLabel, StatusPill
@@ -123,6 +123,8 @@ class MainWindow(QMainWindow):
         replies.modeChanged.connect(self._on_mode)
         replies.speakingChanged.connect(self._on_speaking)
         replies.speaker.unavailable.connect(self._on_speech_unavailable)
+        replies.speaker.statusChanged.connect(self._on_voice_status)
+        replies.speaker.fallback.connect(self._on_voice_fallback)
         vms.settings.applied.connect(self._on_settings_applied)
         vms.conversations.conversationsChanged.connect(self.side.refresh)
         vms.conversations.conversationOpened.connect(self._on_conversation_opened)
@@ -320,6 +322,29 @@ class MainWindow(QMainWindow):
         if self.vms.config.speech.enabled:
             self.show_hint("Replies cannot be spoken aloud: see the status tooltip.", "warn")
 
+    def _on_voice_status(self, status: VoiceStatus) -> None:
+        """A first use downloads the voice: its progress shows like the model's, in a banner until it is done."""
+        if status.phase == LoadPhase.DOWNLOADING:
+            banner = self.banners.get("voice")
+            if banner is None or banner.property("kind") != "info":
+                banner = self.banners.set("voice", "info", "Getting the voice", status.message)
+            banner.text.setText(status.message)
+        elif status.phase != LoadPhase.FAILED and self.banners.get("voice") is not None:
+            if self.banners.get("voice").property("kind") == "info":  # type: ignore[union-attr]
+                self.banners.clear("voice")
+        self._update_speech_tip()
+
+    def _on_voice_fallback(self, why: str) -> None:
+        """Said once: no neural voice, so replies are spoken by the system voice."""
+        if self.vms.config.speech.enabled:
+            self.banners.set(
+                "voice",
+                "warning",
+                "Replies use the system voice",
+                f"The natural voice is not available: {why}",
+                [("Open Settings", self.open_settings)],
+            )
+
     def _update_speech_tip(self) -> None:
         speaker = self.vms.speaker
         lines = [self.vms.model.status.message]
@@ -327,6 +352,9 @@ class MainWindow(QMainWindow):
             lines.append("Spoken replies are off (Settings).")
         elif not speaker.available:
             lines.append(f"Spoken replies are unavailable: {speaker.error or 'no text-to-speech engine'}.")
+        elif speaker.voice:
+            kind = "the voice" if speaker.neural else "the system voice"
+            lines.append(f"Replies are spoken by {kind} {speaker.voice}.")
         self.status_pill.setToolTip("\n".join(line for line in lines if line))
 
     # --- message box, side panel, size ----------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
@@ -46,6 +47,9 @@ class RepliesViewModel(QObject):
     busyChanged = Signal(bool)  # a reply is streaming
     modeChanged = Signal(object)  # Mode
     speakingChanged = Signal(bool)
+    # turn id, ms from the reply's start (the button's release) to its first audible sample. The hook for
+    # the per-reply timings (issue 11's ReplyTimings.first_sound takes it from here).
+    firstSound = Signal(int, float)
     hint = Signal(str)  # a short, transient tip next to the talk button
 
     def __init__(
@@ -68,7 +72,10 @@ class RepliesViewModel(QObject):
         self._reply_task: asyncio.Future[Any] | None = None
         self._active = 0  # replies not yet wound down (a stopped one may still be ending)
         self._spoken_turn: int | None = None  # the reply whose chunks are being spoken; None once silenced
+        self._sound_turn: tuple[int, float] | None = None  # (turn, monotonic start) awaiting its first sound
+        self._first_sound_ms: dict[int, float] = {}
         speaker.speakingChanged.connect(self.speakingChanged)
+        speaker.firstSound.connect(self._on_first_sound)
         # A conversation opened (or a new one started) silences the reply to the old one.
         conversations.conversationOpened.connect(lambda *_: self.barge_in())
         self.apply_settings()
@@ -96,7 +103,26 @@ class RepliesViewModel(QObject):
     def apply_settings(self, before: Config | None = None) -> None:
         """The speech settings take effect at once (the rest is read at the start of every reply)."""
         sp = self.config.speech
-        self.speaker.configure(enabled=sp.enabled, voice=sp.voice, rate=sp.rate, engine=sp.engine)
+        reload = self.speaker.configure(
+            enabled=sp.enabled, voice=sp.voice, rate=sp.rate, engine=sp.engine, output_device=sp.output_device
+        )
+        if reload and before is not None:  # a changed voice loads now; the first one loads in start()
+            self.load_voice()
+
+    def load_voice(self) -> asyncio.Future[Any] | None:
+        """Resolve the voice in the background (a first use downloads it); None when speech is off."""
+        if not self.config.speech.enabled:
+            return None
+        return self._workers.track(asyncio.ensure_future(self.speaker.load()))
+
+    def _on_first_sound(self, t: float) -> None:
+        if self._sound_turn is None:
+            return
+        turn_id, started = self._sound_turn
+        self._sound_turn = None
+        ms = max(0.0, (t - started) * 1000.0)
+        self._first_sound_ms[turn_id] = ms
+        self.firstSound.emit(turn_id, ms)
 
     # --- sending ------------------------------------------------------------------------------------
 
@@ -134,12 +160,14 @@ class RepliesViewModel(QObject):
         self.replyStarted.emit(turn_id)
         if self._active == 1:
             self.busyChanged.emit(True)
+        started = time.monotonic()
         first_ms: float | None = None
         final: dict[str, Any] | None = None
         session = self._conversations.session()
         mode = self._mode if recording is not None else Mode.CONVERSATION
         self.speaker.stop()  # a previous reply still being spoken gives way to this one
         self._spoken_turn = turn_id if mode == Mode.CONVERSATION else None
+        self._sound_turn = (turn_id, started) if self._spoken_turn is not None else None
         try:
             if recording is not None:
                 stream = session.respond(
@@ -156,6 +184,8 @@ class RepliesViewModel(QObject):
                         self.speaker.say_chunk(chunk["text"])
                 if chunk["is_final"]:
                     final = dict(chunk)
+                    if self._spoken_turn == turn_id:
+                        self.speaker.end_reply()
         except Exception as e:
             # Shown in the conversation where it happened, and logged with its traceback.
             log.exception("reply %d failed", turn_id)
@@ -171,11 +201,12 @@ class RepliesViewModel(QObject):
             self._conversations.notify_changed()
         assert final is not None
         status = status_of(final)
+        sound_ms = self._first_sound_ms.pop(turn_id, None)
         total = float(final["processing_time_ms"])
         if status == ReplyStatus.ERROR:
             result = ReplyResult(turn_id, status, first_ms, total, final["text"], final.get("error", ""))
         else:
-            result = ReplyResult(turn_id, status, first_ms, total)
+            result = ReplyResult(turn_id, status, first_ms, total, first_sound_ms=sound_ms)
         self.replyFinished.emit(turn_id, result)
         if (
             recording is not None
@@ -209,6 +240,7 @@ class RepliesViewModel(QObject):
     def barge_in(self) -> None:
         """Stop the reply in flight and its speech at once; the reply ends marked interrupted."""
         self._spoken_turn = None
+        self._sound_turn = None
         self.speaker.stop()
         if self.is_busy:
             self._model.cancel()
@@ -221,6 +253,6 @@ class RepliesViewModel(QObject):
         return False
 
     def close(self) -> None:
-        """Quitting: silence at once (the model is stopped by its own view-model)."""
+        """Quitting: silence at once and let go of the sound device (the model is stopped by its own view-model)."""
         self._spoken_turn = None
-        self.speaker.stop()
+        self.speaker.close()

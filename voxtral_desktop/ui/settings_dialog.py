@@ -153,7 +153,7 @@ class SettingsDialog(QDialog):
         row = QHBoxLayout()
         row.setSpacing(8)
         editor: Editor
-        if field.kind in ("choice", "mic", "voice"):
+        if field.kind in ("choice", "mic", "voice", "speaker"):
             editor = QComboBox()
             if field.kind == "choice":
                 for value, label in field.choices:
@@ -161,6 +161,8 @@ class SettingsDialog(QDialog):
                 editor.setCurrentIndex(max(0, editor.findData(self._current(field))))
             elif field.kind == "voice":
                 self._fill_voices(editor)
+            elif field.kind == "speaker":
+                self._fill_outputs(editor, refresh=False)
             else:
                 self._fill_microphones(editor, refresh=False)
             editor.currentIndexChanged.connect(lambda _=0, f=field: self._validate(f))
@@ -200,6 +202,21 @@ class SettingsDialog(QDialog):
             refresh.setToolTip("Look for microphones again (after plugging one in)")
             refresh.clicked.connect(lambda: self._fill_microphones(editor, refresh=True))  # type: ignore[arg-type]
             row.addWidget(refresh)
+        elif field.kind == "speaker":
+            refresh = QPushButton("Refresh")
+            refresh.setToolTip("Look for sound outputs again (after plugging one in)")
+            refresh.clicked.connect(lambda: self._fill_outputs(editor, refresh=True))  # type: ignore[arg-type]
+            row.addWidget(refresh)
+        elif field.kind == "voice":
+            self.try_button = QPushButton("Try it")
+            self.try_button.setObjectName("tryVoice")
+            self.try_button.setToolTip("Speak a sample with this voice on the chosen speaker")
+            self.try_button.clicked.connect(self.try_voice)
+            row.addWidget(self.try_button)
+            more = QPushButton("More voices…")
+            more.setToolTip("Fetch the list of voices to download")
+            more.clicked.connect(self.refresh_voices)
+            row.addWidget(more)
         elif field.kind == "rate":
             row.addWidget(shown)
         lay.addLayout(row)
@@ -211,6 +228,13 @@ class SettingsDialog(QDialog):
         help_text = field.help
         if field.name == "speech.enabled":
             help_text = self._speech_note()
+        if field.kind == "voice":
+            self.voice_result = QLabel()
+            self.voice_result.setObjectName("fieldHelp")
+            self.voice_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.voice_result.hide()
+            self.settings.tryProgress.connect(self._show_voice_result)
+            lay.addWidget(self.voice_result)
         if field.kind == "url":
             self.connection_result = QLabel()
             self.connection_result.setObjectName("fieldHelp")
@@ -233,13 +257,65 @@ class SettingsDialog(QDialog):
     def _speech_note(self) -> str:
         if not self._speech.available:
             return "Not available on this computer: no working text-to-speech engine."
+        if self._speech.engine == "piper":
+            return "Spoken by a natural voice, on this computer."
         return f"Spoken by the “{self._speech.engine}” text-to-speech engine." if self._speech.engine else ""
 
     def _fill_voices(self, combo: QComboBox) -> None:
-        voices = self._speech.voices
-        fill_names(combo, "Default", voices, self._current(field_named("speech.voice")), "not available")
-        if not voices:
-            combo.setToolTip("No voices to choose from: the default voice is used.")
+        wanted = combo.currentData() if combo.count() else self._current(field_named("speech.voice"))
+        combo.blockSignals(True)
+        combo.clear()
+        for choice in self.settings.voice_choices():
+            combo.addItem(choice.label, choice.value)
+        if wanted and combo.findData(wanted) < 0:
+            combo.addItem(f"{wanted} (not found)", wanted)
+        combo.setCurrentIndex(max(0, combo.findData(wanted or "")))
+        combo.blockSignals(False)
+
+    def _fill_outputs(self, combo: QComboBox, *, refresh: bool) -> None:
+        wanted = combo.currentData() if combo.count() else self._current(field_named("speech.output_device"))
+        combo.blockSignals(True)
+        combo.clear()
+        names, problem = self.settings.output_devices(refresh=refresh)
+        fill_names(combo, "System default", names, wanted, "not connected")
+        combo.setToolTip(problem)
+        combo.blockSignals(False)
+        self._validate(field_named("speech.output_device"))
+
+    def _show_voice_result(self, text: str, kind: str = "") -> None:
+        self.voice_result.setText(text)
+        self.voice_result.setProperty("kind", kind)
+        theme.repolish(self.voice_result)
+        self.voice_result.show()
+
+    def try_voice(self) -> asyncio.Future[Any]:
+        """Speak a sample with the voice and speaker chosen in the dialog (a new voice downloads first)."""
+        self.try_button.setEnabled(False)
+
+        async def run() -> None:
+            try:
+                ok, message = await self.settings.try_voice(
+                    self.value("speech.voice"), self.value("speech.output_device")
+                )
+            finally:
+                self.try_button.setEnabled(True)
+            self._show_voice_result(message if ok else "✗ " + message, "" if ok else "warn")
+            if ok:
+                self._fill_voices(self.inputs["speech.voice"])  # type: ignore[arg-type]  # now installed
+
+        return asyncio.ensure_future(run())
+
+    def refresh_voices(self) -> asyncio.Future[Any]:
+        """Fetch the hub's voice list, then show it."""
+        self._show_voice_result("Fetching the list of voices…")
+
+        async def run() -> None:
+            problem = await self.settings.refresh_voices()
+            self._fill_voices(self.inputs["speech.voice"])  # type: ignore[arg-type]
+            self._show_voice_result("✗ " + problem if problem else "The voices to download are listed.",
+                                    "warn" if problem else "")
+
+        return asyncio.ensure_future(run())
 
     def _on_rate(self, field: Field, shown: QLabel) -> None:
         shown.setText(rate_text(self.value(field.name)))

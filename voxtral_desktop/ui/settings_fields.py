@@ -12,7 +12,7 @@ class Field:
     section: str
     key: str
     label: str
-    kind: str  # "text", "folder", "int", "float", "choice", "mic", "bool", "voice" or "rate"
+    kind: str  # "text", "folder", "int", "float", "choice", "mic", "bool", "voice", "speaker" or "rate"
     choices: tuple[tuple[str, str], ...] = ()  # (value, label) for "choice"
     help: str = ""
     check_text: str = ""  # for "bool": the check box's own text
@@ -136,8 +136,16 @@ SECTIONS: tuple[tuple[str, tuple[Field, ...]], ...] = (
             Field(
                 "speech", "enabled", "Speak replies", "bool", check_text="Read replies aloud as they arrive"
             ),
-            Field("speech", "voice", "Voice", "voice"),
-            Field("speech", "rate", "Speed", "rate"),
+            Field(
+                "speech",
+                "voice",
+                "Voice",
+                "voice",
+                help="Natural voices run on this computer; one not yet here downloads once (a "
+                "few dozen MB).",
+            ),
+            Field("speech", "output_device", "Speaker", "speaker"),
+            Field("speech", "rate", "Speed (system voice)", "rate"),
         ),
     ),
     (
@@ -158,7 +166,8 @@ FIELDS: tuple[Field, ...] = tuple(f for _, fields in SECTIONS for f in fields)
 # Sections shown together, one page at a time: the whole list is too tall for a laptop screen.
 PAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Model & replies", ("Model", "Replies")),
-    ("Conversation & speech", ("Conversation", "Spoken replies")),
+    ("Conversation", ("Conversation",)),
+    ("Voice", ("Spoken replies",)),
     ("Microphone", ("Microphone",)),
     ("Server", ("Engine",)),
 )

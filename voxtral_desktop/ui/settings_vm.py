@@ -3,6 +3,7 @@ saved to the user's file and applied at once, and a remote server tried before i
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -13,10 +14,12 @@ from PySide6.QtCore import QObject, Signal
 
 from voxtral_desktop.core import paths
 from voxtral_desktop.core.config import Config, save_changes
-from voxtral_desktop.core.errors import CaptureError, ConfigError
+from voxtral_desktop.core.errors import CaptureError, ConfigError, SpeechError
 from voxtral_desktop.core.model import VoxtralModel
-from voxtral_desktop.core.portaudio import InputDevice
-from voxtral_desktop.ui.speaker import Speaker
+from voxtral_desktop.core.portaudio import InputDevice, list_output_devices
+from voxtral_desktop.core.speech import SpeechPlayer, downloadable_voices, installed_voices, resolve_voice, voices_dir
+from voxtral_desktop.core.speech.catalogue import CATALOGUE_FILE
+from voxtral_desktop.ui.speaker import SYSTEM, Speaker
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +34,23 @@ class SpeechInfo:
     voices: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class VoiceChoice:
+    """One entry of Settings' voice list."""
+
+    value: str  # what `speech.voice` gets: a voice key, "system", or "" (the default)
+    label: str  # e.g. "English (United States) · joe · medium"
+    installed: bool = True
+
+
+SAMPLE = "Hello! This is how I sound when I answer you."  # what "Try it" says
+
+
 class SettingsViewModel(QObject):
     """Settings for the dialog. ``applied(before)`` tells the other view-models what the settings were."""
 
     applied = Signal(object)  # a copy of the Config as it was before the save
+    tryProgress = Signal(str)  # "Try it": downloading / speaking / what went wrong
 
     def __init__(
         self,
@@ -72,6 +88,75 @@ class SettingsViewModel(QObject):
             return [], str(e)
         names = [d.name for d in sorted(devices, key=lambda d: not d.is_default)]
         return names, "" if names else "No microphone found."
+
+    def voice_choices(self) -> list[VoiceChoice]:
+        """The default, the voices on this computer, those the hub offers (once its list has been fetched:
+        ``refresh_voices``), and the system voice."""
+        choices = [VoiceChoice("", "Default (natural voice)")]
+        seen: set[str] = set()
+        for info in installed_voices():
+            seen.add(info.key)
+            choices.append(VoiceChoice(info.key, f"{info.language_name} · {info.name} · {info.quality}"))
+        if (voices_dir() / CATALOGUE_FILE).is_file():
+            try:
+                hub = downloadable_voices()
+            except SpeechError as e:
+                log.warning("%s", e)
+                hub = []
+            for info in hub:
+                if info.key not in seen:
+                    size = f"{info.size_bytes / 1e6:.0f} MB download"
+                    label = f"{info.language_name} · {info.name} · {info.quality} ({size})"
+                    choices.append(VoiceChoice(info.key, label, installed=False))
+        choices.append(VoiceChoice(SYSTEM, "System voice (speech-dispatcher)"))
+        return choices
+
+    async def refresh_voices(self) -> str:
+        """Fetch the hub's voice list (off the event loop); "" when done, else what went wrong."""
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, lambda: downloadable_voices(refresh=True))
+        except SpeechError as e:
+            return str(e)
+        return ""
+
+    def output_devices(self, *, refresh: bool = False) -> tuple[list[str], str]:
+        """Names of the sound outputs (default first), and a message when there are none."""
+        try:
+            devices = list_output_devices(refresh=refresh)
+        except SpeechError as e:
+            return [], str(e)
+        names = [d.name for d in sorted(devices, key=lambda d: not d.is_default)]
+        return names, "" if names else "No sound output found."
+
+    async def try_voice(self, voice: str, output_device: str) -> tuple[bool, str]:
+        """Settings' "Try it": speak a sample with ``voice`` on ``output_device`` (a new voice downloads first,
+        with progress as tryProgress). (ok, what to show)."""
+        if voice.strip().lower() == SYSTEM:
+            self._speaker.say_chunk(SAMPLE)  # the system voice has no device of its own to choose
+            return True, "Speaking with the system voice."
+        loop = asyncio.get_running_loop()
+
+        def progress(fraction: float) -> None:  # the download's thread
+            loop.call_soon_threadsafe(self.tryProgress.emit, f"Downloading the voice… {fraction:.0%}")
+
+        def speak() -> str:
+            found = resolve_voice(voice, progress=progress)
+            loop.call_soon_threadsafe(self.tryProgress.emit, f"Speaking with {found.name}…")
+            player = SpeechPlayer(found, output_device)
+            try:
+                player.say(SAMPLE)
+                player.end()
+                player.wait_idle(60)
+            finally:
+                player.close()
+            return found.name
+
+        self.tryProgress.emit("Loading the voice…")
+        try:
+            name = await loop.run_in_executor(None, speak)
+        except SpeechError as e:
+            return False, str(e)
+        return True, f"That was {name}."
 
     def speech_info(self) -> SpeechInfo:
         s = self._speaker

@@ -1,118 +1,298 @@
-"""Speaks reply chunks aloud as they arrive, in order, through QtTextToSpeech; stops at once on barge-in."""
+"""The spoken-reply hand-off: resolves the neural voice off the event loop (downloading it once, with progress),
+speaks each reply chunk through one SpeechPlayer as it arrives, and falls back to the system voice, once and
+said so, when no neural voice can be had."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from voxtral_desktop.core.errors import SpeechError
+from voxtral_desktop.core.model import LoadPhase
+from voxtral_desktop.core.speech import PlayerEvent, PlayerEventKind, SpeechPlayer, Voice, resolve_voice
+from voxtral_desktop.core.speech.player import ReferenceListener
+from voxtral_desktop.ui.status import VoiceStatus
+from voxtral_desktop.ui.system_voice import SystemVoice
+
 log = logging.getLogger(__name__)
+
+SYSTEM = "system"  # `speech.voice` value that picks the system voice (speech-dispatcher) over a neural one
+
+Resolver = Callable[..., Voice]  # resolve_voice(setting, *, progress=...) -> Voice, raises SpeechError
+PlayerFactory = Callable[[Voice, str], Any]  # (voice, output device) -> a SpeechPlayer
 
 
 class Speaker(QObject):
-    """Queues each chunk on the engine the moment it arrives, so speech starts with the first few words.
+    """One voice for the window's replies: ``say_chunk`` while the model generates, ``end_reply``, ``stop``.
 
-    QtTextToSpeech lives in PySide6's Addons; without it (or with a broken engine) the speaker reports
-    itself unavailable and the app stays silent rather than failing.
+    Until ``load()`` has resolved the neural voice, chunks wait (in order) and are spoken once it is ready.
+    Player events come from its audio thread and cross to the event loop with call_soon_threadsafe.
     """
 
-    chunkQueued = Signal(str)  # a chunk handed to the engine, in order
+    chunkQueued = Signal(str)  # a chunk handed to the voice, in order
     speakingChanged = Signal(bool)
-    unavailable = Signal(str)  # why speech cannot work (shown once)
+    firstSound = Signal(float)  # time.monotonic() at which a reply's first sample reached the output
+    chunkStarted = Signal(int, float)  # a chunk's number in its reply and when its first sample sounded
+    statusChanged = Signal(object)  # VoiceStatus
+    fallback = Signal(str)  # why the system voice speaks instead of the neural one (emitted once)
+    unavailable = Signal(str)  # why nothing can be spoken at all
 
-    def __init__(self, engine: str = "", parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        *,
+        voice: str = "",
+        output_device: str = "",
+        engine: str = "",
+        enabled: bool = True,
+        resolver: Resolver = resolve_voice,
+        player_factory: PlayerFactory = SpeechPlayer,
+    ) -> None:
         super().__init__(parent)
-        self.enabled = True
-        self._tts = None
-        self._engine_name = engine
-        self.error = ""
+        self.enabled = enabled
+        self._voice_setting = voice
+        self._output_device = output_device
+        self._engine = engine
+        self._rate = 0.0
+        self._resolver = resolver
+        self._player_factory = player_factory
+        self._player: Any = None
+        self._system: SystemVoice | None = None
+        self._status = VoiceStatus()
+        self._pending: list[str] = []  # chunks said while the voice was still loading
+        self._pending_end = False
         self._speaking = False
-        self._create(engine)
+        self._fallback_said = False
+        self._references: list[ReferenceListener] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._generation = 0  # bumped when the settings change: a load that finishes late is dropped
+        if self._wants_system:
+            self._use_system("")  # nothing to load
 
-    def _create(self, engine: str) -> None:
-        try:
-            from PySide6.QtTextToSpeech import QTextToSpeech
-        except ImportError as e:
-            self._fail(f"text to speech needs PySide6's Addons ({e})")
-            return
-        engines = QTextToSpeech.availableEngines()
-        if engine and engine not in engines:
-            self._fail(f"text-to-speech engine '{engine}' is not available; found: {', '.join(engines) or 'none'}")
-            return
-        self._tts = QTextToSpeech(engine, self) if engine else QTextToSpeech(self)
-        self._engine_name = self._tts.engine()
-        self._tts.stateChanged.connect(self._on_state)
-        self._tts.errorOccurred.connect(lambda reason, text: self._fail(f"text to speech failed: {text}"))
-        if self._tts.state() == QTextToSpeech.State.Error:
-            self._fail(f"text to speech failed: {self._tts.errorString() or 'engine error'}")
+    # --- state ----------------------------------------------------------------------------------------
 
-    def _fail(self, why: str) -> None:
-        self.error = why
-        log.warning("%s", why)
-        self.unavailable.emit(why)
+    @property
+    def status(self) -> VoiceStatus:
+        return self._status
+
+    @property
+    def neural(self) -> bool:
+        """A neural voice speaks (False: the system voice, or still loading)."""
+        return self._player is not None
 
     @property
     def available(self) -> bool:
-        return self._tts is not None and not self.error
+        if self._player is not None:
+            return True
+        return self._system is not None and self._system.available
+
+    @property
+    def error(self) -> str:
+        if self._player is not None or self._system is None:
+            return ""
+        return self._system.error
 
     @property
     def engine(self) -> str:
-        return self._engine_name
+        """What speaks: "piper" for a neural voice, else the system engine's name."""
+        if self._player is not None:
+            return "piper"
+        return self._system.engine if self._system is not None else self._engine
+
+    @property
+    def voice(self) -> str:
+        if self._player is not None:
+            return str(self._player.voice.name)
+        return self._system.voice if self._system is not None else ""
 
     @property
     def is_speaking(self) -> bool:
         return self._speaking
 
-    @property
-    def voice(self) -> str:
-        """The name of the voice the engine speaks with ("" without an engine)."""
-        return self._tts.voice().name() if self._tts is not None else ""
-
-    @property
-    def rate(self) -> float:
-        """Speech rate, -1.0 (slowest) to 1.0 (fastest); 0.0 is normal."""
-        return float(self._tts.rate()) if self._tts is not None else 0.0
-
     def voices(self) -> list[str]:
-        return [v.name() for v in self._tts.availableVoices()] if self._tts is not None else []
+        """The system engine's voices (the neural ones are listed by the settings view-model)."""
+        return self._system.voices() if self._system is not None else []
 
-    def configure(self, *, enabled: bool, voice: str = "", rate: float = 0.0, engine: str = "") -> None:
-        if engine and engine != self._engine_name:
-            self.stop()
-            if self._tts is not None:
-                self._tts.deleteLater()
-            self._tts, self.error = None, ""
-            self._create(engine)
+    def add_reference_listener(self, listener: ReferenceListener) -> None:
+        """``listener(samples, sample_rate, t_play)`` hears everything the neural voice plays, from the audio
+        thread (the hands-free echo canceller). Kept across voice changes; the system voice has no signal."""
+        self._references.append(listener)
+        if self._player is not None:
+            self._player.add_reference_listener(listener)
+
+    @property
+    def _wants_system(self) -> bool:
+        return self._voice_setting.strip().lower() == SYSTEM
+
+    # --- loading ----------------------------------------------------------------------------------------
+
+    def configure(
+        self, *, enabled: bool, voice: str = "", rate: float = 0.0, engine: str = "", output_device: str = ""
+    ) -> bool:
+        """Take the speech settings; True when the voice must be loaded again (call ``load()``)."""
         self.enabled = enabled
-        if self._tts is None:
+        self._rate = rate
+        changed = (voice, output_device, engine) != (self._voice_setting, self._output_device, self._engine)
+        self._voice_setting, self._output_device, self._engine = voice, output_device, engine
+        if self._system is not None:
+            self._system.configure(enabled=enabled, rate=rate, engine=engine)
+        if changed and self._status.phase != LoadPhase.IDLE:
+            self._unload()
+        if self._wants_system:
+            self._use_system("")
+            return False
+        return enabled and (changed or self._status.phase == LoadPhase.IDLE)
+
+    def _unload(self) -> None:
+        self.stop()
+        self._generation += 1
+        if self._player is not None:
+            self._player.close()
+            self._player = None
+        if self._system is not None:
+            self._system.deleteLater()
+            self._system = None
+        self._publish(VoiceStatus())
+
+    async def load(self) -> None:
+        """Resolve ``speech.voice`` on a worker thread (a first use downloads it) and open its player."""
+        if self._status.phase in (LoadPhase.DOWNLOADING, LoadPhase.LOADING, LoadPhase.READY):
             return
-        self._tts.setRate(rate)
-        if voice:
-            match = [v for v in self._tts.availableVoices() if v.name() == voice]
-            if match:
-                self._tts.setVoice(match[0])
-            else:
-                log.warning("voice %r not found; using %s", voice, self._tts.voice().name())
+        generation = self._generation
+        if self._wants_system:
+            self._use_system("")
+            return
+        loop = self._loop = asyncio.get_running_loop()
+        self._publish(VoiceStatus(LoadPhase.LOADING, "Loading the voice…"))
+
+        def progress(fraction: float) -> None:  # the download's thread
+            loop.call_soon_threadsafe(self._on_progress, generation, fraction)
+
+        setting, device = self._voice_setting, self._output_device
+        try:
+            voice = await loop.run_in_executor(None, lambda: self._resolver(setting, progress=progress))
+            player = await loop.run_in_executor(None, lambda: self._player_factory(voice, device))
+        except SpeechError as e:
+            if generation == self._generation:
+                self._use_system(str(e))
+            return
+        if generation != self._generation:  # the settings changed while it loaded
+            player.close()
+            return
+        self._player = player
+        player.add_listener(lambda event: loop.call_soon_threadsafe(self._on_event, player, event))
+        for listener in self._references:
+            player.add_reference_listener(listener)
+        self._publish(VoiceStatus(LoadPhase.READY, f"Speaking with the voice {voice.name}", None, True, voice.name))
+        self._flush_pending()
+
+    def _on_progress(self, generation: int, fraction: float) -> None:
+        if generation == self._generation and self._status.phase != LoadPhase.READY:
+            name = self._voice_setting or "the default voice"
+            message = f"Downloading {name} (first use only)… {fraction:.0%}"
+            self._publish(VoiceStatus(LoadPhase.DOWNLOADING, message, fraction))
+
+    def _use_system(self, why: str) -> None:
+        """Speak with the system voice; ``why`` (not empty) is said once: the neural voice could not be had."""
+        if self._system is None:
+            self._system = SystemVoice(self._engine, self)
+            self._system.speakingChanged.connect(self._set_speaking)
+            self._system.unavailable.connect(self.unavailable)
+        self._system.configure(enabled=self.enabled, rate=self._rate, engine=self._engine)
+        if why:
+            log.warning("no neural voice, using the system voice: %s", why)
+        self._publish(VoiceStatus(LoadPhase.FAILED if why else LoadPhase.READY, why, None, False, self._system.voice))
+        if why and not self._fallback_said:
+            self._fallback_said = True
+            self.fallback.emit(why)
+        if not self._system.available:
+            self.unavailable.emit(self._system.error)
+        self._flush_pending()
+
+    def _publish(self, status: VoiceStatus) -> None:
+        self._status = status
+        self.statusChanged.emit(status)
+
+    # --- speaking ---------------------------------------------------------------------------------------
 
     def say_chunk(self, text: str) -> None:
-        """Queue one chunk; the engine speaks queued chunks back to back."""
-        if not (self.enabled and self.available and text.strip()):
+        """Queue one chunk of the reply being spoken; synthesis starts at once."""
+        if not (self.enabled and text.strip()):
             return
-        self._tts.enqueue(text)  # type: ignore[union-attr]
-        self.chunkQueued.emit(text)
+        if self._player is not None:
+            try:
+                self._player.say(text)
+            except SpeechError as e:  # the sound output went away or never was: the system voice tries
+                self._player.close()
+                self._player = None
+                self._use_system(str(e))
+                self._say_system(text)
+                return
+            self._set_speaking(True)
+            self.chunkQueued.emit(text)
+        elif self._system is not None:
+            self._say_system(text)
+        else:
+            self._pending.append(text)
+            self._set_speaking(True)  # as far as barge-in and Esc are concerned, the reply is being spoken
+
+    def _say_system(self, text: str) -> None:
+        assert self._system is not None
+        if self._system.available:
+            self._system.say_chunk(text)
+            self.chunkQueued.emit(text)
+
+    def end_reply(self) -> None:
+        """The reply has no more chunks: the speaker goes idle once they have all been played."""
+        if self._player is not None:
+            self._player.end()
+        elif self._system is None:
+            self._pending_end = True
+
+    def _flush_pending(self) -> None:
+        pending, end = self._pending, self._pending_end
+        self._pending, self._pending_end = [], False
+        for text in pending:
+            self.say_chunk(text)
+        if end:
+            self.end_reply()
+        if not pending and self._system is not None and self._player is None:
+            self._set_speaking(self._system.is_speaking)
 
     def stop(self) -> None:
-        """Silence now: the utterance in progress and everything queued."""
-        if self._tts is None:
-            return
-        from PySide6.QtTextToSpeech import QTextToSpeech
+        """Silence now: the chunk being played, everything queued, and the device's buffer."""
+        self._pending.clear()
+        self._pending_end = False
+        if self._player is not None:
+            self._player.stop()
+        if self._system is not None:
+            self._system.stop()
+        self._set_speaking(False)
 
-        self._tts.stop(QTextToSpeech.BoundaryHint.Immediate)
+    def close(self) -> None:
+        """Quitting: silence, and let go of the sound device."""
+        self.stop()
+        self._generation += 1
+        if self._player is not None:
+            self._player.close()
+            self._player = None
 
-    def _on_state(self, state: object) -> None:
-        from PySide6.QtTextToSpeech import QTextToSpeech
+    def _on_event(self, player: Any, event: PlayerEvent) -> None:
+        if player is not self._player:
+            return  # from a player closed since
+        if event.kind == PlayerEventKind.FIRST_SOUND:
+            self.firstSound.emit(event.t)
+        elif event.kind == PlayerEventKind.CHUNK_STARTED:
+            self.chunkStarted.emit(event.index, event.t)
+        elif event.kind == PlayerEventKind.IDLE:
+            # An IDLE from a stopped reply can arrive after the next reply's first say(): ask the player.
+            self._set_speaking(player.is_speaking)
 
-        speaking = state in (QTextToSpeech.State.Speaking, QTextToSpeech.State.Synthesizing)
+    def _set_speaking(self, speaking: bool) -> None:
         if speaking != self._speaking:
             self._speaking = speaking
             self.speakingChanged.emit(speaking)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from voxtral_desktop.core.chunks import ReplyStatus
 from voxtral_desktop.core.model import LoadPhase, Mode
 
-__all__ = ["LoadPhase", "MicStatus", "Mode", "ModelStatus", "ReplyResult", "ReplyStatus", "model_label"]
+__all__ = ["LoadPhase", "MicStatus", "Mode", "ModelStatus", "ReplyResult", "ReplyStatus", "VoiceStatus", "model_label"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,18 @@ class MicStatus:
 
 
 @dataclass(frozen=True)
+class VoiceStatus:
+    """Where getting the reply voice stands: loading or downloading it (first use), ready, or FAILED (the
+    system voice speaks instead; ``message`` says why)."""
+
+    phase: LoadPhase = LoadPhase.IDLE
+    message: str = ""
+    fraction: float | None = None  # download progress in [0, 1], when known
+    neural: bool = False  # a neural (Piper) voice speaks; False: the system voice, or none yet
+    name: str = ""  # the voice's name
+
+
+@dataclass(frozen=True)
 class ReplyResult:
     """How a reply ended, for the chat view's footer under the assistant bubble."""
 
@@ -48,6 +60,9 @@ class ReplyResult:
     total_ms: float
     text: str = ""  # for errors: the user-facing fallback text
     detail: str = ""  # for errors: what went wrong
+    # From the reply's start (the button's release) to its first audible sample; None when nothing was
+    # heard by the time the reply ended (RepliesViewModel.firstSound carries a later one).
+    first_sound_ms: float | None = None
 
 
 def model_label(model_id: str) -> str:

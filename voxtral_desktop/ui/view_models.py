@@ -51,7 +51,11 @@ class ViewModels(QObject):
         self.workers = Workers()
         self._started = False
         self._closed = False
-        speaker = speaker if speaker is not None else Speaker(self.config.speech.engine, self)
+        if speaker is None:
+            sp = self.config.speech
+            speaker = Speaker(
+                self, voice=sp.voice, output_device=sp.output_device, engine=sp.engine, enabled=sp.enabled
+            )
         self.model = ModelViewModel(self.config, self.workers, model=model, model_factory=model_factory, parent=self)
         self.conversations = ConversationsViewModel(self.model, history, self)
         self.replies = RepliesViewModel(self.config, self.workers, self.model, self.conversations, speaker, self)
@@ -74,12 +78,13 @@ class ViewModels(QObject):
         return self._closed
 
     def start(self) -> None:
-        """Load the model and look for a microphone, both in the background. Runs once."""
+        """Load the model and the voice and look for a microphone, all in the background. Runs once."""
         if self._started:
             return
         self._started = True
         self.workers.track(self.model.load())
         self.workers.track(self.recording.probeMicrophone())
+        self.replies.load_voice()
 
     def cancel(self) -> bool:
         """Esc: discard a recording in progress, else stop the reply streaming or being spoken. True if it did."""

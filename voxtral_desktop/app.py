@@ -132,7 +132,7 @@ def prepare_qt() -> None:
     guard_singletons_against_refcount_bug()
 
 
-def run_gui(model: str | None = None, config: Path | None = None) -> int:
+def run_gui(model: str | None = None, config: Path | None = None, *, hands_free: bool = False) -> int:
     """Open the window (it appears at once; the model loads behind it) and run until it is closed."""
     if not has_display():
         print(NO_DISPLAY_MESSAGE, file=sys.stderr)
@@ -140,7 +140,10 @@ def run_gui(model: str | None = None, config: Path | None = None) -> int:
     from voxtral_desktop.core.config import ConfigError, load_config
 
     try:
-        cfg = load_config(config, {"model": {"id": model}} if model else None)
+        overrides: dict[str, dict[str, str]] = {"model": {"id": model}} if model else {}
+        if hands_free:
+            overrides["listening"] = {"mode": "hands_free"}
+        cfg = load_config(config, overrides or None)
     except ConfigError as e:
         print(f"voxtral-desktop: error: {e}", file=sys.stderr)
         return EXIT_USAGE

@@ -1,4 +1,5 @@
-"""Command line: no sub-command opens the window; `respond` streams a reply to an audio file as JSON lines."""
+"""Command line: no sub-command opens the window; `respond` streams a reply to an audio file as JSON lines
+(optionally spoken); `say` speaks text with a voice; `history` lists and exports conversations."""
 
 from __future__ import annotations
 
@@ -50,9 +51,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Push-to-talk voice assistant on Mistral's Voxtral. With no command, opens the window.",
     )
     from voxtral_desktop import __version__
+    from voxtral_desktop.cli_voice import add_say_parser, add_voice_flags
     from voxtral_desktop.core.model import Mode
 
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--hands-free",
+        action="store_true",
+        help="open the window listening hands-free (overrides listening.mode for this run; not saved)",
+    )
     _add_common(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     respond = sub.add_parser(
@@ -68,7 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue the stored conversation ID (created if new): earlier turns are remembered, "
         "and this exchange is saved to the history",
     )
+    add_voice_flags(respond, respond=True)
     _add_common(respond, sub=True)
+    add_say_parser(sub)
 
     history = sub.add_parser("history", help="list or export stored conversations")
     hsub = history.add_subparsers(dest="history_command", metavar="ACTION", required=True)
@@ -111,7 +120,9 @@ def _read_audio(path: Path) -> tuple[Any, int]:
     return data, int(rate)
 
 
-async def _respond(model: Any, audio: Any, rate: int, mode: str, chunk_id: str, conversation: str | None) -> int:
+async def _respond(
+    model: Any, audio: Any, rate: int, mode: str, chunk_id: str, conversation: str | None, voice: Any = None
+) -> int:
     final_ok = False
     if conversation:
         from voxtral_desktop.core.conversation import ConversationSession
@@ -128,9 +139,15 @@ async def _respond(model: Any, audio: Any, rate: int, mode: str, chunk_id: str, 
             sys.stdout.write(json.dumps(chunk) + "\n")
             sys.stdout.flush()
             final_ok = bool(chunk["success"]) if chunk["is_final"] else final_ok
+            if voice is not None and chunk["success"] and chunk["text"]:
+                voice.say(chunk["text"])  # spoken while the model goes on generating
+        if voice is not None:
+            voice.finish()
     finally:
         if store is not None:
             store.close()
+        if voice is not None:
+            voice.close()
     return EXIT_OK if final_ok else EXIT_ERROR_CHUNK
 
 
@@ -148,14 +165,26 @@ def respond(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(f"voxtral-desktop: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    from voxtral_desktop.cli_voice import open_reply_voice
+    from voxtral_desktop.core.errors import SpeechError
+
+    try:
+        voice = open_reply_voice(args, cfg)
+    except SpeechError as e:
+        print(f"voxtral-desktop: error: {e}", file=sys.stderr)
+        return EXIT_ERROR_CHUNK
     model = VoxtralModel(cfg)
     try:
         model.initialize()
     except ModelLoadError as e:
+        if voice is not None:
+            voice.close()
         print(f"voxtral-desktop: error: {e}", file=sys.stderr)
         return EXIT_ERROR_CHUNK
     try:
-        return asyncio.run(_respond(model, audio, rate, args.mode, args.audio_file.stem, args.conversation))
+        return asyncio.run(
+            _respond(model, audio, rate, args.mode, args.audio_file.stem, args.conversation, voice)
+        )
     finally:
         model.close()
 
@@ -193,6 +222,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return respond(args)
     if args.command == "history":
         return history(args)
+    if args.command == "say":
+        from voxtral_desktop.cli_voice import say
+
+        return say(args)
     from voxtral_desktop.app import run_gui
 
-    return run_gui(model=args.model, config=args.config)
+    return run_gui(model=args.model, config=args.config, hands_free=args.hands_free)

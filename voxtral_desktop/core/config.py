@@ -154,6 +154,9 @@ class ListeningConfig(_Section):
     end_of_turn_ms: int = _setting(700, _between(200, 5000), "silence that ends a hands-free turn, ms")
     pre_roll_ms: int = _setting(300, _between(0, 2000), "audio kept from before the detected start, ms")
     barge_in: bool = _setting(True, None, "speaking over a reply stops it")
+    # Push-to-talk opens the microphone only while the button is held unless this is on: then it also
+    # listens while a reply is generated or spoken, so speaking over it stops it (off: push-to-talk unchanged).
+    push_to_talk_barge_in: bool = _setting(False, None, "push-to-talk: speaking over a reply stops it too")
     min_barge_in_ms: int = _setting(250, _between(32, 3000), "speech needed to interrupt, ms")
     echo_cancellation: bool = _setting(True, None, "remove the app's own voice from the microphone")
 

@@ -24,6 +24,7 @@ from voxtral_desktop.ui import theme
 from voxtral_desktop.ui.chat_view import ChatView
 from voxtral_desktop.ui.conversation_list import ConversationList
 from voxtral_desktop.ui.dock import Dock
+from voxtral_desktop.ui.listening_bar import ListeningBar
 from voxtral_desktop.ui.push_to_talk import PushToTalk
 from voxtral_desktop.ui.status import LoadPhase, MicStatus, Mode, ModelStatus, ReplyResult, VoiceStatus
 from voxtral_desktop.ui.talk_rules import TalkState, idle_hint, talk_state
@@ -39,6 +40,7 @@ MODE_TIPS = {
 }
 SIDE_AUTO_HIDE_WIDTH = 720  # px: narrower windows hide the conversation list (the header button shows it)
 COMPACT_WIDTH = 860  # px: narrower windows show the Settings button as an icon only
+HANDS_FREE_HINT = "Hands-free: just talk  ·  the button, Space or Esc pauses listening"
 HINT_MS = 4000  # how long a transient hint stays before the idle hint returns
 
 
@@ -91,6 +93,8 @@ class MainWindow(QMainWindow):
         self.ptt, self.hint, self.composer = self.dock.ptt, self.dock.hint, self.dock.composer
         self.send_button, self.meter_box = self.dock.send_button, self.dock.meter_box
         self.level_meter, self.elapsed = self.dock.level_meter, self.dock.elapsed
+        self.listening_bar = ListeningBar()
+        self.dock.layout().insertWidget(0, self.listening_bar)
         self.composer.returnPressed.connect(self.send_text)
         self.send_button.clicked.connect(self.send_text)
         column.addWidget(self.dock)
@@ -102,8 +106,12 @@ class MainWindow(QMainWindow):
         self._add_action("Settings…", QKeySequence("Ctrl+,"), self.open_settings)
         self._add_action("Quit", QKeySequence("Ctrl+Q"), self.close)
         self.push_to_talk = PushToTalk(self, self.ptt, vms.cancel)
-        self.push_to_talk.pressed.connect(vms.recording.startRecording)
-        self.push_to_talk.released.connect(vms.recording.stopRecording)
+        self.push_to_talk.pressed.connect(vms.talk_pressed)
+        self.push_to_talk.released.connect(vms.talk_released)
+        listening = vms.listening
+        self.listening_bar.modeChosen.connect(listening.setHandsFree)
+        listening.statusChanged.connect(self._on_listening)
+        listening.notice.connect(lambda text: self.banners.set("echo", "warning", "No echo cancellation", text))
         self.push_to_talk.refused.connect(lambda: self.show_hint(self._talk.reason or self.ptt.toolTip()))
 
         vms.errorOccurred.connect(self.show_error)
@@ -129,6 +137,7 @@ class MainWindow(QMainWindow):
         vms.conversations.conversationsChanged.connect(self.side.refresh)
         vms.conversations.conversationOpened.connect(self._on_conversation_opened)
         self._on_mode(replies.mode)
+        self._on_listening(listening.status)
         self.side.refresh()  # opens the history: a problem with it lands in the banner, connected above
         self._on_model_status(vms.model.status)
         self._update_speech_tip()
@@ -210,7 +219,16 @@ class MainWindow(QMainWindow):
         self._hint_timer.start(HINT_MS)
 
     def _reset_hint(self) -> None:
+        listening = self.vms.listening.status
+        if listening.hands_free and not self._talk.reason and not self._speaking:
+            self.dock.set_hint(HANDS_FREE_HINT if not listening.paused else listening.message, "")
+            return
         self.dock.set_hint(*idle_hint(self._talk, speaking=self._speaking, mode=self.vms.replies.mode))
+
+    def _on_listening(self, status: object) -> None:
+        self.listening_bar.show_status(status)  # type: ignore[arg-type]
+        if not self._hint_timer.isActive() and not self.vms.recording.is_recording:
+            self._reset_hint()
 
     # --- model, microphone, recording -----------------------------------------------------------------
 

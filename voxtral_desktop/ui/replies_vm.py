@@ -72,6 +72,8 @@ class RepliesViewModel(QObject):
         self._reply_task: asyncio.Future[Any] | None = None
         self._active = 0  # replies not yet wound down (a stopped one may still be ending)
         self._spoken_turn: int | None = None  # the reply whose chunks are being spoken; None once silenced
+        # The last reply that finished writing while its voice went on: (session, stored reply id, result).
+        self._sounding: tuple[ConversationSession, int, ReplyResult] | None = None
         self._sound_turn: tuple[int, float] | None = None  # (turn, monotonic start) awaiting its first sound
         self._first_sound_ms: dict[int, float] = {}
         speaker.speakingChanged.connect(self.speakingChanged)
@@ -166,6 +168,7 @@ class RepliesViewModel(QObject):
         session = self._conversations.session()
         mode = self._mode if recording is not None else Mode.CONVERSATION
         self.speaker.stop()  # a previous reply still being spoken gives way to this one
+        self._sounding = None
         self._spoken_turn = turn_id if mode == Mode.CONVERSATION else None
         self._sound_turn = (turn_id, started) if self._spoken_turn is not None else None
         try:
@@ -208,6 +211,8 @@ class RepliesViewModel(QObject):
         else:
             result = ReplyResult(turn_id, status, first_ms, total, first_sound_ms=sound_ms)
         self.replyFinished.emit(turn_id, result)
+        if status == ReplyStatus.COMPLETE and session.last is not None and self._spoken_turn == turn_id:
+            self._sounding = (session, session.last.reply_turn_id, result)  # written; maybe still being spoken
         if (
             recording is not None
             and mode == Mode.CONVERSATION
@@ -244,6 +249,21 @@ class RepliesViewModel(QObject):
         self.speaker.stop()
         if self.is_busy:
             self._model.cancel()
+
+    def stop_by_voice(self) -> None:
+        """The user spoke over the reply (voice barge-in): stop it and its voice now. A reply already written
+        but still being spoken ends marked interrupted too, in the window and in the history."""
+        sounding, self._sounding = self._sounding, None
+        speaking = self.speaker.is_speaking
+        self.barge_in()
+        if sounding is None or not speaking:
+            return
+        session, stored_id, result = sounding
+        session.store.finish_reply(stored_id, ReplyStatus.INTERRUPTED, total_ms=result.total_ms)
+        self.replyFinished.emit(
+            result.turn_id, ReplyResult(result.turn_id, ReplyStatus.INTERRUPTED, result.first_chunk_ms, result.total_ms)
+        )
+        self._conversations.notify_changed()
 
     def interrupt(self) -> bool:
         """Esc with no recording: stop the reply that is streaming or being spoken. True if there was one."""

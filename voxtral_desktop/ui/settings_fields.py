@@ -162,13 +162,65 @@ SECTIONS: tuple[tuple[str, tuple[Field, ...]], ...] = (
         ),
     ),
 )
+LISTENING = (
+    "Listening",
+    (
+        Field(
+            "listening",
+            "mode",
+            "How a turn starts",
+            "choice",
+            (("push_to_talk", "Push to talk (hold the button or Space)"), ("hands_free", "Hands-free")),
+            help="Hands-free: the microphone stays open and your turn is sent when you stop speaking.\n"
+            "Also the switch above the talk button; voxtral-desktop --hands-free starts in it.",
+        ),
+        Field(
+            "listening",
+            "end_of_turn_ms",
+            "End of turn (ms)",
+            "int",
+            help="Hands-free: this much silence ends your turn and sends it (200-5000).",
+        ),
+        Field(
+            "listening",
+            "barge_in",
+            "Interrupt by voice",
+            "bool",
+            check_text="Speaking over a reply stops it (hands-free)",
+            help="What you say then becomes the next turn.",
+        ),
+        Field(
+            "listening",
+            "push_to_talk_barge_in",
+            "",
+            "bool",
+            check_text="In push-to-talk too (the microphone is open while a reply plays)",
+        ),
+        Field(
+            "listening",
+            "min_barge_in_ms",
+            "Speech to interrupt (ms)",
+            "int",
+            help="How long you must speak before a reply stops: a cough should not stop it.",
+        ),
+        Field(
+            "listening",
+            "echo_cancellation",
+            "Echo cancellation",
+            "bool",
+            check_text="Remove the assistant's own voice from the microphone",
+            help="Needed with speakers; turn it off with a headset.",
+        ),
+    ),
+)
+SECTIONS = (*SECTIONS, LISTENING)
 FIELDS: tuple[Field, ...] = tuple(f for _, fields in SECTIONS for f in fields)
 # Sections shown together, one page at a time: the whole list is too tall for a laptop screen.
 PAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Model & replies", ("Model", "Replies")),
     ("Conversation", ("Conversation",)),
     ("Voice", ("Spoken replies",)),
-    ("Microphone", ("Microphone",)),
+    ("Microphone & listening", ("Microphone", "Listening")),
     ("Server", ("Engine",)),
 )
 

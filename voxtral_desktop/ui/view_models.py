@@ -1,4 +1,4 @@
-"""Builds the five view-models around one config and model, starts them, and shuts them down in order."""
+"""Builds the six view-models around one config and model, starts them, and shuts them down in order."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from voxtral_desktop.core.history import HistoryStore
 from voxtral_desktop.core.model import VoxtralModel
 from voxtral_desktop.core.portaudio import InputDevice, SoundDeviceCapture, list_input_devices
 from voxtral_desktop.ui.conversations_vm import ConversationsViewModel
+from voxtral_desktop.ui.listening_vm import ListeningViewModel
 from voxtral_desktop.ui.model_vm import ModelViewModel
 from voxtral_desktop.ui.recording_vm import RecordingViewModel
 from voxtral_desktop.ui.replies_vm import RepliesViewModel
@@ -24,7 +25,8 @@ log = logging.getLogger(__name__)
 
 
 class ViewModels(QObject):
-    """Everything the window talks to: ``model``, ``recording``, ``replies``, ``conversations``, ``settings``.
+    """Everything the window talks to: ``model``, ``recording``, ``replies``, ``conversations``, ``settings``,
+    ``listening`` (hands-free and voice barge-in).
 
     They share one live ``Config`` (a saved change applies to the next reply) and one set of workers.
     The factories are seams for tests: a scripted model, a WAV file as the microphone, no PortAudio.
@@ -63,6 +65,11 @@ class ViewModels(QObject):
             self.config, self.workers, self.model, self.replies, capture_factory, self
         )
         self.settings = SettingsViewModel(self.config, speaker, device_lister, self)
+        self.listening = ListeningViewModel(
+            self.config, self.model, self.recording, self.replies, capture_factory, self.settings.save, parent=self
+        )
+        self.settings.applied.connect(self.listening.apply_settings)
+        self.listening.errorOccurred.connect(self.errorOccurred)
         for vm in (self.model, self.recording, self.replies):
             self.settings.applied.connect(vm.apply_settings)
         self.conversations.errorOccurred.connect(self.errorOccurred)
@@ -87,17 +94,30 @@ class ViewModels(QObject):
         self.replies.load_voice()
 
     def cancel(self) -> bool:
-        """Esc: discard a recording in progress, else stop the reply streaming or being spoken. True if it did."""
+        """Esc: discard a recording in progress, else stop the reply streaming or being spoken, else stop
+        listening hands-free. True if it did."""
         if self.recording.is_recording:
             self.recording.discardRecording()
             return True
-        return self.replies.interrupt()
+        return self.replies.interrupt() or self.listening.pause()
+
+    def talk_pressed(self) -> None:
+        """The talk button or Space: records in push-to-talk; pauses or resumes listening hands-free."""
+        if self.listening.hands_free:
+            self.listening.toggle()
+        else:
+            self.recording.startRecording()
+
+    def talk_released(self) -> None:
+        if not self.listening.hands_free:
+            self.recording.stopRecording()
 
     async def shutdown(self) -> None:
         """Stop recording and generation, wait for worker threads, release the model. Idempotent."""
         if self._closed:
             return
         self.workers.closing = True
+        self.listening.close()
         self.recording.close()
         self.model.cancel()
         self.replies.close()

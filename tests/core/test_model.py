@@ -263,3 +263,17 @@ async def test_aclose_stops_the_reply_and_releases_the_back_end():
         if len(chunks) == 1:
             await model.aclose()
     assert C.is_cancelled(chunks[-1])
+
+
+def test_quiet_speech_the_level_check_refuses_is_still_answered_but_a_quiet_hum_is_not():
+    """Push-to-talk's "no speech" check: speech 30 dB under the level threshold is heard (Silero's second
+    opinion), while a hum just as quiet still gets the no-speech answer."""
+    from voxtral_desktop.testing.speech import synthesize
+
+    model, _ = make_model()
+    quiet = synthesize("What is the weather like today?") * np.float32(0.01)  # peak ~ -40 dBFS
+    assert float(np.sqrt(np.mean(quiet**2))) < model.config.audio.speech_threshold
+    assert isinstance(model.build_request(quiet, "conversation"), GenerationRequest)
+    hum = (0.005 * np.sin(2 * np.pi * 120 * np.arange(32000) / 16000)).astype(np.float32)
+    refused = model.build_request(hum, "conversation")
+    assert isinstance(refused, dict) and refused["text"] == C.NO_SPEECH_TEXT

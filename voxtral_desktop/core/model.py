@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
@@ -19,10 +20,26 @@ from voxtral_desktop.core.backends import Backend, GenerationRequest, Turn, crea
 from voxtral_desktop.core.backends.base import MODES, LoadPhase, Mode, ProgressCallback
 from voxtral_desktop.core.chunker import WordChunker
 from voxtral_desktop.core.config import Config, load_config
+from voxtral_desktop.core.errors import VoxtralError
 
 __all__ = ["NOT_INITIALIZED", "GenerationRequest", "LoadPhase", "Mode", "ProgressCallback", "Turn", "VoxtralModel"]
 
 log = logging.getLogger(__name__)
+
+
+def _quiet_speech(audio16k: np.ndarray, min_speech_ms: float) -> bool:
+    """Second opinion on audio the energy check refused: Silero hears speech too quiet for a level threshold.
+
+    Only ever turns a refusal into an acceptance (a tone or a fan the energy check lets through is the
+    model's to answer, as before); without the speech detector installed the refusal stands.
+    """
+    from voxtral_desktop.core import vad  # onnxruntime only when a recording was refused
+
+    try:
+        return vad.detect_speech(audio16k, min_speech_ms).is_speech
+    except VoxtralError as e:
+        log.info("no second opinion on the refused audio: %s", e)
+        return False
 
 NOT_INITIALIZED = "VoxtralModel is not initialized: call initialize() (it loads the model) before asking for replies"
 
@@ -215,6 +232,8 @@ class VoxtralModel:
                 0.0,
             )
         speech = detect_speech(audio, cfg.audio.speech_threshold, cfg.audio.min_speech_ms)
+        if not speech.is_speech and _quiet_speech(audio, cfg.audio.min_speech_ms):
+            speech = dataclasses.replace(speech, is_speech=True)
         if not speech.is_speech:
             return C.error_chunk(
                 C.NO_SPEECH_TEXT,

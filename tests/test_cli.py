@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
 
@@ -94,3 +95,89 @@ def test_cli_history_list_and_export(isolated_home):
     assert json.loads(js.stdout)["title"] == "Trip planning"
     missing = run_cli("history", "export", "nope", home=isolated_home)
     assert missing.returncode == 2 and "nope" in missing.stderr
+
+
+# --- the voice: `say`, `respond --speak-to`, `respond --speak` -----------------------------------------------
+
+
+def speech_share(path: Path) -> tuple[float, float]:
+    """(seconds, share of 20 ms windows with sound) of a WAV file: speech has most windows sounding."""
+    audio, rate = sf.read(str(path), dtype="float32")
+    n = rate // 50
+    windows = audio[: len(audio) // n * n].reshape(-1, n)
+    loud = np.sqrt(np.mean(windows**2, axis=1)) > 0.01
+    return len(audio) / rate, float(loud.mean()) if len(loud) else 0.0
+
+
+@pytest.fixture
+def joe_path(joe_voice) -> str:
+    return str(joe_voice.model_path)
+
+
+def test_say_writes_speech_with_the_chosen_voice(isolated_home, tmp_path, joe_path):
+    out = tmp_path / "hello.wav"
+    done = run_cli("say", "Hello there, this is how I sound.", "--voice", joe_path, "--out", str(out),
+                   home=isolated_home)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    seconds, sounding = speech_share(out)
+    assert 1.0 < seconds < 6.0 and sounding > 0.5
+    assert sf.info(str(out)).samplerate == 22050
+
+
+def test_say_without_a_voice_setting_uses_an_installed_voice_offline(isolated_home, tmp_path, joe_voice):
+    out = tmp_path / "default.wav"
+    done = run_cli("say", "Good morning.", "--out", str(out), home=isolated_home)
+    assert done.returncode == 0, done.stderr
+    assert speech_share(out)[1] > 0.4
+
+
+def test_say_with_a_voice_that_cannot_be_had_is_a_clear_error(isolated_home, tmp_path):
+    out = tmp_path / "never.wav"
+    done = run_cli("say", "Hello.", "--voice", "en_GB-nobody-low", "--out", str(out), home=isolated_home)
+    assert done.returncode == 1
+    assert "error:" in done.stderr and "en_GB-nobody-low" in done.stderr
+    assert not out.exists()
+    empty = run_cli("say", "  ", "--out", str(out), home=isolated_home)
+    assert empty.returncode == 2 and "nothing to say" in empty.stderr
+
+
+@pytest.mark.integration
+def test_respond_speak_to_writes_the_spoken_reply_and_stdout_keeps_only_chunks(
+    isolated_home, tmp_path, tiny_model_dir, utterance_audio, joe_path
+):
+    from voxtral_desktop.testing.speech import UTTERANCES, write_wav
+
+    question = write_wav(tmp_path / "q.wav", utterance_audio["a"])
+    out = tmp_path / "reply.wav"
+    done = run_cli("respond", str(question), "--model", str(tiny_model_dir), "--speak-to", str(out),
+                   "--voice", joe_path, home=isolated_home)
+    assert done.returncode == 0, done.stderr
+    chunks = [json.loads(line) for line in done.stdout.splitlines()]  # every line is a chunk dict
+    check_contract(chunks)
+    assert shown_text(chunks) == UTTERANCES[0].reply
+    seconds, sounding = speech_share(out)
+    assert seconds > 2.5 and sounding > 0.5  # a dozen words, spoken
+
+
+@pytest.mark.integration
+@pytest.mark.pulseaudio
+def test_respond_speak_plays_the_reply_on_the_speakers(
+    isolated_home, tmp_path, tiny_model_dir, utterance_audio, joe_path, pulse_rig
+):
+    from voxtral_desktop.testing.speech import write_wav
+
+    question = write_wav(tmp_path / "q.wav", utterance_audio["a"])
+    recorder = pulse_rig.record()
+    env = {**pulse_rig.env, "VOXTRAL_DESKTOP_HOME": str(isolated_home)}
+    done = subprocess.run(
+        [sys.executable, "-m", "voxtral_desktop", "respond", str(question), "--model", str(tiny_model_dir),
+         "--speak", "--voice", joe_path],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    recording = recorder.stop()
+    assert done.returncode == 0, done.stderr
+    chunks = [json.loads(line) for line in done.stdout.splitlines()]
+    check_contract(chunks)
+    _, rms = recording.envelope(20.0)
+    assert (rms > 0.01).sum() * 0.02 > 2.0, "under 2 s of speech reached the speakers"

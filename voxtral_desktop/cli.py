@@ -55,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     from voxtral_desktop.core.model import Mode
 
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--hands-free",
+        action="store_true",
+        help="open the window listening hands-free (overrides listening.mode for this run; not saved)",
+    )
     _add_common(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     respond = sub.add_parser(
@@ -223,4 +228,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         return say(args)
     from voxtral_desktop.app import run_gui
 
-    return run_gui(model=args.model, config=args.config)
+    return run_gui(model=args.model, config=args.config, hands_free=args.hands_free)

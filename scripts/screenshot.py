@@ -5,7 +5,8 @@ from a WavFileCapture playing espeak-ng speech in real time, the release sends i
 
 Run: .venv/bin/python scripts/screenshot.py [--out docs/screenshot.png] [--states-dir DIR] [--scale 1]
 Offscreen by default; with --xvfb it runs under a private Xvfb instead (needs the xvfb package).
---states-dir also saves the settings dialog, recording, no-microphone and load-failure states there.
+--states-dir also saves the settings dialog, recording, no-microphone, load-failure and hands-free (listening,
+a reply interrupted by voice, the answer) states there.
 --size WxH sets the window size; --history fills the side list with a few earlier conversations first;
 --single-turn sends no earlier turns (the tiny model was trained on single exchanges and strays with memory).
 For docs/screenshot.png: --size 1060x760 --history --single-turn
@@ -186,7 +187,45 @@ async def conversation(
         await asyncio.sleep(0.3)
         window.grab().save(str(states_dir / "load-failed.png"))
         await close(window)
+        await hands_free(states_dir, overrides, spoken)
         print(f"saved the state screenshots in {states_dir}")
+
+
+async def hands_free(states_dir: Path, overrides: dict[str, Any], spoken: dict[str, Any]) -> None:
+    """Hands-free: listening, hearing the user, and a typed question's reply interrupted by voice."""
+    import numpy as np
+
+    from voxtral_desktop.core.config import load_config
+    from voxtral_desktop.testing.wav_capture import WavFileCapture
+    from voxtral_desktop.ui.listening_vm import ListenState
+    from voxtral_desktop.ui.view_models import ViewModels
+
+    cfg = load_config(overrides={**overrides, "listening": {"mode": "hands_free"}})
+    pause = np.zeros(16000 * 3 // 2, np.float32)
+    current = {"audio": np.concatenate([pause, pause])}
+
+    def capture_factory(device: str | None) -> WavFileCapture:
+        return WavFileCapture(current["audio"], 16000, name="espeak-ng")
+
+    vms = ViewModels(cfg, capture_factory=capture_factory)
+    window = make_window(vms)
+    vms.start()
+    await wait_for(lambda: vms.listening.status.state == ListenState.LISTENING, 120, "hands-free listening")
+    await asyncio.sleep(0.3)
+    window.grab().save(str(states_dir / "hands-free-listening.png"))
+    # The user talks over the reply to a typed question: it stops, marked interrupted; their turn goes next.
+    current["audio"] = np.concatenate([pause[:4800], spoken["b"], pause])
+    vms.listening.pause()
+    vms.replies.sendText("What is the weather like today?")
+    vms.listening.toggle()  # the microphone opens again: the user starts speaking 0.3 s later
+    await wait_for(lambda: vms.listening.status.state == ListenState.HEARING, 30, "the user's speech")
+    await wait_for(lambda: vms.listening.status.state != ListenState.HEARING, 30, "the turn to end")
+    await asyncio.sleep(0.2)
+    window.grab().save(str(states_dir / "hands-free-interrupted.png"))
+    await wait_for(lambda: not vms.replies.is_busy, 120, "the reply to the spoken turn")
+    await asyncio.sleep(0.3)
+    window.grab().save(str(states_dir / "hands-free-answered.png"))
+    await close(window)
 
 
 def start_xvfb() -> subprocess.Popen[bytes]:

@@ -18,7 +18,9 @@ APT_PACKAGES=(
   # the packaged build (strip) and its .desktop check
   binutils desktop-file-utils
 )
-# Voices for spoken replies on a desktop; CI machines have no speakers and use Qt's mock engine.
+# The system voice (speech-dispatcher), the fallback when no neural voice can be had (offline before the first
+# voice download). The neural voice needs only espeak-ng and onnxruntime. CI machines have no speakers: their
+# tests speak through the neural voice into PulseAudio's virtual devices, or through Qt's mock engine.
 [ -z "${CI:-}" ] && APT_PACKAGES+=(speech-dispatcher speech-dispatcher-espeak-ng)
 TORCH_VERSION="${TORCH_VERSION:-2.13.0}"
 VENV="${VENV:-.venv}"

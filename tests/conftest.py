@@ -43,27 +43,31 @@ def clean_keys(monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.fixture
-def pulse_rig(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator:
+def pulse_rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     """A private PulseAudio daemon: speaker `spk` (default sink, its monitor recordable), microphone `vmic`
     (default source) fed by sink `micmix`; this process's sound clients (sounddevice) use it."""
-    from voxtral_desktop.testing.pulse_rig import PulseUnavailable, start_pulse_rig
+    yield from _rig(tmp_path_factory)
 
-    root = tmp_path_factory.mktemp("pulse")
+
+@pytest.fixture(scope="module")
+def echo_rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """The same rig with the speaker leaking into the microphone like a laptop's (-6 dB, 30 ms later);
+    one per test module (starting a daemon costs a second or two)."""
+    yield from _rig(tmp_path_factory, echo_db=-6, echo_latency_ms=30)
+
+
+def _rig(tmp_path_factory: pytest.TempPathFactory, **options) -> Iterator:
+    from voxtral_desktop.testing.pulse_rig import PulseUnavailable, in_this_process, start_pulse_rig
+
     try:
-        rig = start_pulse_rig(root)
+        rig = start_pulse_rig(tmp_path_factory.mktemp("pulse"), **options)
     except PulseUnavailable as e:
         missing(str(e))
     try:
-        with monkeypatch.context() as env:
-            for key in ("HOME", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "PULSE_SERVER"):
-                env.setenv(key, rig.env[key])
+        with in_this_process(rig):
             yield rig
     finally:
         rig.close()
-    # PortAudio keeps the devices it last listed: make it forget the rig's, for the tests that follow.
-    from voxtral_desktop.core.portaudio import list_input_devices
-
-    list_input_devices(refresh=True)
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,7 @@ import soxr
 
 from voxtral_desktop.core.echo import EchoCanceller
 from voxtral_desktop.core.listening import BargeIn, Turn, TurnDetector, removed_db
-from voxtral_desktop.testing.echo_rig import room_echo
-from voxtral_desktop.testing.speech import synthesize
+from voxtral_desktop.testing.speech import room_echo, synthesize
 
 RATE = 16000
 VOICE_RATE = 22050  # the voice plays at its own rate; the canceller resamples it

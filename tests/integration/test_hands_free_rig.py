@@ -1,9 +1,9 @@
 """Hands-free through real (virtual) sound devices: a PulseAudio speaker that leaks into the microphone at
--6 dB / 30 ms, the assistant's voice played on it, the user's espeak-ng voice played into the microphone."""
+-6 dB / 30 ms, the assistant's real neural voice (SpeechPlayer) on it, the user's espeak-ng voice played into
+the microphone; the Listener alone (the window's version is tests/ui/test_hands_free_e2e.py)."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 
@@ -11,7 +11,10 @@ import numpy as np
 import pytest
 
 from voxtral_desktop.core.listening import BargeIn, Turn
-from voxtral_desktop.testing.echo_rig import EchoRig, RigSession, RigUnavailable, onset_in
+from voxtral_desktop.core.portaudio import list_output_devices
+from voxtral_desktop.testing.hands_free import HandsFreeSession
+from voxtral_desktop.testing.missing import missing
+from voxtral_desktop.testing.pulse_rig import onset_in
 from voxtral_desktop.testing.speech import synthesize
 
 pytestmark = [pytest.mark.pulseaudio, pytest.mark.slow]
@@ -26,25 +29,18 @@ REPLIES = (
 
 
 @pytest.fixture(scope="module")
-def session() -> Iterator[RigSession]:
-    rig = EchoRig()
-    try:
-        rig.start()
-    except RigUnavailable as e:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the PulseAudio echo rig is needed in CI: {e}")
-        pytest.skip(str(e))
-    s = RigSession(rig)
-    time.sleep(0.5)
+def session(echo_rig, joe_voice) -> Iterator[HandsFreeSession]:
+    if not list_output_devices(refresh=True):
+        missing("PortAudio sees no output device through PulseAudio (is libasound2-plugins installed?)")
+    s = HandsFreeSession(echo_rig, joe_voice)
     try:
         yield s
     finally:
         s.close()
-        rig.stop()
 
 
 @pytest.fixture
-def fresh(session: RigSession) -> RigSession:
+def fresh(session: HandsFreeSession) -> HandsFreeSession:
     time.sleep(0.3)
     session.clear()
     return session
@@ -52,9 +48,9 @@ def fresh(session: RigSession) -> RigSession:
 
 def test_one_utterance_gives_one_turn_and_two_with_a_pause_give_two(fresh):
     u1 = synthesize("What is the weather like today?", voice="en+f3")
-    fresh.rig.play_user(u1)
+    fresh.rig.say(u1)
     assert len(fresh.wait_for(Turn, 1, 5)) == 1
-    fresh.rig.play_user(np.concatenate([u1, np.zeros(24000, np.float32), synthesize("Please tell me a short joke.")]))
+    fresh.rig.say(np.concatenate([u1, np.zeros(24000, np.float32), synthesize("Please tell me a short joke.")]))
     turns = fresh.wait_for(Turn, 3, 6)
     time.sleep(1.0)
     assert len(fresh.of_type(Turn)) == 3
@@ -63,7 +59,7 @@ def test_one_utterance_gives_one_turn_and_two_with_a_pause_give_two(fresh):
 
 def test_the_assistants_own_voice_never_starts_a_turn_or_a_barge_in(fresh):
     for text in REPLIES:
-        fresh.speak_reply(synthesize(text))
+        fresh.speak_reply(text)
         time.sleep(0.4)
     time.sleep(1.0)
     assert fresh.of_type(Turn) == [] and fresh.of_type(BargeIn) == []
@@ -78,21 +74,23 @@ def test_white_noise_and_a_tone_start_no_turn(fresh, kind):
         audio = np.random.default_rng(2).standard_normal(n) * 10 ** (-30 / 20)
     else:
         audio = 0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / 16000)
-    fresh.rig.play_user(audio.astype(np.float32))
+    fresh.rig.say(audio.astype(np.float32))
     time.sleep(1.2)
     assert fresh.of_type(Turn) == []
 
 
-def test_speaking_over_a_reply_barges_in_within_300_ms_and_is_the_next_turn(fresh):
+def test_speaking_over_a_reply_barges_in_soon_after_the_onset_and_is_the_next_turn(fresh):
     user = synthesize("Please tell me a short joke.", voice="en+f3")
-    reply = synthesize(" ".join(REPLIES[:2]))
-    fresh.player.play(__import__("soxr").resample(reply, 16000, fresh.player.sample_rate).astype(np.float32))
+    fresh.start_reply(" ".join(REPLIES[:2]))
     time.sleep(1.2)
-    fresh.rig.play_user(user, wait=False)
+    assert fresh.player.is_speaking
+    skip = len(fresh.recorded()[0])
+    fresh.rig.say(user, wait=False)
     (barge,) = fresh.wait_for(BargeIn, 1, 5)
-    fresh.player.stop_playing()  # what the app does on barge-in
+    fresh.player.stop()  # what the app does on barge-in
     turns = fresh.wait_for(Turn, 1, 6)
     raw, _, t0 = fresh.recorded()
-    onset = t0 + onset_in(raw, user)
-    assert 0.15 <= barge.wall - onset <= 0.4, barge.wall - onset
+    onset = t0 + (skip + onset_in(raw[skip:], user) * 16000) / 16000
+    # Generous bound (min_barge_in_ms is 250): benchmarks/listening.py measures it precisely.
+    assert 0.15 <= barge.wall - onset <= 0.6, (barge, onset - t0)
     assert len(turns) == 1 and turns[0].barged_in

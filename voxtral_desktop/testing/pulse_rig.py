@@ -10,14 +10,19 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from voxtral_desktop.testing.speech import write_wav
+
 TOOLS = ("pulseaudio", "pactl", "pacat", "parec", "paplay")
 APT_HINT = "apt-get install pulseaudio pulseaudio-utils libasound2-plugins"
 SPEAKER, MIC_SINK, MICROPHONE = "spk", "micmix", "vmic"
+ENV_KEYS = ("HOME", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "PULSE_SERVER")
 
 
 class PulseUnavailable(RuntimeError):
@@ -50,6 +55,7 @@ class PulseRig:
     mic_sink: str = MIC_SINK  # sink whose sound the microphone hears: play the user's voice here
     microphone: str = MICROPHONE  # the default source
     _children: list[subprocess.Popen] = field(default_factory=list)
+    _said: int = 0
 
     def pactl(self, *args: str) -> str:
         done = subprocess.run(["pactl", *args], env=self.env, capture_output=True, text=True, timeout=30)
@@ -78,6 +84,14 @@ class PulseRig:
         """Play a WAV file into ``sink`` (default: the microphone's, i.e. the user speaking)."""
         return self.spawn("paplay", "-d", sink or self.mic_sink, str(wav))
 
+    def say(self, audio16k: np.ndarray, *, wait: bool = True) -> subprocess.Popen:
+        """The user speaks ``audio16k`` (mono float32 at 16 kHz) into the microphone; ``wait``: until said."""
+        self._said += 1
+        player = self.play(write_wav(self.root / f"user-{self._said}.wav", audio16k))
+        if wait:
+            player.wait(120)
+        return player
+
     def keep_running(self, sink: str, rate: int) -> None:
         # An idle null sink starts capture 0.5-2 s late and clips the first words: keep silence flowing in.
         self.spawn("pacat", "-p", "-d", sink, "--latency-msec=20", f"--rate={rate}", "--channels=1",
@@ -97,6 +111,27 @@ class PulseRig:
                 child.kill()
         self._children.clear()
         _stop_pid(self.pid)
+
+
+@contextmanager
+def in_this_process(rig: PulseRig) -> Iterator[PulseRig]:
+    """Point this process's sound clients (sounddevice/PortAudio) at the rig, and back afterwards.
+
+    PortAudio lists devices once: it is made to look again on entry and on exit (no stream may be open)."""
+    from voxtral_desktop.core.portaudio import list_input_devices
+
+    saved = {key: os.environ.get(key) for key in ENV_KEYS}
+    os.environ.update({key: rig.env[key] for key in ENV_KEYS})
+    try:
+        list_input_devices(refresh=True)
+        yield rig
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        list_input_devices(refresh=True)
 
 
 def start_pulse_rig(
@@ -151,6 +186,15 @@ def start_pulse_rig(
         rig.close()
         raise
     return rig
+
+
+def onset_in(stream: np.ndarray, utterance: np.ndarray, rate: int = 16000, threshold: float = 0.01) -> float:
+    """Where ``utterance`` starts being audible inside ``stream`` (seconds), by cross-correlation."""
+    n = 1 << int(np.ceil(np.log2(len(stream) + len(utterance))))
+    corr = np.fft.irfft(np.fft.rfft(stream, n) * np.conj(np.fft.rfft(utterance, n)), n)[: len(stream)]
+    offset = int(np.argmax(corr))
+    first = int(np.flatnonzero(np.abs(utterance) >= threshold)[0])
+    return (offset + first) / rate
 
 
 @dataclass

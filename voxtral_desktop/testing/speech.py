@@ -87,3 +87,16 @@ def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int = SAMPLE_RAT
     path = Path(path)
     sf.write(str(path), np.asarray(audio, dtype=np.float32), sample_rate, format="WAV", subtype="PCM_16")
     return path
+
+
+def room_echo(far: np.ndarray, rate: int = SAMPLE_RATE, *, delay_ms: float = 40, gain_db: float = -6,
+              floor_dbfs: float = -70, seed: int = 0) -> np.ndarray:
+    """What a microphone hears of ``far`` through a room: delayed, -6 dB, two weaker reflections, a noise floor."""
+    out = np.zeros(len(far), dtype=np.float32)
+    for extra_ms, rel_db in ((0, 0), (50, -10), (150, -20)):
+        d = int((delay_ms + extra_ms) * rate / 1000)
+        if d < len(far):
+            out[d:] += far[: len(far) - d] * np.float32(10 ** ((gain_db + rel_db) / 20))
+    rng = np.random.default_rng(seed)
+    out += (rng.standard_normal(len(far)) * 10 ** (floor_dbfs / 20)).astype(np.float32)
+    return out

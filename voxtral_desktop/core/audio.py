@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from voxtral_desktop.core.errors import AudioError  # re-exported: its home before core/errors.py
+from voxtral_desktop.core.errors import AudioError, AudioTooLong  # re-exported: their home before errors.py
 
 SAMPLE_RATE = 16000  # Hz; Voxtral's Whisper-style encoder expects this rate
 MIN_SAMPLES = SAMPLE_RATE // 100  # 160 samples = 10 ms; anything shorter cannot hold a sound
@@ -17,6 +17,8 @@ MAX_CHANNELS = 8  # a 2-D array with a side this short is read as channels
 # Floats a little over full scale come from resampling overshoot and are clipped; far over it means
 # integer samples were passed as floats, which no clipping can rescue.
 FLOAT_OVERSHOOT_LIMIT = 2.0
+# Rates sound devices and files really use; anything outside is a unit mix-up (kHz, samples) or garbage.
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8000, 384000
 
 
 def _to_numpy(audio: Any) -> np.ndarray:
@@ -52,15 +54,35 @@ def _to_mono_float32(arr: np.ndarray) -> np.ndarray:
     return mono
 
 
-def normalize_audio(audio: Any, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+def _check_sample_rate(sample_rate: Any) -> None:
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+        raise AudioError(f"sample_rate must be a positive integer, got {sample_rate!r}")
+    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        raise AudioError(
+            f"sample_rate must be between {MIN_SAMPLE_RATE} and {MAX_SAMPLE_RATE} Hz, got {int(sample_rate)}"
+        )
+
+
+def _frames_of(audio: Any) -> int | None:
+    """Samples per channel read from the shape alone (no data touched), or None if the shape is unusable."""
+    shape = getattr(audio, "shape", None)
+    if shape is None or len(shape) not in (1, 2):
+        return None
+    return int(shape[0]) if len(shape) == 1 else int(max(shape))
+
+
+def normalize_audio(audio: Any, sample_rate: int = SAMPLE_RATE, *, max_seconds: float | None = None) -> np.ndarray:
     """Return mono float32 samples in [-1, 1] at 16 kHz, or raise AudioError saying what is wrong.
 
-    The caller's array is never modified.
+    The caller's array is never modified. With ``max_seconds``, longer audio raises AudioTooLong before
+    anything is converted or copied, so an accidental hours-long array costs nothing.
     """
     if audio is None:
         raise AudioError("no audio was given")
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
-        raise AudioError(f"sample_rate must be a positive integer, got {sample_rate!r}")
+    _check_sample_rate(sample_rate)
+    frames = _frames_of(audio)
+    if max_seconds is not None and frames is not None and frames / sample_rate > max_seconds:
+        raise AudioTooLong(frames / sample_rate, max_seconds)
     arr = _to_numpy(audio)
     is_int16 = arr.dtype == np.int16
     if not (is_int16 or np.issubdtype(arr.dtype, np.floating)):
@@ -98,10 +120,11 @@ class SpeechReport:
     speech_ms: float
 
 
-def frame_rms(audio: np.ndarray, frame_samples: int) -> np.ndarray:
+def frame_rms(audio: np.ndarray, frame_samples: int, *, centred: bool = False) -> np.ndarray:
     """RMS of each run of ``frame_samples`` samples (the last run zero-padded), full scale 1.0.
 
     The one place loudness is computed: speech detection, the level meter and the waveform all use it.
+    ``centred`` takes each run's mean (a DC offset, which is no sound) out first.
     """
     audio = np.asarray(audio, dtype=np.float32)
     n_frames = max(1, -(-audio.shape[0] // frame_samples))
@@ -111,6 +134,8 @@ def frame_rms(audio: np.ndarray, frame_samples: int) -> np.ndarray:
         padded = np.zeros(n_frames * frame_samples, dtype=np.float32)
         padded[: audio.shape[0]] = audio
         frames = padded.reshape(n_frames, frame_samples)
+    if centred:
+        frames = frames - frames.mean(axis=1, keepdims=True)
     # einsum sums the squares without the temporary array np.square would allocate.
     result: np.ndarray = np.sqrt(np.einsum("ij,ij->i", frames, frames) / frame_samples)
     return result
@@ -133,10 +158,17 @@ def waveform(audio: np.ndarray, bars: int) -> list[float]:
 
 
 def detect_speech(audio16k: np.ndarray, threshold: float, min_speech_ms: float) -> SpeechReport:
-    """Count 20 ms frames whose RMS reaches ``threshold``; speech needs ``min_speech_ms`` of them."""
-    levels = frame_rms(audio16k, FRAME_SAMPLES)
+    """Count 20 ms frames whose RMS reaches ``threshold``; speech needs ``min_speech_ms`` of them.
+
+    Each frame's mean is taken out before its energy is measured: a microphone with a DC offset would
+    otherwise turn silence into "speech" (a constant has RMS but no sound).
+    """
+    n = audio16k.shape[0]
+    size = FRAME_SAMPLES if n >= FRAME_SAMPLES else max(n, 1)  # shorter than one frame: it is its own frame
+    # A last partial frame (< 20 ms) cannot change the verdict and is left out (zero padding would fake a step).
+    levels = frame_rms(audio16k[: n - n % size], size, centred=True)
     loud = int(np.count_nonzero(levels >= threshold))
-    speech_ms = loud * 1000.0 * FRAME_SAMPLES / SAMPLE_RATE
+    speech_ms = loud * 1000.0 * size / SAMPLE_RATE
     return SpeechReport(
         is_speech=loud > 0 and speech_ms >= min_speech_ms, peak_rms=float(levels.max()), speech_ms=speech_ms
     )

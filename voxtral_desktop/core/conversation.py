@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from voxtral_desktop.core import chunks as C
-from voxtral_desktop.core.audio import AudioError, duration_s, normalize_audio
+from voxtral_desktop.core.audio import SAMPLE_RATE, AudioError, duration_s, normalize_audio
 from voxtral_desktop.core.backends.base import Mode, Turn
 from voxtral_desktop.core.chunks import ReplyStatus
 from voxtral_desktop.core.history import HistoryStore
@@ -86,7 +86,9 @@ class ConversationSession:
         """Stream the reply's chunk dicts (the model's contract) while saving the turn and every chunk."""
         cfg = self.model.config.conversation
         try:
-            audio16k: np.ndarray | None = normalize_audio(audio, sample_rate)
+            audio16k: np.ndarray | None = normalize_audio(
+                audio, sample_rate, max_seconds=self.model.config.audio.max_recording_s
+            )
         except AudioError:
             audio16k = None  # the model will explain the problem in its error chunk; nothing to store
         history = self.history() if mode == Mode.CONVERSATION else ()
@@ -99,11 +101,15 @@ class ConversationSession:
         if audio16k is not None:
             self._audio[user_id] = audio16k
         sent = audio16k if audio16k is not None else audio
+        # Rejected audio goes to the model as it came, with its own rate, so the model names the problem.
+        rate = SAMPLE_RATE if audio16k is not None else sample_rate
         async for chunk in self._exchange(
             user_id,
             str(mode),
             chunk_id,
-            lambda cid: self.model.process_realtime_chunk_streaming(sent, cid, mode, history=history),
+            lambda cid: self.model.process_realtime_chunk_streaming(
+                sent, cid, mode, sample_rate=rate, history=history
+            ),
         ):
             yield chunk
 

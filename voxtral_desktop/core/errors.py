@@ -5,7 +5,8 @@ VoxtralError                       root of every error the user may see (message
 ├── ConfigError(VoxtralError, ValueError)
 │                                  a setting is unknown, mistyped or out of range; a config file is unreadable
 ├── AudioError(VoxtralError, ValueError)
-│                                  audio of the wrong type, shape or dtype; empty, too short, not finite
+│   │                              audio of the wrong type, shape or dtype; empty, too short, not finite
+│   └── AudioTooLong               longer than audio.max_recording_s (found from the shape, nothing copied)
 ├── CaptureError                   microphone / sound device trouble
 ├── ListeningUnavailable           hands-free cannot run as set: a package it needs is missing
 │   ├── VadUnavailable             the Silero speech detector (silero-vad, onnxruntime)
@@ -17,6 +18,7 @@ VoxtralError                       root of every error the user may see (message
 ├── ModelLoadError                 the model could not be loaded
 ├── SpeechError                    voice / audio output trouble
 └── GenerationError                generation failed inside the back-end
+    ├── ModelBusy                  an earlier, stuck generation still holds the model; nothing was started
     ├── RemoteConnectionError      the server could not be reached (refused, unknown host, TLS, reset)
     ├── RemoteTimeout              the server did not answer in remote.timeout_s
     ├── RemoteStatusError          the server answered with an HTTP error; ``.status`` holds the code
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 __all__ = [
     "AudioError",
+    "AudioTooLong",
     "CaptureError",
     "ConfigError",
     "GenerationError",
@@ -40,6 +43,7 @@ __all__ = [
     "EchoCancellerUnavailable",
     "KeyringUnavailable",
     "ListeningUnavailable",
+    "ModelBusy",
     "ModelLoadError",
     "RemoteConnectionError",
     "RemoteStatusError",
@@ -61,6 +65,15 @@ class ConfigError(VoxtralError, ValueError):
 
 class AudioError(VoxtralError, ValueError):
     """Audio that cannot be used: wrong type, shape or dtype, empty, too short, not finite."""
+
+
+class AudioTooLong(AudioError):
+    """Audio longer than the caller accepts; raised before any sample is read or copied."""
+
+    def __init__(self, seconds: float, limit_s: float) -> None:
+        self.seconds = seconds
+        self.limit_s = limit_s
+        super().__init__(f"audio is {seconds:.1f} s long; the limit is {limit_s:g} s (audio.max_recording_s)")
 
 
 class CaptureError(VoxtralError):

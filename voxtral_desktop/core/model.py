@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from voxtral_desktop.core import chunks as C
-from voxtral_desktop.core.audio import AudioError, detect_speech, duration_s, normalize_audio
+from voxtral_desktop.core.audio import AudioError, AudioTooLong, detect_speech, duration_s, normalize_audio
 from voxtral_desktop.core.backends import Backend, GenerationRequest, Turn, create_backend
 from voxtral_desktop.core.backends.base import MODES, LoadPhase, Mode, ProgressCallback
 from voxtral_desktop.core.chunker import WordChunker
@@ -219,15 +219,18 @@ class VoxtralModel:
         if mode not in MODES:
             return C.error_chunk(C.BAD_MODE_TEXT, f"unknown mode {mode!r}; use one of {', '.join(MODES)}", 0, 0.0)
         try:
-            audio = normalize_audio(audio_data, sample_rate)
+            audio = normalize_audio(audio_data, sample_rate, max_seconds=cfg.audio.max_recording_s)
+        except AudioTooLong as e:
+            return C.error_chunk(C.TOO_LONG_TEXT, str(e), 0, clock.ms())
         except AudioError as e:
             log.info("[%s] rejected audio: %s", chunk_id, e)
             return C.error_chunk(C.BAD_AUDIO_TEXT, str(e), 0, 0.0)
         seconds = duration_s(audio)
-        if seconds > cfg.audio.max_recording_s:
+        if seconds * 1000.0 < cfg.audio.min_speech_ms:
             return C.error_chunk(
-                C.TOO_LONG_TEXT,
-                f"audio is {seconds:.1f} s long; the limit is {cfg.audio.max_recording_s:g} s (audio.max_recording_s)",
+                C.TOO_SHORT_TEXT,
+                f"audio is {seconds * 1000.0:.0f} ms long; speech needs at least {cfg.audio.min_speech_ms} ms "
+                f"(audio.min_speech_ms)",
                 0,
                 0.0,
             )

@@ -32,6 +32,7 @@ TOO_SHORT_TEXT = "That recording is too short to hold speech."
 BAD_MODE_TEXT = "That mode isn't supported."
 EMPTY_TEXT = "There was nothing to send."
 TIMEOUT_TEXT = "The model took too long to answer."
+BUSY_TEXT = "The model is still busy with the last reply. Try again in a moment."
 CANCELLED_TEXT = "Stopped."
 # The ``error`` of a reply the user stopped: the UI marks it interrupted rather than failed.
 CANCELLED_ERROR = "cancelled"

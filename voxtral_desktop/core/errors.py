@@ -116,6 +116,10 @@ class GenerationError(VoxtralError):
     """Generation failed inside the back-end; the message says what happened."""
 
 
+class ModelBusy(GenerationError):
+    """An earlier generation is stuck and still holds the model; the reply was not started."""
+
+
 class RemoteConnectionError(GenerationError):
     """The server could not be reached: refused, unknown host, TLS failure, connection reset."""
 

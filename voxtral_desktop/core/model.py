@@ -18,6 +18,7 @@ from voxtral_desktop.core import chunks as C
 from voxtral_desktop.core.audio import AudioError, AudioTooLong, detect_speech, duration_s, normalize_audio
 from voxtral_desktop.core.backends import Backend, GenerationRequest, Turn, create_backend
 from voxtral_desktop.core.backends.base import MODES, LoadPhase, Mode, ProgressCallback
+from voxtral_desktop.core.errors import ModelBusy
 from voxtral_desktop.core.chunker import WordChunker
 from voxtral_desktop.core.config import Config, load_config
 from voxtral_desktop.core.errors import VoxtralError
@@ -315,6 +316,10 @@ class VoxtralModel:
                 for text in chunker.push(piece):
                     yield C.text_chunk(text, index, clock.ms(), final=False)
                     index += 1
+        except ModelBusy as e:
+            log.warning("[%s] not started: %s", chunk_id, e)
+            yield C.error_chunk(C.BUSY_TEXT, str(e), index, clock.ms())
+            return
         except Exception as e:
             # The words already shown stay; the final chunk says what went wrong.
             log.exception("[%s] generation failed", chunk_id)

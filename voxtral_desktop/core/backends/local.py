@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,17 @@ from voxtral_desktop.core.backends.base import (
     ProgressCallback,
 )
 from voxtral_desktop.core.config import Config
+from voxtral_desktop.core.errors import ModelBusy
 from voxtral_desktop.core.hub import byte_progress_class
 
 log = logging.getLogger(__name__)
 
 _END = object()  # the generation thread's last message: nothing more will come
+# A stopped generation ends within one step; a thread still running this long after is stuck (a hung
+# kernel, a driver stall) and is left behind so the reply, and the turn lock, are not held hostage.
+STOP_GRACE_S = 2.0
+# How long a new reply waits for a stuck thread to come back before saying the model is busy.
+BUSY_WAIT_S = 5.0
 
 
 def resolve_device(requested: str) -> str:
@@ -107,6 +114,7 @@ class LocalBackend(Backend):
         self.processor: Any = None
         self._device: str | None = None
         self.model_id: str | None = None
+        self._worker: threading.Thread | None = None  # the latest generation thread
 
     @property
     def is_loaded(self) -> bool:
@@ -185,6 +193,7 @@ class LocalBackend(Backend):
     async def stream(self, request: GenerationRequest, stop: threading.Event) -> AsyncIterator[str]:
         if self.model is None:
             raise GenerationError("the model is not loaded")
+        await self._wait_for_previous()
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue()
 
@@ -194,6 +203,7 @@ class LocalBackend(Backend):
         thread = threading.Thread(
             target=self._generate, args=(request, stop, emit), name="voxtral-generate", daemon=True
         )
+        self._worker = thread
         thread.start()
         finished = False
         try:
@@ -208,12 +218,31 @@ class LocalBackend(Backend):
                 yield item  # type: ignore[misc]
         finally:
             stop.set()
-            # The thread stops within one token once ``stop`` is set; wait for its last word so no thread
-            # outlives the reply, without blocking the event loop.
-            while not finished:
-                item = await queue.get()
-                finished = item is _END or isinstance(item, BaseException)
-            thread.join()
+            if not finished:
+                # The thread stops within one step once ``stop`` is set; wait for its last word so no thread
+                # outlives the reply, but never forever: a step that does not return is abandoned.
+                try:
+                    await asyncio.wait_for(_until_done(queue), STOP_GRACE_S)
+                    finished = True
+                except TimeoutError:
+                    log.warning("generation did not stop within %.0f s of being asked; leaving it", STOP_GRACE_S)
+            if finished:
+                thread.join()
+
+    async def _wait_for_previous(self) -> None:
+        """A stuck earlier thread still owns the model: wait a little for it, then refuse clearly."""
+        previous = self._worker
+        if previous is None or not previous.is_alive():
+            return
+        limit = min(BUSY_WAIT_S, self.config.streaming.timeout_ms / 2000.0)
+        deadline = time.monotonic() + limit
+        while previous.is_alive() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if previous.is_alive():
+            raise ModelBusy(
+                "the model is still busy with an earlier reply that stopped responding; try again in a "
+                "moment, and restart the app if it stays busy"
+            )
 
     def _generate(self, request: GenerationRequest, stop: threading.Event, emit: Callable[[object], None]) -> None:
         try:
@@ -249,6 +278,13 @@ class LocalBackend(Backend):
             _send(emit, e)
             return
         _send(emit, _END)
+
+
+async def _until_done(queue: asyncio.Queue[object]) -> None:
+    while True:
+        item = await queue.get()
+        if item is _END or isinstance(item, BaseException):
+            return
 
 
 def _send(emit: Callable[[object], None], item: object) -> None:

@@ -22,6 +22,7 @@ from voxtral_desktop.core.backends.base import (
     ModelLoadError,
     ProgressCallback,
 )
+from voxtral_desktop.core.backends.model_files import check_model_folder, damaged_folder_advice
 from voxtral_desktop.core.config import Config
 from voxtral_desktop.core.errors import ModelBusy
 from voxtral_desktop.core.hub import byte_progress_class
@@ -132,6 +133,7 @@ class LocalBackend(Backend):
                 f"mistralai/Voxtral-Mini-3B-2507."
             )
         source = str(local) if local.is_dir() else _fetch(model_id, report)
+        check_model_folder(Path(source), model_id)
         report(LoadPhase.LOADING, None)
         try:
             import torch
@@ -144,8 +146,8 @@ class LocalBackend(Backend):
         try:
             processor = AutoProcessor.from_pretrained(source)
             model = VoxtralForConditionalGeneration.from_pretrained(source, dtype=dtype)
-        except (OSError, ValueError) as e:
-            raise ModelLoadError(_missing_model_advice(model_id, e)) from e
+        except Exception as e:  # noqa: BLE001 - files that passed the checks can still be wrong inside
+            raise ModelLoadError(damaged_folder_advice(Path(source), model_id, f"{type(e).__name__}: {e}")) from e
         model.to(device)
         model.eval()
         if device == "cpu":

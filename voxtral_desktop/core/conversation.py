@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import math
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -14,10 +15,12 @@ from voxtral_desktop.core import chunks as C
 from voxtral_desktop.core.audio import SAMPLE_RATE, AudioError, duration_s, normalize_audio
 from voxtral_desktop.core.backends.base import Mode, Turn
 from voxtral_desktop.core.chunks import ReplyStatus
+from voxtral_desktop.core.errors import HistoryError, HistoryWriteError
 from voxtral_desktop.core.history import HistoryStore
 from voxtral_desktop.core.model import VoxtralModel
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 AUDIO_TOKENS_PER_WINDOW = 375  # Voxtral pads audio to 30 s windows of 375 [AUDIO] tokens each
 WINDOW_S = 30.0
@@ -49,10 +52,15 @@ def fit_history(history: Sequence[Turn], max_turns: int, budget_tokens: int) -> 
 class ExchangeResult:
     """How the last exchange went: the stored turns, how the reply ended, and its text."""
 
-    user_turn_id: int
-    reply_turn_id: int
+    user_turn_id: int | None  # None: the user's turn could not be saved
+    reply_turn_id: int | None
     status: ReplyStatus
     text: str
+    save_error: HistoryWriteError | None = None  # what kept (part of) this exchange out of the history
+
+    @property
+    def saved(self) -> bool:
+        return self.save_error is None
 
 
 class ConversationSession:
@@ -67,6 +75,8 @@ class ConversationSession:
             store.create_conversation(conversation_id=conversation_id)
         self.conversation_id = conversation_id
         self.last: ExchangeResult | None = None
+        # The exchange in flight could not (all) be saved: the UI can say so while the reply streams on.
+        self.save_error: HistoryWriteError | None = None
         # This session's recordings stay in memory for the prompt even when they are not kept on disk.
         self._audio: dict[int, np.ndarray] = {}
 
@@ -77,8 +87,27 @@ class ConversationSession:
 
     def history(self) -> tuple[Turn, ...]:
         cfg = self.model.config.conversation
-        stored = self.store.prompt_history(self.conversation_id, cfg.max_turns, self._audio)
+        try:
+            stored = self.store.prompt_history(self.conversation_id, cfg.max_turns, self._audio)
+        except (HistoryError, sqlite3.Error) as e:  # an unreadable history costs the memory, not the reply
+            log.warning("conversation %s: earlier turns unavailable: %s", self.conversation_id, e)
+            stored = ()
         return fit_history(stored, cfg.max_turns, self.context_budget())
+
+    def _save(self, write: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        """One history write; the reply streams on whatever happens to it.
+
+        After the first failure of an exchange the rest are skipped: each would wait for the same lock or
+        fail on the same full disk, and the reply must not stall behind them.
+        """
+        if self.save_error is not None:
+            return None
+        try:
+            return write(*args, **kwargs)
+        except HistoryWriteError as e:
+            log.warning("conversation %s: %s", self.conversation_id, e)
+            self.save_error = e
+            return None
 
     async def respond(
         self, audio: Any, *, sample_rate: int = 16000, mode: str = Mode.CONVERSATION, chunk_id: str = ""
@@ -92,13 +121,15 @@ class ConversationSession:
         except AudioError:
             audio16k = None  # the model will explain the problem in its error chunk; nothing to store
         history = self.history() if mode == Mode.CONVERSATION else ()
-        user_id = self.store.add_user_turn(
+        self.save_error = None
+        user_id = self._save(
+            self.store.add_user_turn,
             self.conversation_id,
             duration_s=duration_s(audio16k) if audio16k is not None else None,
             mode=str(mode),
             audio16k=audio16k if cfg.keep_audio else None,
         )
-        if audio16k is not None:
+        if audio16k is not None and user_id is not None:
             self._audio[user_id] = audio16k
         sent = audio16k if audio16k is not None else audio
         # Rejected audio goes to the model as it came, with its own rate, so the model names the problem.
@@ -120,8 +151,11 @@ class ConversationSession:
                 yield chunk
             return
         history = self.history()
-        user_id = self.store.add_user_turn(self.conversation_id, text=text.strip(), mode=Mode.CONVERSATION.value)
-        self.store.title_from(self.conversation_id, text)
+        self.save_error = None
+        user_id = self._save(
+            self.store.add_user_turn, self.conversation_id, text=text.strip(), mode=Mode.CONVERSATION.value
+        )
+        self._save(self.store.title_from, self.conversation_id, text)
         async for chunk in self._exchange(
             user_id,
             Mode.CONVERSATION.value,
@@ -131,17 +165,21 @@ class ConversationSession:
             yield chunk
 
     async def _exchange(
-        self, user_id: int, mode: str, chunk_id: str, reply: Callable[[str], AsyncIterator[C.Chunk]]
+        self, user_id: int | None, mode: str, chunk_id: str, reply: Callable[[str], AsyncIterator[C.Chunk]]
     ) -> AsyncIterator[C.Chunk]:
-        """Stream ``reply`` to the stored user turn, saving each chunk, then how the reply ended."""
-        reply_id = self.store.start_reply(self.conversation_id, mode)
+        """Stream ``reply`` to the stored user turn, saving each chunk, then how the reply ended.
+
+        The reply streams whatever happens to the history; a failed save is kept in ``save_error``.
+        """
+        reply_id = self._save(self.store.start_reply, self.conversation_id, mode)
         chunks = reply(chunk_id or f"{self.conversation_id}-{user_id}")
         texts: list[str] = []
         final: C.Chunk | None = None
         try:
             async for chunk in chunks:
                 if chunk["success"]:
-                    self.store.append_chunk(reply_id, chunk)
+                    if reply_id is not None:
+                        self._save(self.store.append_chunk, reply_id, chunk)
                     texts.append(chunk["text"])
                 final = chunk
                 yield chunk
@@ -149,11 +187,21 @@ class ConversationSession:
             await chunks.aclose()  # type: ignore[attr-defined]
             self._finish(user_id, reply_id, final, " ".join(t for t in texts if t))
 
-    def _finish(self, user_id: int, reply_id: int, final: C.Chunk | None, text: str) -> None:
+    def _finish(self, user_id: int | None, reply_id: int | None, final: C.Chunk | None, text: str) -> None:
         status = C.status_of(final)
         error = final.get("error") if final is not None and status is ReplyStatus.ERROR else None
         if status is ReplyStatus.STREAMING:
             status, error = ReplyStatus.INTERRUPTED, "closed before the reply ended"
         total = final["processing_time_ms"] if final else None
-        self.store.finish_reply(reply_id, status, error=error, total_ms=total)
-        self.last = ExchangeResult(user_id, reply_id, status, text)
+        if reply_id is not None:
+            # Tried even after a chunk failed to save: if the trouble has passed, the whole text lands now.
+            missed_chunks = self.save_error is not None
+            try:
+                self.store.finish_reply(
+                    reply_id, status, error=error, total_ms=total, text=text if missed_chunks else None
+                )
+                self.save_error = None
+            except HistoryWriteError as e:
+                log.warning("conversation %s: %s", self.conversation_id, e)
+                self.save_error = self.save_error or e
+        self.last = ExchangeResult(user_id, reply_id, status, text, self.save_error)

@@ -18,11 +18,14 @@ import numpy as np
 from voxtral_desktop.core import paths
 from voxtral_desktop.core.backends.base import Mode, Turn
 from voxtral_desktop.core.chunks import ReplyStatus
-from voxtral_desktop.core.errors import HistoryError  # re-exported: its home before core/errors.py
+from voxtral_desktop.core.errors import HistoryError, HistoryWriteError  # re-exported: their home before errors.py
 
 log = logging.getLogger(__name__)
 
 DB_FILENAME = "history.sqlite3"
+# How long a write waits for another program's lock before it is reported as not saved. Short: writes
+# happen while a reply streams, and the reply must not stall behind a database it cannot use.
+BUSY_TIMEOUT_S = 0.25
 # Kept for callers that imported the states from here; the strings stored are ReplyStatus's values.
 STREAMING, COMPLETE, ERROR, INTERRUPTED = (
     ReplyStatus.STREAMING,
@@ -101,17 +104,43 @@ class HistoryStore:
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = False
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S
+            )
             self._db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode survives a killed process (not a power cut) and keeps per-chunk commits cheap.
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as e:
-            raise HistoryError(f"cannot open the history file {self.path}: {e}") from e
+        except (sqlite3.DatabaseError, OSError) as e:
+            # A read-only file or folder: the conversations can still be read, and new ones are not saved.
+            self._db = self._open_read_only(e)
         self._db.row_factory = sqlite3.Row
+
+    def _open_read_only(self, cause: BaseException) -> sqlite3.Connection:
+        if self.path.is_file():
+            for params in ("mode=ro", "mode=ro&immutable=1"):  # immutable: no -shm can be made beside it
+                try:
+                    db = sqlite3.connect(
+                        f"{self.path.resolve().as_uri()}?{params}",
+                        uri=True,
+                        check_same_thread=False,
+                        timeout=BUSY_TIMEOUT_S,
+                        isolation_level=None,
+                    )
+                    db.execute("SELECT COUNT(*) FROM conversations").fetchone()
+                except sqlite3.DatabaseError:
+                    continue
+                log.warning("history %s opened read-only (%s): new turns will not be saved", self.path, cause)
+                self.read_only = True
+                return db
+        raise HistoryError(
+            f"cannot open the history file {self.path}: {cause}. Check that its folder exists and is "
+            f"writable, and that the disk is not full."
+        ) from cause
 
     def close(self) -> None:
         self._db.close()
@@ -123,7 +152,9 @@ class HistoryStore:
         self.close()
 
     def _tx(self) -> _Transaction:
-        return _Transaction(self._db)
+        if self.read_only:
+            raise HistoryWriteError(f"could not be saved: {self.path} is read-only (it was opened read-only)")
+        return _Transaction(self._db, self.path)
 
     # --- conversations ---------------------------------------------------------------------------------
 
@@ -242,9 +273,18 @@ class HistoryStore:
                     )
 
     def finish_reply(
-        self, turn_id: int, status: ReplyStatus, *, error: str | None = None, total_ms: float | None = None
+        self,
+        turn_id: int,
+        status: ReplyStatus,
+        *,
+        error: str | None = None,
+        total_ms: float | None = None,
+        text: str | None = None,
     ) -> None:
-        """Record how the reply ended: COMPLETE, ERROR or INTERRUPTED (a plain string of one of them will do)."""
+        """Record how the reply ended: COMPLETE, ERROR or INTERRUPTED (a plain string of one of them will do).
+
+        ``text``, when given, replaces what the chunks saved (some of them could not be).
+        """
         if status not in (ReplyStatus.COMPLETE, ReplyStatus.ERROR, ReplyStatus.INTERRUPTED):
             raise ValueError(f"unknown reply status {status!r}")
         with self._tx() as db:
@@ -252,6 +292,8 @@ class HistoryStore:
                 "UPDATE turns SET status = ?, error = ?, total_ms = ? WHERE id = ?",
                 (ReplyStatus(status).value, error, total_ms, turn_id),
             )
+            if text is not None:
+                db.execute("UPDATE turns SET text = ? WHERE id = ?", (text, turn_id))
             db.execute(
                 "UPDATE conversations SET updated_at = ? WHERE id = "
                 "(SELECT conversation_id FROM turns WHERE id = ?)",
@@ -384,16 +426,51 @@ def _iso(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(ts))
 
 
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on error: each write lands whole or not at all."""
+def _write_error(path: Path, e: sqlite3.Error) -> HistoryWriteError:
+    code = getattr(e, "sqlite_errorname", "")
+    text = str(e).lower()
+    if code.startswith("SQLITE_FULL") or "full" in text:
+        why = f"the disk holding {path} is full; free some space"
+    elif code.startswith("SQLITE_READONLY") or "readonly" in text or "read-only" in text:
+        why = f"{path} is read-only; check the permissions of the file and its folder"
+    elif code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
+        why = f"{path} is locked by another program (another copy of voxtral-desktop?); close it"
+    else:
+        why = f"{path} could not be written ({e})"
+    return HistoryWriteError(f"could not be saved: {why}")
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on error: each write lands whole or not at all.
+
+    Any SQLite failure while writing becomes a HistoryWriteError that says why (full, read-only, locked).
+    """
+
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
         self._db = db
+        self._path = path
 
     def __enter__(self) -> sqlite3.Connection:
-        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as e:
+            raise _write_error(self._path, e) from e
         return self._db
 
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        if exc_type is None:
+            try:
+                self._db.execute("COMMIT")
+                return
+            except sqlite3.Error as e:
+                exc = e
+        self._rollback()
+        if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
+            raise _write_error(self._path, exc) from exc
 
+    def _rollback(self) -> None:
+        if self._db.in_transaction:
+            try:
+                self._db.execute("ROLLBACK")
+            except sqlite3.Error:  # SQLite already rolled back (disk full does that); nothing is half-written
+                pass

@@ -71,8 +71,14 @@ install_app() {
   echo "$want" > "$stamp"
 }
 
+check_deps() {
+  # A half-upgraded venv (a package whose own requirements no longer hold) fails here, not mid-test.
+  "$VENV/bin/pip" check >&2 || { say "pip check found broken requirements in $VENV (above); run: rm -rf $VENV && $0"; exit 1; }
+}
+
 install_apt
 [ -x "$VENV/bin/python" ] || { say "creating $VENV"; python3 -m venv "$VENV"; }
 install_torch
 install_app
+check_deps
 say "ready: $VENV ($("$VENV/bin/python" -c 'import torch; print("torch", torch.__version__, "cuda" if torch.cuda.is_available() else "cpu")'))"

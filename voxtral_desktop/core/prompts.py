@@ -91,5 +91,5 @@ def transcription_inputs(
         model_id=str(name),
         language=language,
         sampling_rate=SAMPLE_RATE,
-        format="WAV",
+        format=["WAV"],  # a list: transformers 5.0-5.5 read a bare "WAV" as three formats
     )

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from voxtral_desktop.testing.sse_shapes import Dialect
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "mistralai/Voxtral-Mini-3B-2507"
@@ -47,6 +49,11 @@ class Script:
     stall_after: int | None = None  # go quiet for ``stall_s`` after this many content events
     stall_s: float = 0.0
     transcript: str = "What is the weather like today?"
+    # The SSE dialect of a real server (sse_shapes.SHAPES); finish_reason is what the last event carries.
+    shape: str = "openai"
+    finish_reason: str = "stop"
+
+
 
 
 @dataclass
@@ -252,7 +259,8 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in script.headers.items():
             self.send_header(name, value)
         self.end_headers()
-        self._event(_chunk(model, {"role": "assistant", "content": ""}))
+        dialect = Dialect(script.shape, model, len(script.pieces))
+        self._event(dialect.first())
         for i, piece in enumerate(script.pieces):
             if i == script.break_after:
                 self._break()
@@ -268,12 +276,13 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _Disconnected
             if script.delay_s and not self._wait(script.delay_s):
                 raise _Disconnected
-            self._event(_chunk(model, {"content": piece}))
+            self._event(dialect.content(piece))
             rec.events_sent += 1
         if script.break_after is not None and script.break_after >= len(script.pieces):
             self._break()
             return
-        self._event(_chunk(model, {}, finish_reason="stop"))
+        for event in dialect.last(script.finish_reason):
+            self._event(event)
         self._write_chunk(b"data: [DONE]\n\n")
         self._write_chunk(b"")
 
@@ -383,16 +392,6 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _model(model_id: str) -> dict[str, Any]:
     return {"id": model_id, "object": "model", "created": 1700000000, "owned_by": "test"}
-
-
-def _chunk(model: str, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
-    return {
-        "id": "chatcmpl-test",
-        "object": "chat.completion.chunk",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
-    }
 
 
 def _completion(model: str, text: str) -> dict[str, Any]:

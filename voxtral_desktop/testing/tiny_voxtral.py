@@ -404,7 +404,11 @@ def build_tiny_voxtral(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
-    processor = make_processor(write_tekken_json(out / "tekken.json"))
+    # Written apart from out/tekken.json: saving the processor copies it there, and transformers 5.0 fails
+    # copying a file onto itself.
+    source_dir = out / ".tekken-source"
+    source_dir.mkdir(exist_ok=True)
+    processor = make_processor(write_tekken_json(source_dir / "tekken.json"))
     torch.manual_seed(seed)
     model = VoxtralForConditionalGeneration(make_config())
     model.generation_config.bos_token_id = BOS_ID
@@ -428,6 +432,7 @@ def build_tiny_voxtral(
         # The processor must sit beside the voxtral config.json: only then does AutoProcessor pick the
         # Mistral tokenizer instead of silently loading a generic one.
         processor.save_pretrained(out)
+        shutil.rmtree(source_dir)
         if train:
             _check_saved(out, cases)
     finally:

@@ -1,4 +1,4 @@
-"""The OpenAI chat wire format: a GenerationRequest as the messages list, with the audio in the server's form."""
+"""The OpenAI chat wire format: a GenerationRequest as the messages list (audio in the server's form); deltas read."""
 
 from __future__ import annotations
 
@@ -55,3 +55,20 @@ def build_messages(request: GenerationRequest, audio_format: str) -> list[dict[s
     assert current is not None  # VoxtralModel never sends a turn without audio or text
     messages.append(current)
     return messages
+
+
+# finish_reason values that mean the server gave up on the reply rather than finished it: Mistral's API
+# sends "error", vLLM "abort" (a request it dropped) and "error" (an engine failure).
+FAILED_FINISH_REASONS = frozenset({"error", "abort"})
+
+
+def delta_text(content: object) -> str:
+    """A streamed delta's text: a string (OpenAI, vLLM, llama-server; null in a role-only delta) or, from
+    Mistral's API, a list of content chunks of which the text ones count."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            str(part.get("text") or "") for part in content if isinstance(part, dict) and part.get("type") == "text"
+        )
+    return ""

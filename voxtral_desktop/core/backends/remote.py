@@ -21,7 +21,7 @@ from voxtral_desktop.core.backends.base import (
     ModelLoadError,
     ProgressCallback,
 )
-from voxtral_desktop.core.backends.openai_wire import build_messages
+from voxtral_desktop.core.backends.openai_wire import FAILED_FINISH_REASONS, build_messages, delta_text
 from voxtral_desktop.core.backends.remote_errors import check_base_url, clip, error_detail, translate
 from voxtral_desktop.core.config import Config
 from voxtral_desktop.core.errors import StreamBroken
@@ -238,10 +238,18 @@ class RemoteBackend(Backend):
                     for choice in getattr(event, "choices", None) or ():
                         if getattr(choice, "index", 0) not in (0, None):
                             continue  # n=1 is asked for; ignore any others a server sends anyway
-                        if getattr(choice, "finish_reason", None):
+                        content = delta_text(getattr(getattr(choice, "delta", None), "content", None))
+                        reason = getattr(choice, "finish_reason", None)
+                        if reason in FAILED_FINISH_REASONS:
+                            # The last words may ride on this event; they were generated, so show them.
+                            if content:
+                                received.append(content)
+                                yield content
+                            raise StreamBroken(
+                                _words(received), f"the server stopped the reply (finish_reason {reason!r})"
+                            )
+                        if reason:
                             finished = True
-                        delta = getattr(choice, "delta", None)
-                        content = getattr(delta, "content", None)
                         if content:
                             received.append(content)
                             yield content

@@ -222,7 +222,7 @@ class VoxtralModel:
         try:
             audio = normalize_audio(audio_data, sample_rate, max_seconds=cfg.audio.max_recording_s)
         except AudioTooLong as e:
-            return C.error_chunk(C.TOO_LONG_TEXT, str(e), 0, clock.ms())
+            return C.error_chunk(C.TOO_LONG_TEXT, str(e), 0, 0.0)
         except AudioError as e:
             log.info("[%s] rejected audio: %s", chunk_id, e)
             return C.error_chunk(C.BAD_AUDIO_TEXT, str(e), 0, 0.0)

@@ -6,7 +6,7 @@ import json
 import struct
 from pathlib import Path
 
-from voxtral_desktop.core.backends.base import ModelLoadError
+from voxtral_desktop.core.errors import ModelLoadError
 
 CONFIG = "config.json"
 # Voxtral's tokenizer; a folder converted to Hugging Face's own format has tokenizer.json instead.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -155,15 +156,27 @@ def test_a_stream_that_dies_reports_an_error_but_a_stopped_one_does_not(fake_sd)
     assert len(errors) == 1
 
 
-def test_real_sounddevice_without_a_sound_card_raises_capture_error(tmp_path, monkeypatch):
-    # The real library on a machine with no sound card (and no sound server): a message, not a crash.
-    pytest.importorskip("sounddevice")
-    monkeypatch.setenv("HOME", str(tmp_path))  # importing sounddevice with pulse installed writes here
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    if any(d.name for d in list_input_devices()):
-        pytest.skip("this machine has an input device")
-    with pytest.raises(CaptureError):
-        SoundDeviceCapture().probe()
+def test_real_sounddevice_without_a_sound_card_raises_capture_error(tmp_path):
+    # The real library on a machine with no sound card and no sound server: a message, not a crash. Staged
+    # in a child whose ALSA knows only a card that is not there, so it runs (never skips) on any machine.
+    (tmp_path / "asound.conf").write_text("pcm.!default { type hw card 99 }\nctl.!default { type hw card 99 }\n")
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),  # importing sounddevice with pulse installed writes here
+        "XDG_RUNTIME_DIR": str(tmp_path),
+        "PULSE_SERVER": f"unix:{tmp_path}/no-pulse",
+        "ALSA_CONFIG_PATH": str(tmp_path / "asound.conf"),
+        "JACK_NO_START_SERVER": "1",
+    }
+    code = (
+        "from voxtral_desktop.core.portaudio import SoundDeviceCapture, list_input_devices\n"
+        "from voxtral_desktop.core.capture import CaptureError\n"
+        "print('devices', len([d for d in list_input_devices() if d.name]))\n"
+        "try:\n    SoundDeviceCapture().probe()\nexcept CaptureError as e:\n    print('CaptureError', e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "devices 0" in out.stdout and "CaptureError" in out.stdout, out.stdout + out.stderr[-2000:]
 
 
 def test_a_recorder_whose_microphone_fails_to_start_is_left_idle(fake_sd):

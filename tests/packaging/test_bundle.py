@@ -169,8 +169,9 @@ def test_bundle_holds_the_app_its_config_and_resources(bundle: Path) -> None:
     assert (internal / "transformers" / "models" / "voxtral" / "modeling_voxtral.py").is_file()
 
 
-@pytest.mark.skipif(shutil.which("desktop-file-validate") is None, reason="desktop-file-utils not installed")
 def test_desktop_entry_is_valid() -> None:
+    if shutil.which("desktop-file-validate") is None:
+        missing("desktop-file-validate is not installed (apt-get install desktop-file-utils)")
     result = subprocess.run(
         ["desktop-file-validate", str(ROOT / "resources" / "voxtral-desktop.desktop")],
         check=False,

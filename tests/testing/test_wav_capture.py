@@ -27,7 +27,7 @@ def test_wav_file_capture_feeds_in_real_time_then_silence(tmp_path):
     took = time.perf_counter() - started
     time.sleep(0.1)
     source.stop()
-    assert 0.4 <= took < 1.5  # real time, not as fast as possible
+    assert 0.4 <= took < 10  # real time, not as fast as possible (the upper bound only catches a hang)
     got = np.concatenate(blocks)
     assert len(got) >= len(audio) + rate // 50  # audio, then at least one block of silence
     np.testing.assert_allclose(got[: len(audio)], audio, atol=1 / 32768 + 1e-6)  # 16-bit WAV round trip

@@ -110,7 +110,8 @@ def test_long_conversations_stay_cheap_to_grow(qtbot):
         view.append_chunk(1000, f"chunk {i} of a long reply")
         qtbot.wait(0)  # let the layout run, as the event loop would between chunks
     per_chunk_ms = (time.perf_counter() - started) * 1000 / 40
-    assert per_chunk_ms < 15, f"{per_chunk_ms:.1f} ms per chunk with 600 bubbles"
+    # Only catches a relayout of every bubble per chunk (seconds); the figure itself is benchmarks/ui.py's.
+    assert per_chunk_ms < 250, f"{per_chunk_ms:.1f} ms per chunk with 600 bubbles"
 
 
 def _record(id_: int, role: str, text: str = "", status: str = "complete", **kw) -> TurnRecord:

@@ -77,7 +77,7 @@ def test_the_mode_switch_sets_the_mode_and_labels_transcripts(qtbot, make_app):
     app.vms.replies.setMode("conversation")  # from elsewhere: the switch follows
     assert window.mode_buttons["conversation"].isChecked() and window.hint.text() == IDLE_HINT
     hold(qtbot, app)
-    assert app.chat.replies()[-1].speaker.text() == "Voxtral"
+    assert wait_reply_done(qtbot, app, 3).speaker.text() == "Voxtral"  # the spoken turn's own reply
 
 
 def test_speaking_shows_in_the_hint_and_a_corrupt_history_in_the_banner(qtbot, make_app):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
-from ui_helpers import Captures, hold, scripted_model, speech_like, wait_reply_done
+from ui_helpers import Captures, hold, scripted_model, settle, speech_like, wait_reply_done
 
 from voxtral_desktop.core.chunks import ReplyStatus
 from voxtral_desktop.testing.wav_capture import NoMicrophone
@@ -17,9 +17,8 @@ def test_a_very_short_press_is_ignored_with_a_hint(qtbot, make_app):
     hold(qtbot, app, until_fed=False, seconds=0.05)
     assert not app.vms.recording.is_recording
     assert app.window.hint.text() == SHORT_PRESS_HINT
-    qtbot.wait(200)
-    assert app.chat.turn_count() == 0
-    assert model.backend.requests == []
+    assert settle(qtbot, app) == 1  # nothing was sent before the typed turn
+    assert app.chat.turn_count() == 2 and len(model.backend.requests) == 1
 
 
 def test_level_meter_and_elapsed_time_move_while_recording(qtbot, make_app):
@@ -48,8 +47,8 @@ def test_recording_stops_at_the_configured_maximum(qtbot, make_app):
     assert reply.status == ReplyStatus.COMPLETE
     assert app.chat.user_turns()[0].duration_s == pytest.approx(0.6, abs=0.01)
     qtbot.mouseRelease(app.window.ptt, Qt.MouseButton.LeftButton, pos=app.window.ptt.rect().center())
-    qtbot.wait(100)
-    assert app.chat.turn_count() == 2  # the late release sent nothing more
+    assert settle(qtbot, app) == 2  # the late release sent nothing more
+    assert app.chat.turn_count() == 4
 
 
 def test_no_microphone_disables_the_button_and_says_why(qtbot, make_app):

@@ -170,6 +170,13 @@ def say(qtbot, app, text: str) -> int:
     return turn_id
 
 
+def settle(qtbot, app) -> int:
+    """A typed exchange after a check that something did NOT happen; returns its turn id. The window handles
+    events in order and numbers turns as they start, so a turn the earlier action wrongly set going would have
+    taken an id (and a bubble) before this one: assert the id instead of waiting a fixed time."""
+    return say(qtbot, app, "settle")
+
+
 def reply_ids(chat: ChatView) -> set[int]:
     return {reply.turn_id for reply in chat.replies()}
 

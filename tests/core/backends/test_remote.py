@@ -254,13 +254,15 @@ async def test_a_base_url_without_the_api_path_is_a_404_that_says_so(server, mak
 
 
 async def test_a_server_that_never_answers_times_out(server, make_model):
-    server.script = Script(headers_delay_s=3.0)
-    model = make_model(server.url + "/v1", remote={"timeout_s": 0.3})
+    # A 1 s timeout against a server that waits 30 s: a loaded machine cannot make the server answer in time,
+    # and the bound below only tells "gave up after the timeout" from "waited for the server".
+    server.script = Script(headers_delay_s=30.0)
+    model = make_model(server.url + "/v1", remote={"timeout_s": 1.0})
     started = time.monotonic()
     error = final_error(await collect(model))
-    assert "request timed out after 0.3 s" in error and "remote.timeout_s" in error
+    assert "request timed out after 1 s" in error and "remote.timeout_s" in error
     assert error.startswith("RemoteTimeout: ")
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 20.0
     assert server.last().disconnected.wait(1.0)  # the client hung up; the server is not left waiting
 
 
@@ -340,8 +342,9 @@ async def test_a_slow_server_still_yields_chunks_on_the_flush_interval(server, m
     chunks = [c for _, c in arrivals]
     check_contract(chunks)
     assert shown_text(chunks).split() == list(words)
-    # Waiting for 4 words would take 1.2 s; the flush interval releases text long before that.
-    assert arrivals[0][0] < 0.9
+    # The flush interval released text before 4 words (chunk_size_words) had come; a first chunk of 4 would
+    # mean it waited for them. How soon it comes is a benchmark figure, not a test bound.
+    assert len(chunks[0]["text"].split()) < 4
     assert len(chunks) >= 4
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from ui_helpers import scripted_model
 
 from voxtral_desktop.core.backends.base import ProgressCallback
@@ -111,3 +113,36 @@ def test_changing_the_model_in_settings_reloads_it_in_the_background(qtbot, make
     app.vms.settings.save({"streaming": {"max_new_tokens": 12}})
     qtbot.wait(100)
     assert len(built) == 1
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    "damage,filename,what",
+    [
+        ("config.json", "config.json", "not valid JSON"),
+        ("tekken.json", "tekken.json", "missing"),
+        ("model.safetensors", "model.safetensors", "truncated"),
+    ],
+)
+def test_a_broken_model_folder_is_named_in_the_window(qtbot, make_app, tiny_model_dir, tmp_path, damage, filename, what):
+    """The real local back-end on a damaged copy of the tiny model: the banner names the file and what to do."""
+    import os
+    import shutil
+
+    from PySide6.QtWidgets import QLabel
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    if damage == "config.json":
+        (folder / damage).write_text('{"model_type": "voxtral", ')
+    elif damage == "tekken.json":
+        (folder / damage).unlink()
+    else:
+        os.truncate(folder / damage, (folder / damage).stat().st_size // 2)
+    config = load_config(overrides={"model": {"id": str(folder)}, "speech": {"voice": "system", "engine": "mock"}})
+    app = make_app(config=config, wait_ready=False)
+    qtbot.waitUntil(lambda: app.window.banner("model") is not None, timeout=60000)
+    texts = " ".join(label.text() for label in app.window.banner("model").findChildren(QLabel))
+    assert "could not be loaded" in texts and filename in texts and what in texts, texts
+    assert str(folder) in texts and "download" in texts  # where, and what to do
+    assert not app.window.ptt.isEnabled()

@@ -145,3 +145,94 @@ def test_show_what_i_said_puts_the_transcript_in_the_user_turn(
     user = app.vms.conversations.history.turns(app.vms.conversations.current_conversation_id)[0]
     assert user.text == UTTERANCES[1].spoken
     assert app.vms.conversations.conversations()[0].title == UTTERANCES[1].spoken  # named after what was said
+
+
+# --- trouble shown while replies go on: history not saved, model busy ---------------------------------------
+
+
+class _StallProbe:
+    """A 10 ms QTimer: the longest gap between its ticks is the longest the window could not respond."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import QTimer
+
+        self.worst = 0.0
+        self._last = time.perf_counter()
+        self._timer = QTimer()
+        self._timer.setInterval(10)
+        self._timer.timeout.connect(self._tick)
+        self._timer.start()
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.worst = max(self.worst, now - self._last)
+        self._last = now
+
+    def stop(self) -> float:
+        self._timer.stop()
+        self._tick()
+        return self.worst
+
+
+def test_a_locked_history_shows_once_while_the_reply_streams_and_clears_once_saved(qtbot, make_app):
+    from ui_helpers import say, type_message
+
+    from voxtral_desktop.core.history import default_path
+    from voxtral_desktop.testing.small_disk import locked_by_another_process
+
+    model = scripted_model([w + " " for w in "one two three four five six seven eight nine ten".split()], 0.05)
+    model.config.speech.enabled = False
+    app = make_app(model)
+    say(qtbot, app, "first")  # the history exists, with one saved exchange
+    shown: list[str] = []
+    app.vms.replies.trouble.connect(lambda key, title, text: shown.append(key))
+    with locked_by_another_process(default_path()):
+        probe = _StallProbe()
+        type_message(qtbot, app, "second")
+        # Said while the reply is still coming, not after it.
+        qtbot.waitUntil(lambda: app.window.banner("history") is not None, timeout=10000)
+        assert app.chat.reply(2).status == ReplyStatus.STREAMING
+        banner = app.window.banner("history")
+        assert banner.title.text() == "This conversation could not be saved"
+        assert "locked by another program" in banner.text.text() and "The reply still comes" in banner.text.text()
+        reply = wait_reply_done(qtbot, app, 2)
+        assert reply.status == ReplyStatus.COMPLETE and reply.text.startswith("one two three")
+        say(qtbot, app, "third")  # still locked: the banner stays, and is not said again
+        stall = probe.stop()
+    print(f"\nlongest event-loop stall with the history locked: {stall * 1000:.0f} ms")
+    assert shown == ["history"]
+    assert stall < 1.5  # bounded: SQLite's default busy wait alone is 5 s a call
+    say(qtbot, app, "fourth")  # the lock is gone: saved again, and the banner goes
+    assert app.window.banner("history") is None
+    stored = app.vms.conversations.history.turns(app.vms.conversations.current_conversation_id)
+    assert [t.text for t in stored if t.role == "user"] == ["first", "fourth"]  # nothing saved earlier was lost
+
+
+def test_a_busy_model_is_said_in_a_banner_and_the_next_reply_clears_it(qtbot, make_app):
+    from ui_helpers import say
+
+    from voxtral_desktop.core.errors import ModelBusy
+
+    model = scripted_model(["All ", "good ", "now."])
+    model.config.speech.enabled = False
+    backend = model.backend
+    real_stream = backend.stream
+    stuck = [True]
+
+    async def stream(request, stop):
+        if stuck[0]:
+            raise ModelBusy("the model is still busy with an earlier reply that stopped responding")
+        async for piece in real_stream(request, stop):
+            yield piece
+
+    backend.stream = stream
+    app = make_app(model)
+    turn = say(qtbot, app, "hello")
+    assert app.chat.reply(turn).status == ReplyStatus.ERROR
+    banner = app.window.banner("busy")
+    assert banner is not None and banner.title.text() == "The model is still busy"
+    assert "stopped responding" in banner.text.text()
+    stuck[0] = False
+    turn = say(qtbot, app, "hello again")
+    assert app.chat.reply(turn).text == "All good now."
+    assert app.window.banner("busy") is None

@@ -128,6 +128,8 @@ class MainWindow(QMainWindow):
         replies.replyStarted.connect(self._on_reply_started)
         replies.replyChunk.connect(self._on_reply_chunk)
         replies.replyFinished.connect(self._on_reply_finished)
+        replies.trouble.connect(lambda key, title, text: self.banners.set(key, "warning", title, text))
+        replies.troubleCleared.connect(self.banners.clear)
         replies.modeChanged.connect(self._on_mode)
         replies.speakingChanged.connect(self._on_speaking)
         replies.speaker.unavailable.connect(self._on_speech_unavailable)

@@ -18,6 +18,7 @@ from voxtral_desktop.core.capture import Recording
 from voxtral_desktop.core.chunks import ReplyStatus, status_of
 from voxtral_desktop.core.config import Config
 from voxtral_desktop.core.conversation import ConversationSession
+from voxtral_desktop.core.errors import HistoryError
 from voxtral_desktop.core.model import Mode
 from voxtral_desktop.ui.conversations_vm import ConversationsViewModel
 from voxtral_desktop.ui.model_vm import ModelViewModel
@@ -51,6 +52,10 @@ class RepliesViewModel(QObject):
     # the per-reply timings (issue 11's ReplyTimings.first_sound takes it from here).
     firstSound = Signal(int, float)
     hint = Signal(str)  # a short, transient tip next to the talk button
+    # Trouble the user must know of while replies go on (a banner, once per trouble): key, title, what to do.
+    # "history": the conversation could not be saved; "busy": a stuck earlier reply still holds the model.
+    trouble = Signal(str, str, str)
+    troubleCleared = Signal(str)  # key: that trouble has passed (a later reply was saved / answered)
 
     def __init__(
         self,
@@ -76,6 +81,7 @@ class RepliesViewModel(QObject):
         self._sounding: tuple[ConversationSession, int, ReplyResult] | None = None
         self._sound_turn: tuple[int, float] | None = None  # (turn, monotonic start) awaiting its first sound
         self._first_sound_ms: dict[int, float] = {}
+        self._troubles: set[str] = set()  # keys of the troubles shown, so each is said once
         speaker.speakingChanged.connect(self.speakingChanged)
         speaker.firstSound.connect(self._on_first_sound)
         # A conversation opened (or a new one started) silences the reply to the old one.
@@ -179,6 +185,7 @@ class RepliesViewModel(QObject):
             else:
                 stream = session.respond_text(text or "", chunk_id=f"turn-{turn_id}")
             async for chunk in stream:
+                self._check_saving(session)  # said while the reply streams on, not after it
                 if chunk["success"] and chunk["text"]:
                     if first_ms is None:
                         first_ms = float(chunk["processing_time_ms"])
@@ -204,6 +211,7 @@ class RepliesViewModel(QObject):
             self._conversations.notify_changed()
         assert final is not None
         status = status_of(final)
+        self._after_exchange(session, final, status)
         sound_ms = self._first_sound_ms.pop(turn_id, None)
         total = float(final["processing_time_ms"])
         if status == ReplyStatus.ERROR:
@@ -222,8 +230,38 @@ class RepliesViewModel(QObject):
         ):
             await self._show_transcript(turn_id, recording, session, session.last.user_turn_id)
 
+    # --- trouble the window must show ---------------------------------------------------------------
+
+    def _say_trouble(self, key: str, title: str, text: str) -> None:
+        if key not in self._troubles:
+            self._troubles.add(key)
+            self.trouble.emit(key, title, text)
+
+    def _clear_trouble(self, key: str) -> None:
+        if key in self._troubles:
+            self._troubles.discard(key)
+            self.troubleCleared.emit(key)
+
+    def _check_saving(self, session: ConversationSession) -> None:
+        error = session.save_error
+        if error is not None:
+            self._say_trouble(
+                "history",
+                "This conversation could not be saved",
+                f"{str(error)[:1].upper()}{str(error)[1:]}. The reply still comes; what was saved before is safe.",
+            )
+
+    def _after_exchange(self, session: ConversationSession, final: dict[str, Any], status: ReplyStatus) -> None:
+        self._check_saving(session)
+        if session.last is not None and session.last.saved:
+            self._clear_trouble("history")
+        if status == ReplyStatus.ERROR and final.get("text") == C.BUSY_TEXT:
+            self._say_trouble("busy", "The model is still busy", f"{final.get('error', '')}".strip() or C.BUSY_TEXT)
+        elif status == ReplyStatus.COMPLETE:
+            self._clear_trouble("busy")
+
     async def _show_transcript(
-        self, turn_id: int, recording: Recording, session: ConversationSession, stored_turn_id: int
+        self, turn_id: int, recording: Recording, session: ConversationSession, stored_turn_id: int | None
     ) -> None:
         """Transcribe the user's turn after the reply (so the reply is never delayed) and show it."""
         texts: list[str] = []
@@ -236,8 +274,13 @@ class RepliesViewModel(QObject):
             if chunk["text"]:
                 texts.append(chunk["text"])
         transcript = " ".join(texts)
-        self._conversations.store_transcript(session, stored_turn_id, transcript)
-        self.userTranscript.emit(turn_id, transcript)
+        self.userTranscript.emit(turn_id, transcript)  # shown even when the user's turn was not saved
+        if stored_turn_id is not None:
+            try:
+                self._conversations.store_transcript(session, stored_turn_id, transcript)
+            except HistoryError as e:
+                log.warning("transcript of turn %d not saved: %s", turn_id, e)
+                self._say_trouble("history", "This conversation could not be saved", f"The transcript {e}.")
         self._conversations.notify_changed()
 
     # --- stopping -----------------------------------------------------------------------------------

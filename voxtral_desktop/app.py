@@ -137,17 +137,6 @@ def run_gui(model: str | None = None, config: Path | None = None, *, hands_free:
     if not has_display():
         print(NO_DISPLAY_MESSAGE, file=sys.stderr)
         return EXIT_NO_DISPLAY
-    from voxtral_desktop.core.config import ConfigError, load_config
-
-    try:
-        overrides: dict[str, dict[str, str]] = {"model": {"id": model}} if model else {}
-        if hands_free:
-            overrides["listening"] = {"mode": "hands_free"}
-        cfg = load_config(config, overrides or None)
-    except ConfigError as e:
-        print(f"voxtral-desktop: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-
     import qasync
     from PySide6.QtWidgets import QApplication
 
@@ -157,10 +146,45 @@ def run_gui(model: str | None = None, config: Path | None = None, *, hands_free:
     assert isinstance(app, QApplication)
     app.setApplicationName("voxtral-desktop")
     app.setApplicationDisplayName("Voxtral")
+    overrides: dict[str, dict[str, str]] = {"model": {"id": model}} if model else {}
+    if hands_free:
+        overrides["listening"] = {"mode": "hands_free"}
+    cfg = settings_or_ask(config, overrides or None)
+    if cfg is None:
+        return EXIT_USAGE
     # We quit ourselves, after a clean shutdown; Qt quitting on the last window would stop the loop early.
     app.setQuitOnLastWindowClosed(False)
     exit_after_shown = os.environ.get(EXIT_AFTER_SHOWN_ENV, "") not in ("", "0")
     return int(qasync.run(_main(cfg, exit_after_shown=exit_after_shown)))
+
+
+def settings_or_ask(config: Path | None, overrides: dict[str, Any] | None) -> Config | None:
+    """The settings, or, when they cannot be used, a dialog that says why and offers to reset the user's file
+    (keeping a copy) or quit: started from a desktop menu, nobody would see a message on stderr."""
+    from voxtral_desktop.core.config import ConfigError, load_config, set_aside
+    from voxtral_desktop.ui.config_repair import ask_to_reset
+
+    try:
+        return load_config(config, overrides)
+    except ConfigError as e:
+        problem = e
+    print(f"voxtral-desktop: error: {problem}", file=sys.stderr)
+    log.error("settings unusable: %s", problem)
+    user_file = paths.user_config_file()
+    try:  # is the user's own file at fault (not --config's, nor a command-line value)?
+        load_config(None, None)
+        resettable = None
+    except ConfigError:
+        resettable = user_file if user_file.exists() else None
+    if not ask_to_reset(str(problem), resettable) or resettable is None:
+        return None
+    kept = set_aside(resettable)
+    log.warning("settings reset; the old file is kept as %s", kept)
+    try:
+        return load_config(config, overrides)
+    except ConfigError as e:
+        print(f"voxtral-desktop: error: {e}", file=sys.stderr)
+        return None
 
 
 async def _main(cfg: Config, *, exit_after_shown: bool = False) -> int:

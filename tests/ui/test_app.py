@@ -62,9 +62,8 @@ def test_the_window_shows_fast_without_importing_torch(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     shown = [line for line in out.stdout.splitlines() if line.startswith("window-shown ")]
     assert shown, out.stdout
-    assert (
-        float(shown[0].split()[1]) < 5.0
-    )  # the figure itself is in benchmarks/ui.py; this catches regressions
+    # Only catches a window held back by a model load or a hang; the figure itself is benchmarks/ui.py's.
+    assert float(shown[0].split()[1]) < 60.0
     imported = {line.split("|")[-1].strip().split(".")[0] for line in out.stderr.splitlines() if "|" in line}
     assert "PySide6" in imported and "voxtral_desktop" in imported
     assert not imported & {"torch", "transformers", "sounddevice"}

@@ -362,6 +362,16 @@ def _back_up(target: Path, problem: ConfigError) -> None:
     log.warning("%s; kept it as %s before saving new settings", problem, backup)
 
 
+def set_aside(path: Path | None = None) -> Path:
+    """Move a settings file that cannot be used out of the way (the defaults apply again) and return where the
+    copy is kept, so nothing the user wrote in it is lost."""
+    target = Path(path) if path is not None else paths.user_config_file()
+    backup = target.with_name(f"{target.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+    os.replace(target, backup)
+    log.warning("settings file %s set aside as %s", target, backup)
+    return backup
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")

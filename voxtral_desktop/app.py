@@ -146,6 +146,12 @@ def run_gui(model: str | None = None, config: Path | None = None, *, hands_free:
     assert isinstance(app, QApplication)
     app.setApplicationName("voxtral-desktop")
     app.setApplicationDisplayName("Voxtral")
+    from voxtral_desktop.ui.single_instance import SingleInstance
+
+    instance = SingleInstance()
+    if not instance.claim():
+        print("voxtral-desktop is already running: its window was brought forward.", file=sys.stderr)
+        return EXIT_OK
     overrides: dict[str, dict[str, str]] = {"model": {"id": model}} if model else {}
     if hands_free:
         overrides["listening"] = {"mode": "hands_free"}
@@ -155,7 +161,10 @@ def run_gui(model: str | None = None, config: Path | None = None, *, hands_free:
     # We quit ourselves, after a clean shutdown; Qt quitting on the last window would stop the loop early.
     app.setQuitOnLastWindowClosed(False)
     exit_after_shown = os.environ.get(EXIT_AFTER_SHOWN_ENV, "") not in ("", "0")
-    return int(qasync.run(_main(cfg, exit_after_shown=exit_after_shown)))
+    try:
+        return int(qasync.run(_main(cfg, exit_after_shown=exit_after_shown, instance=instance)))
+    finally:
+        instance.close()
 
 
 def settings_or_ask(config: Path | None, overrides: dict[str, Any] | None) -> Config | None:
@@ -187,7 +196,7 @@ def settings_or_ask(config: Path | None, overrides: dict[str, Any] | None) -> Co
         return None
 
 
-async def _main(cfg: Config, *, exit_after_shown: bool = False) -> int:
+async def _main(cfg: Config, *, exit_after_shown: bool = False, instance: Any = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -210,6 +219,8 @@ async def _main(cfg: Config, *, exit_after_shown: bool = False) -> int:
             done.set_result(EXIT_OK)
 
     window.closed.connect(finish)
+    if instance is not None:
+        instance.activated.connect(window.bring_forward)  # the user launched the app again
     app.aboutToQuit.connect(window.close)  # e.g. the desktop session ends
     # Python runs signal handlers only between bytecodes: a slow heartbeat lets Ctrl+C in the terminal in.
     previous_sigint = signal.signal(signal.SIGINT, lambda *_: window.close())

@@ -418,6 +418,13 @@ class MainWindow(QMainWindow):
 
     # --- settings, quitting, first paint --------------------------------------------------------------
 
+    def bring_forward(self) -> None:
+        """Another launch of the app: show this window instead (restored, raised, focused)."""
+        self.setWindowState((self.windowState() & ~Qt.WindowState.WindowMinimized) | Qt.WindowState.WindowActive)
+        self.show()
+        self.raise_()
+        self.activateWindow()
+
     def open_settings(self) -> Any:
         from voxtral_desktop.ui.settings_dialog import SettingsDialog  # built on demand
 

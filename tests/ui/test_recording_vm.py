@@ -82,3 +82,32 @@ def test_a_microphone_failing_mid_recording_is_reported_and_the_app_goes_on(qtbo
     qtbot.waitUntil(lambda: app.window.ptt.isEnabled(), timeout=5000)
     hold(qtbot, app)
     assert wait_reply_done(qtbot, app, 1).status == ReplyStatus.COMPLETE
+
+
+def test_without_portaudio_the_app_runs_with_typing_only_and_says_why(qtbot, make_app, monkeypatch):
+    """libportaudio absent: importing sounddevice raises OSError. The window opens, says why there is no
+    microphone and how to fix it, the talk button is off, and typed turns are answered."""
+    import sys
+
+    from ui_helpers import say
+
+    from voxtral_desktop.core.portaudio import SoundDeviceCapture, list_input_devices
+
+    class NoPortAudio:
+        def find_spec(self, name, path=None, target=None):
+            if name == "sounddevice":
+                raise OSError("PortAudio library not found")
+            return None
+
+    monkeypatch.delitem(sys.modules, "sounddevice", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [NoPortAudio(), *sys.meta_path])
+    model = scripted_model()
+    model.config.speech.enabled = False
+    app = make_app(model, SoundDeviceCapture, device_lister=list_input_devices, wait_ready=False)
+    qtbot.waitUntil(lambda: app.vms.model.status.ready and app.vms.recording.mic.checked, timeout=10000)
+    assert not app.vms.recording.mic.available
+    banner = app.window.banner("mic")
+    assert banner is not None and "PortAudio library is missing" in banner.text.text()
+    assert "libportaudio2" in banner.text.text()
+    assert not app.window.ptt.isEnabled()
+    assert app.chat.reply(say(qtbot, app, "hello")).text == "Hello there, how can I help you today?"

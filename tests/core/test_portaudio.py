@@ -32,7 +32,12 @@ class FakeSoundDevice:
         self.reinits = 0
         self.streams: list[FakeStream] = []
         self.refuse_channels: set[int] = set()
+        self.takes_16k = False  # like most hw devices: only the default rate
         self.PortAudioError = FakePortAudioError
+
+    def check_input_settings(self, *, device: int, samplerate: float, channels: int, dtype: str) -> None:
+        if samplerate != self.devices[device]["default_samplerate"] and not self.takes_16k:
+            raise FakePortAudioError("Invalid sample rate")
 
     def query_devices(self, kind: str | None = None):
         if kind == "input":
@@ -193,3 +198,14 @@ def test_capture_modules_import_sounddevice_lazily(module):
     code = f"import sys, voxtral_desktop.core.{module}; print('sounddevice' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_device_that_takes_16_khz_is_opened_at_16_khz(fake_sd):
+    # What the model and the speech detector want: nothing to resample (less CPU and delay in hands-free).
+    sd = fake_sd(FakeSoundDevice([_device("pulse", 2, 44100.0)], default_in=0))
+    sd.takes_16k = True
+    source = SoundDeviceCapture()
+    assert source.sample_rate == 16000
+    source.start(lambda block: None)
+    assert sd.streams[-1].kw["samplerate"] == 16000 and sd.streams[-1].kw["blocksize"] == 320
+    source.stop()

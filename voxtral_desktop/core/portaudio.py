@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from voxtral_desktop.core.audio import SAMPLE_RATE
 from voxtral_desktop.core.capture import BLOCK_MS, BlockCallback, CaptureError, CaptureSource, ErrorCallback
 from voxtral_desktop.core.errors import SpeechError
 
@@ -134,18 +135,33 @@ def _pick(devices: list[InputDevice], wanted: str | None) -> InputDevice:
     )
 
 
+def _rate_for(sd: ModuleType, device: InputDevice) -> int:
+    """16 kHz when the device takes it (the rate the model and the speech detector want: no resampling,
+    less CPU and delay in hands-free), else its own default rate (the caller resamples)."""
+    try:
+        sd.check_input_settings(device=device.index, samplerate=SAMPLE_RATE, channels=1, dtype="float32")
+    except (sd.PortAudioError, ValueError):
+        return round(device.default_samplerate)
+    return SAMPLE_RATE
+
+
 class SoundDeviceCapture(CaptureSource):
-    """A PortAudio input stream at the device's own default rate, downmixed to mono when needed."""
+    """A PortAudio input stream at 16 kHz when the device takes it, else at its own default rate; mono."""
 
     def __init__(self, device: str | None = None, *, block_ms: int = BLOCK_MS) -> None:
         self.requested = device or None
         self.block_ms = block_ms
         self._device: InputDevice | None = None
+        self._rate = 0
         self._stream: Any = None
         self._stopping = threading.Event()
 
     def probe(self) -> None:
-        self._device = _pick(list_input_devices(), self.requested)
+        device = _pick(list_input_devices(), self.requested)
+        sd = import_sounddevice()
+        with _PA_LOCK:
+            self._rate = _rate_for(sd, device)
+        self._device = device
 
     def _resolved(self) -> InputDevice:
         if self._device is None:
@@ -155,7 +171,8 @@ class SoundDeviceCapture(CaptureSource):
 
     @property
     def sample_rate(self) -> int:
-        return round(self._resolved().default_samplerate)
+        self._resolved()
+        return self._rate
 
     @property
     def device_name(self) -> str:
@@ -169,7 +186,7 @@ class SoundDeviceCapture(CaptureSource):
             raise CaptureError("the microphone is already recording")
         sd = import_sounddevice()
         device = self._resolved()
-        rate = round(device.default_samplerate)
+        rate = self._rate
         self._stopping.clear()
 
         def callback(indata: np.ndarray, frames: int, when: Any, status: Any) -> None:

@@ -141,3 +141,15 @@ def test_hands_free_without_echo_cancellation_says_so_once(make_app, qtbot):
     qtbot.waitUntil(lambda: app.vms.listening.listener is not None, timeout=3000)
     qtbot.wait(200)
     assert app.window.banner("echo") is None  # once per window
+
+
+def test_hands_free_the_empty_chat_says_just_talk_and_the_button_shows_the_open_microphone(make_app, qtbot):
+    app = make_app(hands_free(quiet_model(["Hi."])), Captures(SILENCE))
+    window = app.window
+    qtbot.waitUntil(lambda: app.vms.listening.status.state == ListenState.LISTENING, timeout=5000)
+    title, text = window.chat.empty_text
+    assert title == "Just talk" and "Hold" not in title and "hold" not in text and "pause" in text
+    assert window.ptt.live == "listening"
+    qtbot.mouseClick(window.listening_bar.buttons["push_to_talk"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not app.vms.listening.status.hands_free, timeout=3000)
+    assert window.chat.empty_text[0] == "Hold to talk" and window.ptt.live == ""

@@ -35,6 +35,24 @@ EMPTY_TEXT = {
         ),
     ),
 }
+# Hands-free: nothing to hold; what to do, and how a turn ends, instead.
+HANDS_FREE_EMPTY_TEXT = {
+    Mode.CONVERSATION: (
+        "Just talk",
+        (
+            "Hands-free is on: the microphone is listening. Ask your question and pause;\n"
+            "it is sent after a moment of silence. Talk over a reply to interrupt it.\n"
+            "The button, Space or Esc pauses listening."
+        ),
+    ),
+    Mode.TRANSCRIBE: (
+        "Just dictate",
+        (
+            "Hands-free is on: the microphone is listening. Speak, and pause;\n"
+            "each stretch of speech appears here as text. The button, Space or Esc pauses listening."
+        ),
+    ),
+}
 REPLY_SPEAKER = {Mode.CONVERSATION: "Voxtral", Mode.TRANSCRIBE: "Transcript"}
 
 
@@ -53,12 +71,20 @@ class _EmptyState(QWidget):
         self.text.setWordWrap(True)
         lay.addWidget(self.title)
         lay.addWidget(self.text)
+        self.mode: str = Mode.CONVERSATION
+        self.hands_free = False
         self.set_mode(Mode.CONVERSATION)
 
     def set_mode(self, mode: str) -> None:
-        title, text = EMPTY_TEXT.get(mode, EMPTY_TEXT[Mode.CONVERSATION])
+        self.mode = mode
+        texts = HANDS_FREE_EMPTY_TEXT if self.hands_free else EMPTY_TEXT
+        title, text = texts.get(mode, texts[Mode.CONVERSATION])
         self.title.setText(title)
         self.text.setText(text)
+
+    def set_hands_free(self, on: bool) -> None:
+        self.hands_free = on
+        self.set_mode(self.mode)
 
 
 class ChatView(QScrollArea):
@@ -122,6 +148,15 @@ class ChatView(QScrollArea):
         """Replies from now on are labelled for ``mode`` ("Transcript" when transcribing)."""
         self.mode = mode
         self._empty.set_mode(mode)
+
+    def set_hands_free(self, on: bool) -> None:
+        """The empty conversation explains hands-free (just talk) instead of holding the button."""
+        self._empty.set_hands_free(on)
+
+    @property
+    def empty_text(self) -> tuple[str, str]:
+        """(title, text) the empty conversation shows."""
+        return self._empty.title.text(), self._empty.text.text()
 
     def add_user_turn(self, turn_id: int, duration_s: float, levels: list[float]) -> UserTurn:
         turn = UserTurn(turn_id, duration_s, levels)

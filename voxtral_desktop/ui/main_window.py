@@ -7,37 +7,24 @@ import asyncio
 import logging
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPaintEvent
-from PySide6.QtWidgets import (
-    QFrame,
-    QHBoxLayout,
-    QLabel,
-    QMainWindow,
-    QPushButton,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QVBoxLayout, QWidget
 
-from voxtral_desktop.ui import theme
 from voxtral_desktop.ui.chat_view import ChatView
 from voxtral_desktop.ui.conversation_list import ConversationList
 from voxtral_desktop.ui.dock import Dock
+from voxtral_desktop.ui.header import Header
 from voxtral_desktop.ui.listening_bar import ListeningBar
+from voxtral_desktop.ui.listening_vm import ListeningStatus, ListenState
 from voxtral_desktop.ui.push_to_talk import PushToTalk
 from voxtral_desktop.ui.status import LoadPhase, MicStatus, Mode, ModelStatus, ReplyResult, VoiceStatus
 from voxtral_desktop.ui.talk_rules import TalkState, idle_hint, talk_state
 from voxtral_desktop.ui.view_models import ViewModels
-from voxtral_desktop.ui.widgets import Banner, BannerStack, ElidedLabel, StatusPill
+from voxtral_desktop.ui.widgets import Banner, BannerStack
 
 log = logging.getLogger(__name__)
 
-MODES = ((Mode.CONVERSATION, "Conversation"), (Mode.TRANSCRIBE, "Transcribe"))
-MODE_TIPS = {
-    Mode.CONVERSATION: "Talk with Voxtral: it answers, and remembers earlier turns",
-    Mode.TRANSCRIBE: "Dictate: Voxtral writes down what you say, word for word",
-}
 SIDE_AUTO_HIDE_WIDTH = 720  # px: narrower windows hide the conversation list (the header button shows it)
 COMPACT_WIDTH = 860  # px: narrower windows show the Settings button as an icon only
 HANDS_FREE_HINT = "Hands-free: just talk  ·  the button, Space or Esc pauses listening"
@@ -73,7 +60,16 @@ class MainWindow(QMainWindow):
         root = QVBoxLayout(central)
         root.setContentsMargins(0, 0, 0, 0)
         root.setSpacing(0)
-        root.addWidget(self._build_header())
+        self.header = Header(vms.model.label(), vms.config.model.id)
+        self.header.modeChosen.connect(self.set_mode)
+        self.header.side_button.toggled.connect(self._on_side_toggled)
+        self.header.settings_button.clicked.connect(self.open_settings)
+        # The header's widgets by name, as the dock's below.
+        self.side_button, self.model_name, self.status_pill = (
+            self.header.side_button, self.header.model_name, self.header.status_pill
+        )
+        self.settings_button, self.mode_buttons = self.header.settings_button, self.header.mode_buttons
+        root.addWidget(self.header)
         body = QHBoxLayout()
         body.setContentsMargins(0, 0, 0, 0)
         body.setSpacing(0)
@@ -155,58 +151,6 @@ class MainWindow(QMainWindow):
         self.addAction(action)
         return action
 
-    def _build_header(self) -> QWidget:
-        header = QFrame()
-        header.setObjectName("header")
-        lay = QHBoxLayout(header)
-        lay.setContentsMargins(12, 12, 14, 12)
-        lay.setSpacing(12)
-        self.side_button = QToolButton()
-        self.side_button.setObjectName("iconButton")
-        self.side_button.setIcon(theme.sidebar_icon())
-        self.side_button.setIconSize(QSize(20, 20))
-        self.side_button.setCheckable(True)
-        self.side_button.setChecked(True)
-        self.side_button.setToolTip("Show or hide the conversations")
-        self.side_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.side_button.toggled.connect(self._on_side_toggled)
-        lay.addWidget(self.side_button, 0, Qt.AlignmentFlag.AlignVCenter)
-        titles = QVBoxLayout()
-        titles.setSpacing(0)
-        title = QLabel("Voxtral")
-        title.setObjectName("appTitle")
-        self.model_name = ElidedLabel(self.vms.model.label())
-        self.model_name.setObjectName("modelName")
-        self.model_name.setToolTip(self.vms.config.model.id)
-        titles.addWidget(title)
-        titles.addWidget(self.model_name)
-        lay.addLayout(titles)
-        lay.addStretch(1)
-        lay.addWidget(self._build_mode_switch(), 0, Qt.AlignmentFlag.AlignVCenter)
-        lay.addStretch(1)
-        self.status_pill = StatusPill()
-        lay.addWidget(self.status_pill)
-        self.settings_button = QToolButton()
-        self.settings_button.setObjectName("headerButton")
-        self.settings_button.setText("⚙  Settings")
-        self.settings_button.setToolTip("Settings (Ctrl+,)")
-        self.settings_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.settings_button.clicked.connect(self.open_settings)
-        lay.addWidget(self.settings_button)
-        return header
-
-    def _build_mode_switch(self) -> QWidget:
-        box, self.mode_group, buttons = theme.segmented(self, [label for _, label in MODES])
-        self.mode_buttons: dict[Mode, QPushButton] = {}
-        for (mode, _), button in zip(MODES, buttons):
-            button.setToolTip(MODE_TIPS[mode])
-            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-            button.setCursor(Qt.CursorShape.PointingHandCursor)
-            button.clicked.connect(lambda _=False, m=mode: self.set_mode(m))
-            self.mode_buttons[mode] = button
-        self.mode_switch = box
-        return box
-
     # --- banners and hints ----------------------------------------------------------------------------
 
     def banner(self, key: str) -> Banner | None:
@@ -227,8 +171,11 @@ class MainWindow(QMainWindow):
             return
         self.dock.set_hint(*idle_hint(self._talk, speaking=self._speaking, mode=self.vms.replies.mode))
 
-    def _on_listening(self, status: object) -> None:
-        self.listening_bar.show_status(status)  # type: ignore[arg-type]
+    def _on_listening(self, status: ListeningStatus) -> None:
+        self.listening_bar.show_status(status)
+        self.chat.set_hands_free(status.hands_free)
+        live = status.state in (ListenState.LISTENING, ListenState.HEARING) and status.hands_free
+        self.ptt.set_live(("hearing" if status.state == ListenState.HEARING else "listening") if live else "")
         if not self._hint_timer.isActive() and not self.vms.recording.is_recording:
             self._reset_hint()
 

@@ -35,6 +35,7 @@ class PushToTalkButton(QWidget):
         self._recording = False
         self._level = 0.0
         self._mouse_down = False
+        self._live = ""  # hands-free: "listening" (open microphone) or "hearing" (speech coming in); "" = not live
 
     def sizeHint(self) -> QSize:
         side = DIAMETER + 2 * HALO
@@ -52,6 +53,16 @@ class PushToTalkButton(QWidget):
         if not recording:
             self._level = 0.0
         self.update()
+
+    @property
+    def live(self) -> str:
+        return self._live
+
+    def set_live(self, state: str) -> None:
+        """Hands-free: "listening" shows an open microphone (green, ringed), "hearing" a wider ring; "" ends it."""
+        if state != self._live:
+            self._live = state
+            self.update()
 
     def set_level(self, fraction: float) -> None:
         """Input level in [0, 1]: the halo grows with it while recording."""
@@ -110,6 +121,15 @@ class PushToTalkButton(QWidget):
             base, light = QColor(theme.RECORD), QColor("#F2676B")
         elif not enabled:
             base, light = QColor(theme.DISABLED), QColor("#DEDEE3")
+        elif self._live:
+            # Hands-free: a green open microphone, ringed; the ring widens while speech comes in.
+            ring = QColor(theme.SUCCESS)
+            p.setPen(Qt.PenStyle.NoPen)
+            for extra, alpha in ((HALO - 4 if self._live == "hearing" else 9, 40), (4, 80)):
+                ring.setAlpha(alpha)
+                p.setBrush(ring)
+                p.drawEllipse(center, r + extra, r + extra)
+            base, light = QColor("#23875A" if self._mouse_down else theme.SUCCESS), QColor("#4CC08A")
         else:
             base = QColor(theme.ACCENT_DARK if self._mouse_down else theme.ACCENT)
             light = QColor(theme.ACCENT_LIGHT if hovered else "#FB6A34")

@@ -1,0 +1,68 @@
+"""The window's header: the conversations toggle, the title with the model's name, the Conversation/Transcribe
+switch, the model's status pill and the Settings button (widgets only; the window connects them)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout
+
+from voxtral_desktop.ui import theme
+from voxtral_desktop.ui.status import Mode
+from voxtral_desktop.ui.widgets import ElidedLabel, StatusPill
+
+MODES = ((Mode.CONVERSATION, "Conversation"), (Mode.TRANSCRIBE, "Transcribe"))
+MODE_TIPS = {
+    Mode.CONVERSATION: "Talk with Voxtral: it answers, and remembers earlier turns",
+    Mode.TRANSCRIBE: "Dictate: Voxtral writes down what you say, word for word",
+}
+
+
+class Header(QFrame):
+    """``modeChosen(Mode)`` when a mode button is clicked; the buttons and labels are public for the window."""
+
+    modeChosen = Signal(object)
+
+    def __init__(self, model_label: str, model_id: str) -> None:
+        super().__init__()
+        self.setObjectName("header")
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(12, 12, 14, 12)
+        lay.setSpacing(12)
+        self.side_button = QToolButton()
+        self.side_button.setObjectName("iconButton")
+        self.side_button.setIcon(theme.sidebar_icon())
+        self.side_button.setIconSize(QSize(20, 20))
+        self.side_button.setCheckable(True)
+        self.side_button.setChecked(True)
+        self.side_button.setToolTip("Show or hide the conversations")
+        self.side_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        lay.addWidget(self.side_button, 0, Qt.AlignmentFlag.AlignVCenter)
+        titles = QVBoxLayout()
+        titles.setSpacing(0)
+        title = QLabel("Voxtral")
+        title.setObjectName("appTitle")
+        self.model_name = ElidedLabel(model_label)
+        self.model_name.setObjectName("modelName")
+        self.model_name.setToolTip(model_id)
+        titles.addWidget(title)
+        titles.addWidget(self.model_name)
+        lay.addLayout(titles)
+        lay.addStretch(1)
+        self.mode_switch, self.mode_group, buttons = theme.segmented(self, [label for _, label in MODES])
+        self.mode_buttons: dict[Mode, QPushButton] = {}
+        for (mode, _), button in zip(MODES, buttons, strict=True):
+            button.setToolTip(MODE_TIPS[mode])
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            button.setCursor(Qt.CursorShape.PointingHandCursor)
+            button.clicked.connect(lambda _=False, m=mode: self.modeChosen.emit(m))
+            self.mode_buttons[mode] = button
+        lay.addWidget(self.mode_switch, 0, Qt.AlignmentFlag.AlignVCenter)
+        lay.addStretch(1)
+        self.status_pill = StatusPill()
+        lay.addWidget(self.status_pill)
+        self.settings_button = QToolButton()
+        self.settings_button.setObjectName("headerButton")
+        self.settings_button.setText("⚙  Settings")
+        self.settings_button.setToolTip("Settings (Ctrl+,)")
+        self.settings_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        lay.addWidget(self.settings_button)

@@ -187,9 +187,42 @@ async def conversation(
         await asyncio.sleep(0.3)
         window.grab().save(str(states_dir / "load-failed.png"))
         await close(window)
+        await faults(states_dir, cfg, capture_factory)
         await hands_free(states_dir, overrides, spoken)
         await speaking(states_dir, overrides, spoken)
         print(f"saved the state screenshots in {states_dir}")
+
+
+async def faults(states_dir: Path, cfg: Any, capture_factory: Any) -> None:
+    """The history locked by another program while a reply streams; the broken-settings dialog at start."""
+    from voxtral_desktop.core.history import default_path
+    from voxtral_desktop.testing.small_disk import locked_by_another_process
+    from voxtral_desktop.ui.config_repair import broken_settings_box
+    from voxtral_desktop.ui.view_models import ViewModels
+
+    vms = ViewModels(cfg, capture_factory=capture_factory)
+    window = make_window(vms)
+    vms.start()
+    await wait_for(lambda: vms.model.status.ready, 60, "the model")
+    done: list[int] = []
+    vms.replies.replyFinished.connect(lambda turn_id, _r: done.append(turn_id))
+    vms.replies.sendText("What is the weather like?")
+    await wait_for(lambda: bool(done), 120, "the first reply")
+    with locked_by_another_process(default_path()):
+        vms.replies.sendText("And tomorrow?")
+        await wait_for(lambda: len(done) == 2, 120, "the reply while the history is locked")
+        await asyncio.sleep(0.3)
+        window.grab().save(str(states_dir / "history-not-saved.png"))
+    await close(window)
+    box = broken_settings_box(
+        "config file /home/ana/.config/voxtral-desktop/settings.yaml is not valid YAML: while parsing a flow "
+        "sequence in line 2, column 7: expected ',' or ']', but got '<stream end>'",
+        Path("/home/ana/.config/voxtral-desktop/settings.yaml"),
+    )
+    box.show()
+    await asyncio.sleep(0.3)
+    box.grab().save(str(states_dir / "settings-broken.png"))
+    box.close()
 
 
 async def speaking(states_dir: Path, overrides: dict[str, Any], spoken: dict[str, Any]) -> None:

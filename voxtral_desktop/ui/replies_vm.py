@@ -245,10 +245,11 @@ class RepliesViewModel(QObject):
     def _check_saving(self, session: ConversationSession) -> None:
         error = session.save_error
         if error is not None:
+            why = str(error).removeprefix("could not be saved: ")  # the banner's title says that already
             self._say_trouble(
                 "history",
                 "This conversation could not be saved",
-                f"{str(error)[:1].upper()}{str(error)[1:]}. The reply still comes; what was saved before is safe.",
+                f"{why[:1].upper()}{why[1:]}. The reply still comes; what was saved before is safe.",
             )
 
     def _after_exchange(self, session: ConversationSession, final: dict[str, Any], status: ReplyStatus) -> None:

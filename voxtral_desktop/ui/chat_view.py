@@ -40,15 +40,15 @@ HANDS_FREE_EMPTY_TEXT = {
     Mode.CONVERSATION: (
         "Just talk",
         (
-            "Hands-free is on: the microphone is listening. Ask your question and pause;\n"
-            "it is sent after a moment of silence. Talk over a reply to interrupt it.\n"
+            "Hands-free is on: the microphone is listening. Ask your question and pause: "
+            "it is sent after a moment of silence. Talk over a reply to interrupt it. "
             "The button, Space or Esc pauses listening."
         ),
     ),
     Mode.TRANSCRIBE: (
         "Just dictate",
         (
-            "Hands-free is on: the microphone is listening. Speak, and pause;\n"
+            "Hands-free is on: the microphone is listening. Speak, and pause: "
             "each stretch of speech appears here as text. The button, Space or Esc pauses listening."
         ),
     ),

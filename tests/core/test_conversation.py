@@ -157,3 +157,12 @@ def test_the_memory_budget_is_the_models_context_less_this_turn_and_the_reply(st
     assert session.context_budget() == 4096 - 50 - 2 * 375  # max_new_tokens, two 30 s audio windows
     backend.context_tokens = 100
     assert session.context_budget() == 0
+
+
+async def test_an_empty_conversation_id_starts_a_new_conversation_and_its_turns_are_saved(store):
+    # '' is "no conversation yet" (the window's id before the first turn), never a conversation's id.
+    session, _ = session_with(store, "")
+    chunks = await exchange(session)
+    assert chunks[-1]["is_final"] and session.last.saved
+    assert session.conversation_id and store.exists(session.conversation_id)
+    assert [t.role for t in store.turns(session.conversation_id)] == ["user", "assistant"]

@@ -69,7 +69,7 @@ class ConversationSession:
     def __init__(self, model: VoxtralModel, store: HistoryStore, conversation_id: str | None = None) -> None:
         self.model = model
         self.store = store
-        if conversation_id is None:
+        if not conversation_id:  # None or '' (the window's "no conversation yet"): a new one, with a real id
             conversation_id = store.create_conversation()
         elif not store.exists(conversation_id):
             store.create_conversation(conversation_id=conversation_id)

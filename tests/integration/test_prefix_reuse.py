@@ -198,16 +198,3 @@ async def test_transcribe_mode_is_untouched_by_reuse(model, recorder, utterance_
     assert " ".join(c["text"] for c in chunks if c["text"]) == A.spoken
     assert model.backend.last_reuse is before  # no reuse bookkeeping for a transcript
     assert recorder.encoded_windows == 2  # the transcript ran its own encoder pass, as before
-
-
-async def test_every_reply_records_its_stages_in_order_and_saves_them(model, utterance_audio, tmp_path):
-    with HistoryStore(tmp_path / "h.sqlite3") as store:
-        session = ConversationSession(model, store)
-        [c async for c in session.respond(utterance_audio["a"])]
-        timings = session.last.timings.to_dict()
-        saved = [t for t in store.turns(session.conversation_id) if t.role == "assistant"][0].timings
-    stages = ["recording_ended", "normalised", "prompt_built", "audio_encoded", "first_token", "first_chunk", "last_chunk"]
-    values = [timings[s] for s in stages]
-    assert None not in values and values == sorted(values)
-    assert timings["first_sound"] is None  # the voice fills it
-    assert saved == timings

@@ -137,18 +137,6 @@ def test_sigkill_mid_reply_keeps_every_earlier_turn_and_the_chunks_so_far(tmp_pa
     assert REPLY.startswith(in_flight.text)
 
 
-def test_old_turns_are_dropped_in_blocks_and_never_more_than_max_turns_are_sent():
-    from voxtral_desktop.core.history import reuse_block, window_start
-
-    block = reuse_block(6)
-    starts = [window_start(n, 6, block) for n in range(1, 14)]
-    kept = [n - s for n, s in zip(range(1, 14), starts, strict=True)]
-    assert max(kept) == 6 and min(kept[6:]) >= 6 - block + 1
-    # The oldest exchange sent moves only every `block` turns: the prompt's start stays put in between.
-    assert starts == [0, 0, 0, 0, 0, 0, 3, 3, 3, 6, 6, 6, 9]
-    assert window_start(5, 0, block) == 5  # memory off: nothing is sent
-
-
 async def test_turns_past_max_turns_keep_the_same_first_turn_for_several_turns(store):
     session, backend = session_with(store)
     session.model.config.conversation.max_turns = 4

@@ -55,7 +55,7 @@ def build(kind: str, dtype: str = "float32") -> Path:
 
     from voxtral_desktop.testing import tiny_voxtral as tv
 
-    out = CACHE / f"{kind}-{dtype}"
+    out = CACHE / f"{kind}-{dtype}-v2"
     if (out / "config.json").exists():
         return out
     text = MINI_TEXT if kind == "mini-full" else {**SMALL_TEXT, "vocab_size": tv.VOCAB_SIZE}
@@ -69,6 +69,11 @@ def build(kind: str, dtype: str = "float32") -> Path:
     started = time.perf_counter()
     torch.manual_seed(0)
     model = VoxtralForConditionalGeneration._from_config(config, dtype=getattr(torch, dtype))
+    with torch.no_grad():
+        # Random weights would often pick a control token (EOS first, or text the streamer drops): the
+        # reply would be empty and, as in the app, an exchange without a reply is not sent back as memory.
+        # Zero logits for the control tokens: the argmax over 8000 random word logits is always above 0.
+        model.lm_head.weight[: tv.NUM_SPECIAL_TOKENS] = 0
     CACHE.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=CACHE))  # renamed into place once complete: a killed build leaves no half
     model.save_pretrained(tmp)

@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -55,7 +56,7 @@ def build(kind: str, dtype: str = "float32") -> Path:
 
     from voxtral_desktop.testing import tiny_voxtral as tv
 
-    out = CACHE / f"{kind}-{dtype}-v2"
+    out = CACHE / f"{kind}-{dtype}-v3"
     if (out / "config.json").exists():
         return out
     text = MINI_TEXT if kind == "mini-full" else {**SMALL_TEXT, "vocab_size": tv.VOCAB_SIZE}
@@ -69,15 +70,19 @@ def build(kind: str, dtype: str = "float32") -> Path:
     started = time.perf_counter()
     torch.manual_seed(0)
     model = VoxtralForConditionalGeneration._from_config(config, dtype=getattr(torch, dtype))
-    with torch.no_grad():
-        # Random weights would often pick a control token (EOS first, or text the streamer drops): the
-        # reply would be empty and, as in the app, an exchange without a reply is not sent back as memory.
-        # Zero logits for the control tokens: the argmax over 8000 random word logits is always above 0.
-        model.lm_head.weight[: tv.NUM_SPECIAL_TOKENS] = 0
     CACHE.mkdir(parents=True, exist_ok=True)
+    processor = tv.make_processor(tv.write_tekken_json(CACHE / "tekken.json"))
+    # Random weights pick control tokens, bytes or a non-breaking space over and over: the reply would have
+    # no words and, as in the app, an exchange without a reply is not sent back as memory. Only tokens that
+    # are a space and a word keep their logits; the argmax over thousands of random logits is above 0.
+    words = [i for i in range(tv.VOCAB_SIZE) if re.fullmatch(r" [A-Za-z]{2,}", processor.tokenizer.decode([i]))]
+    keep = torch.zeros(model.lm_head.weight.shape[0], dtype=torch.bool)
+    keep[words] = True
+    with torch.no_grad():
+        model.lm_head.weight[~keep] = 0
     tmp = Path(tempfile.mkdtemp(dir=CACHE))  # renamed into place once complete: a killed build leaves no half
     model.save_pretrained(tmp)
-    tv.make_processor(tv.write_tekken_json(tmp / "tekken.json")).save_pretrained(tmp)
+    processor.save_pretrained(tmp)
     tmp.rename(out)
     n = sum(p.numel() for p in model.parameters())
     print(f"built {out} ({n / 1e9:.2f} B parameters) in {time.perf_counter() - started:.0f} s", file=sys.stderr)

@@ -128,6 +128,7 @@ async def conversation_turns(folder: Path, kind: str, turns: int, reuse: bool, a
                 {
                     "first_chunk_ms": t.ms("first_chunk") or t.ms("last_chunk"),
                     "first_token_ms": t.ms("first_token"),
+                    "stages": t.to_dict(),
                     "prompt_tokens": stats.prompt_tokens if stats else None,
                     "reused_tokens": stats.reused_tokens if stats else 0,
                     "encoded_windows": stats.encoded_windows if stats else None,
@@ -256,6 +257,13 @@ def main() -> None:
         cells = [f"{medians[m][i] / 1000:.2f} | {medians[m][i] / medians[m][0]:.2f}" for m in modes]
         on = table.get("on", table[modes[0]])[0][i + 1]
         print(f"| {i + 1} | " + " | ".join(cells) + f" | {on['reused_tokens']} of {on['prompt_tokens']} |")
+    print("\nstages of the first run, ms since the audio was handed over: prompt built / audio encoded / first token")
+    for m in modes:
+        cells = []
+        for row in table[m][0][1:]:
+            st = row["stages"]
+            cells.append(f"{st['prompt_built']:.0f}/{st['audio_encoded'] or 0:.0f}/{st['first_token']:.0f}")
+        print(f"reuse {m}: " + "  ".join(cells))
     for m in modes:
         rss = statistics.median(run[0]["peak_rss"] for run in table[m]) / 1e9
         load = statistics.median(run[0]["load_s"] for run in table[m])

@@ -76,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
         "and this exchange is saved to the history",
     )
     add_voice_flags(respond, respond=True)
+    respond.add_argument(
+        "--timings",
+        action="store_true",
+        help="at the end, print where the time went (ms per stage since the audio was read) as one JSON "
+        "object on stderr; stdout keeps only the chunk dicts",
+    )
     _add_common(respond, sub=True)
     add_say_parser(sub)
 
@@ -121,7 +127,14 @@ def _read_audio(path: Path) -> tuple[Any, int]:
 
 
 async def _respond(
-    model: Any, audio: Any, rate: int, mode: str, chunk_id: str, conversation: str | None, voice: Any = None
+    model: Any,
+    audio: Any,
+    rate: int,
+    mode: str,
+    chunk_id: str,
+    conversation: str | None,
+    voice: Any = None,
+    read_at: float | None = None,
 ) -> int:
     final_ok = False
     if conversation:
@@ -130,10 +143,14 @@ async def _respond(
 
         store = HistoryStore()
         session = ConversationSession(model, store, conversation)
-        chunks = session.respond(audio, sample_rate=rate, mode=mode, chunk_id=chunk_id)
+        chunks = session.respond(audio, sample_rate=rate, mode=mode, chunk_id=chunk_id, recording_ended=read_at)
     else:
+        from voxtral_desktop.core.timings import ReplyTimings
+
         store = None
-        chunks = model.process_realtime_chunk_streaming(audio, chunk_id, mode=mode, sample_rate=rate)
+        chunks = model.process_realtime_chunk_streaming(
+            audio, chunk_id, mode=mode, sample_rate=rate, timings=ReplyTimings(read_at)
+        )
     try:
         async for chunk in chunks:
             sys.stdout.write(json.dumps(chunk) + "\n")
@@ -182,9 +199,14 @@ def respond(args: argparse.Namespace) -> int:
         print(f"voxtral-desktop: error: {e}", file=sys.stderr)
         return EXIT_ERROR_CHUNK
     try:
-        return asyncio.run(
-            _respond(model, audio, rate, args.mode, args.audio_file.stem, args.conversation, voice)
+        # The file stands in for a recording: its stage clock starts once the model is ready for it.
+        read_at = time.perf_counter()
+        code = asyncio.run(
+            _respond(model, audio, rate, args.mode, args.audio_file.stem, args.conversation, voice, read_at)
         )
+        if getattr(args, "timings", False) and model.last_timings is not None:
+            print(model.last_timings.to_json(), file=sys.stderr, flush=True)
+        return code
     finally:
         model.close()
 

@@ -135,3 +135,48 @@ def test_sigkill_mid_reply_keeps_every_earlier_turn_and_the_chunks_so_far(tmp_pa
     # Chunks 0 and 1 were printed after they were saved; chunk 2 may or may not have landed.
     assert in_flight.chunks[:2] == ["Sure,", "the meeting"]
     assert REPLY.startswith(in_flight.text)
+
+
+async def test_turns_past_max_turns_keep_the_same_first_turn_for_several_turns(store):
+    session, backend = session_with(store)
+    session.model.config.conversation.max_turns = 4
+    audios = [tone(1.0, 100 + 20 * i) for i in range(9)]
+    for audio in audios:
+        await exchange(session, audio)
+    firsts = [r.history[0].user_audio[:5].tolist() if r.history else None for r in backend.requests]
+    lengths = [len(r.history) for r in backend.requests]
+    assert lengths == [0, 1, 2, 3, 4, 3, 4, 3, 4]
+    assert firsts[5] == firsts[6] and firsts[7] == firsts[8]
+
+
+def test_replies_saved_before_timings_existed_still_read(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(
+        """
+        CREATE TABLE conversations (id TEXT PRIMARY KEY, title TEXT NOT NULL, created_at REAL NOT NULL,
+            updated_at REAL NOT NULL);
+        CREATE TABLE turns (id INTEGER PRIMARY KEY AUTOINCREMENT, conversation_id TEXT NOT NULL,
+            role TEXT NOT NULL, mode TEXT NOT NULL DEFAULT 'conversation', text TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL DEFAULT 'complete', error TEXT, duration_s REAL, first_chunk_ms REAL,
+            total_ms REAL, audio_wav BLOB, created_at REAL NOT NULL);
+        CREATE TABLE chunks (turn_id INTEGER NOT NULL, chunk_index INTEGER NOT NULL, text TEXT NOT NULL,
+            processing_time_ms REAL NOT NULL, PRIMARY KEY (turn_id, chunk_index));
+        INSERT INTO conversations VALUES ('old', 'From last year', 1.0, 1.0);
+        INSERT INTO turns (conversation_id, role, text, created_at) VALUES ('old', 'user', 'hello', 1.0);
+        INSERT INTO turns (conversation_id, role, text, created_at) VALUES ('old', 'assistant', 'hi there', 1.0);
+        """
+    )
+    db.commit()
+    db.close()
+    with HistoryStore(path) as store:
+        user, reply = store.turns("old")
+        assert (user.text, reply.text, reply.timings) == ("hello", "hi there", None)
+        new_reply = store.start_reply("old")
+        store.finish_reply(new_reply, ReplyStatus.COMPLETE, timings={"first_chunk": 812.5, "first_sound": None})
+        store.set_timings(new_reply, {"first_chunk": 812.5, "first_sound": 1020.0})
+        assert store.turns("old")[-1].timings == {"first_chunk": 812.5, "first_sound": 1020.0}
+    with HistoryStore(path) as store:  # opening again migrates nothing twice
+        assert [t.text for t in store.turns("old")][:2] == ["hello", "hi there"]

@@ -94,6 +94,8 @@ class ModelConfig(_Section):
     id: str = _setting("mistralai/Voxtral-Mini-3B-2507", _not_blank, "hub id or local folder")
     device: str = _setting("auto", _one_of("auto", "cpu", "cuda", "mps"))
     dtype: str = _setting("auto", _one_of("auto", "float32", "bfloat16", "float16"))
+    reuse_prefix: bool = _setting(True, None, "reuse the previous turn's computation (local back-end)")
+    cache_mb: int = _setting(0, _at_least(0), "memory for reused computation, MB; 0 = auto (scales with the model)")
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import sqlite3
@@ -18,6 +19,8 @@ from voxtral_desktop.core.chunks import ReplyStatus
 from voxtral_desktop.core.errors import HistoryError, HistoryWriteError
 from voxtral_desktop.core.history import HistoryStore
 from voxtral_desktop.core.model import VoxtralModel
+from voxtral_desktop.core.timings import ReplyTimings
+from voxtral_desktop.core.turn_window import reuse_block, window_start
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -35,17 +38,17 @@ def estimated_tokens(turn: Turn) -> int:
     return audio + int(words * TOKENS_PER_WORD) + 8  # + the [INST] markers around each turn
 
 
-def fit_history(history: Sequence[Turn], max_turns: int, budget_tokens: int) -> tuple[Turn, ...]:
-    """The most recent turns that fit both the turn limit and the token budget, oldest first."""
-    kept: list[Turn] = []
-    used = 0
-    for turn in reversed(history[-max_turns:] if max_turns > 0 else []):
-        cost = estimated_tokens(turn)
-        if used + cost > budget_tokens:
-            break
-        kept.append(turn)
-        used += cost
-    return tuple(reversed(kept))
+def fit_history(history: Sequence[Turn], max_turns: int, budget_tokens: int, block: int = 1) -> tuple[Turn, ...]:
+    """The most recent turns that fit both the turn limit and the token budget, oldest first.
+
+    Old turns go ``block`` at a time (see turn_window.window_start), so that the prompt's beginning, and
+    the computation the model keeps for it, survives most turns.
+    """
+    start = window_start(len(history), max_turns, block)
+    costs = [estimated_tokens(turn) for turn in history]
+    while start < len(history) and sum(costs[start:]) > budget_tokens:
+        start = min(start + max(block, 1), len(history))
+    return tuple(history[start:])
 
 
 @dataclass
@@ -57,6 +60,7 @@ class ExchangeResult:
     status: ReplyStatus
     text: str
     save_error: HistoryWriteError | None = None  # what kept (part of) this exchange out of the history
+    timings: ReplyTimings | None = None  # where the reply's time went (saved with the reply too)
 
     @property
     def saved(self) -> bool:
@@ -87,12 +91,13 @@ class ConversationSession:
 
     def history(self) -> tuple[Turn, ...]:
         cfg = self.model.config.conversation
+        block = reuse_block(cfg.max_turns)
         try:
-            stored = self.store.prompt_history(self.conversation_id, cfg.max_turns, self._audio)
+            stored = self.store.prompt_history(self.conversation_id, cfg.max_turns, self._audio, block=block)
         except (HistoryError, sqlite3.Error) as e:  # an unreadable history costs the memory, not the reply
             log.warning("conversation %s: earlier turns unavailable: %s", self.conversation_id, e)
             stored = ()
-        return fit_history(stored, cfg.max_turns, self.context_budget())
+        return fit_history(stored, cfg.max_turns, self.context_budget(), block)
 
     def _save(self, write: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
         """One history write; the reply streams on whatever happens to it.
@@ -110,9 +115,20 @@ class ConversationSession:
             return None
 
     async def respond(
-        self, audio: Any, *, sample_rate: int = 16000, mode: str = Mode.CONVERSATION, chunk_id: str = ""
+        self,
+        audio: Any,
+        *,
+        sample_rate: int = 16000,
+        mode: str = Mode.CONVERSATION,
+        chunk_id: str = "",
+        recording_ended: float | None = None,
     ) -> AsyncIterator[C.Chunk]:
-        """Stream the reply's chunk dicts (the model's contract) while saving the turn and every chunk."""
+        """Stream the reply's chunk dicts (the model's contract) while saving the turn and every chunk.
+
+        ``recording_ended`` (a ``time.perf_counter()`` value) starts the reply's stage clock at the moment
+        the user stopped speaking; by default it starts now.
+        """
+        timings = ReplyTimings(recording_ended)
         cfg = self.model.config.conversation
         try:
             audio16k: np.ndarray | None = normalize_audio(
@@ -134,15 +150,21 @@ class ConversationSession:
         sent = audio16k if audio16k is not None else audio
         # Rejected audio goes to the model as it came, with its own rate, so the model names the problem.
         rate = SAMPLE_RATE if audio16k is not None else sample_rate
-        async for chunk in self._exchange(
+        conversation = self.conversation_id if mode == Mode.CONVERSATION else None
+        exchange = self._exchange(
             user_id,
             str(mode),
             chunk_id,
             lambda cid: self.model.process_realtime_chunk_streaming(
-                sent, cid, mode, sample_rate=rate, history=history
+                sent, cid, mode, sample_rate=rate, history=history, conversation_id=conversation, timings=timings
             ),
-        ):
-            yield chunk
+            timings,
+        )
+        # aclosing: a caller that stops reading early gets the reply saved (as interrupted) at once, not
+        # whenever the garbage collector finalises the inner generator.
+        async with contextlib.aclosing(exchange) as chunks:
+            async for chunk in chunks:
+                yield chunk
 
     async def respond_text(self, text: str, *, chunk_id: str = "") -> AsyncIterator[C.Chunk]:
         """A typed turn: stored as text, answered with the same memory and the same chunk dicts."""
@@ -156,16 +178,27 @@ class ConversationSession:
             self.store.add_user_turn, self.conversation_id, text=text.strip(), mode=Mode.CONVERSATION.value
         )
         self._save(self.store.title_from, self.conversation_id, text)
-        async for chunk in self._exchange(
+        timings = ReplyTimings()
+        exchange = self._exchange(
             user_id,
             Mode.CONVERSATION.value,
             chunk_id,
-            lambda cid: self.model.process_text_streaming(text, cid, history=history),
-        ):
-            yield chunk
+            lambda cid: self.model.process_text_streaming(
+                text, cid, history=history, conversation_id=self.conversation_id, timings=timings
+            ),
+            timings,
+        )
+        async with contextlib.aclosing(exchange) as chunks:  # saved at once when closed early (see respond)
+            async for chunk in chunks:
+                yield chunk
 
     async def _exchange(
-        self, user_id: int | None, mode: str, chunk_id: str, reply: Callable[[str], AsyncIterator[C.Chunk]]
+        self,
+        user_id: int | None,
+        mode: str,
+        chunk_id: str,
+        reply: Callable[[str], AsyncIterator[C.Chunk]],
+        timings: ReplyTimings,
     ) -> AsyncIterator[C.Chunk]:
         """Stream ``reply`` to the stored user turn, saving each chunk, then how the reply ended.
 
@@ -185,9 +218,11 @@ class ConversationSession:
                 yield chunk
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
-            self._finish(user_id, reply_id, final, " ".join(t for t in texts if t))
+            self._finish(user_id, reply_id, final, " ".join(t for t in texts if t), timings)
 
-    def _finish(self, user_id: int | None, reply_id: int | None, final: C.Chunk | None, text: str) -> None:
+    def _finish(
+        self, user_id: int | None, reply_id: int | None, final: C.Chunk | None, text: str, timings: ReplyTimings
+    ) -> None:
         status = C.status_of(final)
         error = final.get("error") if final is not None and status is ReplyStatus.ERROR else None
         if status is ReplyStatus.STREAMING:
@@ -198,10 +233,15 @@ class ConversationSession:
             missed_chunks = self.save_error is not None
             try:
                 self.store.finish_reply(
-                    reply_id, status, error=error, total_ms=total, text=text if missed_chunks else None
+                    reply_id,
+                    status,
+                    error=error,
+                    total_ms=total,
+                    text=text if missed_chunks else None,
+                    timings=timings.to_dict(),
                 )
                 self.save_error = None
             except HistoryWriteError as e:
                 log.warning("conversation %s: %s", self.conversation_id, e)
                 self.save_error = self.save_error or e
-        self.last = ExchangeResult(user_id, reply_id, status, text, self.save_error)
+        self.last = ExchangeResult(user_id, reply_id, status, text, self.save_error, timings)

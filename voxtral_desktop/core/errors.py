@@ -16,6 +16,7 @@ VoxtralError                       root of every error the user may see (message
 │   └── HistoryWriteError          could not save (disk full, read-only, locked)
 ├── KeyringUnavailable             no usable OS keyring to store an API key in
 ├── ModelLoadError                 the model could not be loaded
+│   └── NotEnoughMemory            it would not fit in memory; ``.needed`` / ``.available`` in bytes
 ├── SpeechError                    voice / audio output trouble
 └── GenerationError                generation failed inside the back-end
     ├── ModelBusy                  an earlier, stuck generation still holds the model; nothing was started
@@ -45,6 +46,7 @@ __all__ = [
     "ListeningUnavailable",
     "ModelBusy",
     "ModelLoadError",
+    "NotEnoughMemory",
     "RemoteConnectionError",
     "RemoteStatusError",
     "RemoteTimeout",
@@ -106,6 +108,15 @@ class KeyringUnavailable(VoxtralError):
 
 class ModelLoadError(VoxtralError):
     """The model could not be loaded; the message says what to do about it."""
+
+
+class NotEnoughMemory(ModelLoadError):
+    """The model would not fit in memory (loading it anyway would get the app killed by the OS)."""
+
+    def __init__(self, message: str, *, needed: int, available: int) -> None:
+        super().__init__(message)
+        self.needed = needed  # bytes the model needs, by the estimate made before loading
+        self.available = available  # bytes the OS could give at that moment
 
 
 class SpeechError(VoxtralError):

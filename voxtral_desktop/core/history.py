@@ -19,6 +19,8 @@ from voxtral_desktop.core import paths
 from voxtral_desktop.core.backends.base import Mode, Turn
 from voxtral_desktop.core.chunks import ReplyStatus
 from voxtral_desktop.core.errors import HistoryError, HistoryWriteError  # re-exported: their home before errors.py
+from voxtral_desktop.core.timings import from_saved_json, saved_json
+from voxtral_desktop.core.turn_window import window_start
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +55,8 @@ CREATE TABLE IF NOT EXISTS turns (
     first_chunk_ms REAL,
     total_ms REAL,
     audio_wav BLOB,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    timings TEXT
 );
 CREATE INDEX IF NOT EXISTS turns_by_conversation ON turns(conversation_id, id);
 CREATE TABLE IF NOT EXISTS chunks (
@@ -93,6 +96,9 @@ class TurnRecord:
     created_at: float
     has_audio: bool
     chunks: list[str] = field(default_factory=list)
+    # A reply's stage times, ms since the recording ended (core/timings.py); None for user turns and replies
+    # saved before timings existed.
+    timings: dict[str, float | None] | None = None
 
 
 def default_path() -> Path:
@@ -115,10 +121,23 @@ class HistoryStore:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
+            self._migrate()
         except (sqlite3.DatabaseError, OSError) as e:
             # A read-only file or folder: the conversations can still be read, and new ones are not saved.
             self._db = self._open_read_only(e)
         self._db.row_factory = sqlite3.Row
+        # An old file opened read-only has no timings column: its replies read back without timings.
+        self._timings_column = "timings" in self._columns()
+
+    def _columns(self) -> set[str]:
+        return {row[1] for row in self._db.execute("PRAGMA table_info(turns)")}
+
+    def _migrate(self) -> None:
+        """Bring a file written by an older version up to date; changes only add, so nothing is lost."""
+        if "timings" not in self._columns():
+            # Nullable: old replies read back with timings None; older versions never select the column.
+            self._db.execute("ALTER TABLE turns ADD COLUMN timings TEXT")
+            log.info("history %s: added the timings column", self.path)
 
     def _open_read_only(self, cause: BaseException) -> sqlite3.Connection:
         if self.path.is_file():
@@ -280,17 +299,19 @@ class HistoryStore:
         error: str | None = None,
         total_ms: float | None = None,
         text: str | None = None,
+        timings: Mapping[str, float | None] | None = None,
     ) -> None:
         """Record how the reply ended: COMPLETE, ERROR or INTERRUPTED (a plain string of one of them will do).
 
-        ``text``, when given, replaces what the chunks saved (some of them could not be).
+        ``text``, when given, replaces what the chunks saved (some of them could not be); ``timings`` are
+        the reply's stage times (ReplyTimings.to_dict()).
         """
         if status not in (ReplyStatus.COMPLETE, ReplyStatus.ERROR, ReplyStatus.INTERRUPTED):
             raise ValueError(f"unknown reply status {status!r}")
         with self._tx() as db:
             db.execute(
-                "UPDATE turns SET status = ?, error = ?, total_ms = ? WHERE id = ?",
-                (ReplyStatus(status).value, error, total_ms, turn_id),
+                "UPDATE turns SET status = ?, error = ?, total_ms = ?, timings = ? WHERE id = ?",
+                (ReplyStatus(status).value, error, total_ms, saved_json(timings), turn_id),
             )
             if text is not None:
                 db.execute("UPDATE turns SET text = ? WHERE id = ?", (text, turn_id))
@@ -300,11 +321,17 @@ class HistoryStore:
                 (time.time(), turn_id),
             )
 
+    def set_timings(self, turn_id: int, timings: Mapping[str, float | None]) -> None:
+        """Replace a reply's stage times (the voice adds first_sound after the reply was saved)."""
+        with self._tx() as db:
+            db.execute("UPDATE turns SET timings = ? WHERE id = ?", (saved_json(timings), turn_id))
+
     def turns(self, conversation_id: str) -> list[TurnRecord]:
         self._require(conversation_id)
+        timings = "timings" if self._timings_column else "NULL AS timings"
         rows = self._db.execute(
             "SELECT id, role, mode, text, status, error, duration_s, first_chunk_ms, total_ms, created_at, "
-            "audio_wav IS NOT NULL AS has_audio FROM turns WHERE conversation_id = ? ORDER BY id",
+            f"audio_wav IS NOT NULL AS has_audio, {timings} FROM turns WHERE conversation_id = ? ORDER BY id",
             (conversation_id,),
         ).fetchall()
         chunk_rows = self._db.execute(
@@ -317,7 +344,12 @@ class HistoryStore:
             by_turn.setdefault(r["turn_id"], []).append(r["text"])
         return [
             TurnRecord(
-                **{**dict(r), "has_audio": bool(r["has_audio"]), "status": _status(r["status"])},
+                **{
+                    **dict(r),
+                    "has_audio": bool(r["has_audio"]),
+                    "status": _status(r["status"]),
+                    "timings": from_saved_json(r["timings"]),
+                },
                 chunks=by_turn.get(r["id"], []),
             )
             for r in rows
@@ -335,32 +367,42 @@ class HistoryStore:
         return np.asarray(data, dtype=np.float32)
 
     def prompt_history(
-        self, conversation_id: str, max_turns: int, audio_for: Mapping[int, np.ndarray] | None = None
+        self,
+        conversation_id: str,
+        max_turns: int,
+        audio_for: Mapping[int, np.ndarray] | None = None,
+        *,
+        block: int = 1,
     ) -> tuple[Turn, ...]:
-        """The last ``max_turns`` exchanges as context for the next reply (conversation mode only).
+        """At most the last ``max_turns`` exchanges as context for the next reply (conversation mode only).
 
         A spoken turn goes back as its audio (from ``audio_for``, this session's recordings, or the database
         when kept), else as its transcript; an exchange with neither, or without a reply, is left out
-        (Voxtral's template needs user/assistant pairs).
+        (Voxtral's template needs user/assistant pairs). ``block``: see turn_window.window_start.
         """
         audio_for = audio_for or {}
         records = [t for t in self.turns(conversation_id) if t.mode == Mode.CONVERSATION]
-        pairs: list[Turn] = []
+        pairs: list[tuple[TurnRecord, str]] = []
         pending_user: TurnRecord | None = None
         for rec in records:
             if rec.role == "user":
                 pending_user = rec
                 continue
-            if pending_user is not None and rec.text:
-                audio = audio_for.get(pending_user.id)
-                if audio is None and pending_user.has_audio:
-                    audio = self.user_audio(pending_user.id)
-                if audio is not None:
-                    pairs.append(Turn(user_audio=audio, assistant_text=rec.text))
-                elif pending_user.text:
-                    pairs.append(Turn(user_text=pending_user.text, assistant_text=rec.text))
+            if pending_user is not None and rec.text and (
+                pending_user.id in audio_for or pending_user.has_audio or pending_user.text
+            ):
+                pairs.append((pending_user, rec.text))
             pending_user = None
-        return tuple(pairs[-max_turns:]) if max_turns > 0 else ()
+        turns: list[Turn] = []
+        for user, reply in pairs[window_start(len(pairs), max_turns, block) :]:  # audio decoded only for these
+            audio = audio_for.get(user.id)
+            if audio is None and user.has_audio:
+                audio = self.user_audio(user.id)
+            if audio is not None:
+                turns.append(Turn(user_audio=audio, assistant_text=reply))
+            else:
+                turns.append(Turn(user_text=user.text, assistant_text=reply))
+        return tuple(turns)
 
     # --- export ----------------------------------------------------------------------------------------
 

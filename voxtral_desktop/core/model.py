@@ -21,6 +21,7 @@ from voxtral_desktop.core.backends.base import MODES, LoadPhase, Mode, ProgressC
 from voxtral_desktop.core.errors import ModelBusy
 from voxtral_desktop.core.chunker import WordChunker
 from voxtral_desktop.core.config import Config, load_config
+from voxtral_desktop.core.timings import ReplyTimings, Stage
 from voxtral_desktop.core.errors import VoxtralError
 
 __all__ = ["NOT_INITIALIZED", "GenerationRequest", "LoadPhase", "Mode", "ProgressCallback", "Turn", "VoxtralModel"]
@@ -61,6 +62,7 @@ class VoxtralModel:
             weakref.WeakKeyDictionary()
         )
         self._current_stop: _Stop | None = None
+        self.last_timings: ReplyTimings | None = None  # the latest reply's stage times (see core/timings.py)
 
     @classmethod
     def from_config(cls, config: Config) -> VoxtralModel:
@@ -122,22 +124,32 @@ class VoxtralModel:
         *,
         sample_rate: int = 16000,
         history: Sequence[Turn] = (),
+        conversation_id: str | None = None,
+        timings: ReplyTimings | None = None,
     ) -> AsyncGenerator[C.Chunk, None]:
         """Yield chunk dicts of 3-5 words as the reply is generated; exactly one, the last, is final.
 
         Bad audio, silence or an unknown mode give one final error chunk and no model call; a failure
         inside generation keeps the chunks already yielded and ends with the fallback chunk (FALLBACK_TEXT);
         core/chunks.py spells out the contract. Raises RuntimeError if not initialized.
+        ``conversation_id`` lets the back-end reuse the conversation's last exchange; ``timings`` (made
+        when the recording ended) receives the stage marks, else a new one is made; either way it is
+        ``last_timings`` once the reply starts.
         """
         started = time.perf_counter()
         if not self.is_initialized:
             raise RuntimeError(NOT_INITIALIZED)
         clock = _Clock(started)
+        timings = timings if timings is not None else ReplyTimings(started)
+        self.last_timings = timings
 
         request = self.build_request(audio_data, mode, sample_rate=sample_rate, history=history, chunk_id=chunk_id)
         if isinstance(request, dict):
+            timings.mark(Stage.LAST_CHUNK)
             yield {**request, "processing_time_ms": clock.ms()}
             return
+        timings.mark(Stage.NORMALISED)
+        request = dataclasses.replace(request, conversation_id=conversation_id, timings=timings)
 
         # aclosing: when our caller stops early, generation must stop now, not when the GC finalises _run.
         async with contextlib.aclosing(self._run(request, chunk_id, clock)) as chunks:
@@ -145,16 +157,28 @@ class VoxtralModel:
                 yield chunk
 
     async def process_text_streaming(
-        self, text: str, chunk_id: str, *, history: Sequence[Turn] = ()
+        self,
+        text: str,
+        chunk_id: str,
+        *,
+        history: Sequence[Turn] = (),
+        conversation_id: str | None = None,
+        timings: ReplyTimings | None = None,
     ) -> AsyncGenerator[C.Chunk, None]:
         """A typed turn instead of speech: the same chunk dicts, the same rules (conversation mode)."""
-        clock = _Clock(time.perf_counter())
+        started = time.perf_counter()
+        clock = _Clock(started)
         if not self.is_initialized:
             raise RuntimeError(NOT_INITIALIZED)
+        timings = timings if timings is not None else ReplyTimings(started)
+        self.last_timings = timings
         if not isinstance(text, str) or not text.strip():
+            timings.mark(Stage.LAST_CHUNK)
             yield C.error_chunk(C.EMPTY_TEXT, f"a typed turn needs some text, got {text!r}", 0, clock.ms())
             return
         request = self._request(None, Mode.CONVERSATION, history, text=text.strip())
+        request = dataclasses.replace(request, conversation_id=conversation_id, timings=timings)
+        timings.mark(Stage.NORMALISED)
         # aclosing: when our caller stops early, generation must stop now, not when the GC finalises _run.
         async with contextlib.aclosing(self._run(request, chunk_id, clock)) as chunks:
             async for chunk in chunks:
@@ -166,8 +190,15 @@ class VoxtralModel:
             stop = _Stop()
             self._current_stop = stop
             inner = self._stream(request, chunk_id, stop, clock)
+            timings = request.timings
             try:
                 async for chunk in inner:
+                    if timings is not None:
+                        if chunk["success"] and chunk["text"]:
+                            timings.mark(Stage.FIRST_CHUNK)
+                        if chunk["is_final"]:
+                            timings.mark(Stage.LAST_CHUNK)
+                            log.info("[%s] %s", chunk_id, timings.summary())
                     yield chunk
             finally:
                 # Closed early (break, aclose): stop generation now rather than when the GC gets to it.
@@ -313,6 +344,8 @@ class VoxtralModel:
                 except StopAsyncIteration:
                     break
                 last_piece = time.perf_counter()
+                if request.timings is not None:
+                    request.timings.mark(Stage.FIRST_TOKEN)  # back-ends that cannot see tokens: first text
                 for text in chunker.push(piece):
                     yield C.text_chunk(text, index, clock.ms(), final=False)
                     index += 1

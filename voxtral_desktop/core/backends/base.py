@@ -7,11 +7,15 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 # Re-exported: these were defined here before core/errors.py held the whole tree.
 from voxtral_desktop.core.errors import GenerationError, ModelLoadError
+
+if TYPE_CHECKING:
+    from voxtral_desktop.core.timings import ReplyTimings
 
 __all__ = [
     "DEFAULT_CONTEXT_TOKENS",
@@ -72,6 +76,11 @@ class GenerationRequest:
     language: str | None = None  # transcribe mode: None lets the model detect it
     history: tuple[Turn, ...] = field(default_factory=tuple)
     text: str = ""  # a typed turn's text (conversation mode), sent in place of audio
+    # Which conversation this turn continues: a back-end may keep work from its last exchange (prefix
+    # reuse). None (one-off requests) shares nothing between requests.
+    conversation_id: str | None = None
+    # Stage marks the back-end fills in (prompt built, audio encoded, first token); not part of equality.
+    timings: ReplyTimings | None = field(default=None, compare=False, repr=False)
 
     @property
     def user_text(self) -> str:

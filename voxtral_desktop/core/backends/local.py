@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from voxtral_desktop.core import prompts
+from voxtral_desktop.core.backends import memory
 from voxtral_desktop.core.backends.base import (
     DEFAULT_CONTEXT_TOKENS,
     Backend,
@@ -23,9 +24,11 @@ from voxtral_desktop.core.backends.base import (
     ProgressCallback,
 )
 from voxtral_desktop.core.backends.model_files import check_model_folder, damaged_folder_advice
+from voxtral_desktop.core.backends.prefix_cache import PrefixReuse, ReuseStats, auto_budget_bytes
 from voxtral_desktop.core.config import Config
 from voxtral_desktop.core.errors import ModelBusy
 from voxtral_desktop.core.hub import byte_progress_class
+from voxtral_desktop.core.timings import ReplyTimings, Stage
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +56,31 @@ def resolve_device(requested: str) -> str:
     return requested
 
 
-def resolve_dtype(requested: str, device: str) -> Any:
+def resolve_dtype(
+    requested: str,
+    device: str,
+    source: str | None = None,
+    available_memory: Callable[[], int | None] = memory.available_bytes,
+) -> Any:
+    """The torch dtype to load as (see memory.choose_dtype); NotEnoughMemory when even the smallest won't fit.
+
+    ``source`` is the model folder: its safetensors headers give the weight count without reading weights.
+    """
     import torch
 
-    if requested == "auto":
-        # bf16 halves memory on GPUs built for it; CPU kernels are fastest and exact in float32;
-        # MPS lacks bf16 on older macOS.
-        return {"cuda": torch.bfloat16, "mps": torch.float16}.get(device, torch.float32)
-    return getattr(torch, requested)
+    weights = None
+    if source is not None:
+        weights = memory.count_weights(source) or memory.count_weights_from_config(source)
+    available = available_memory()
+    name = memory.choose_dtype(requested, device, weights, available, memory.has_native_bf16())
+    if weights is not None and available is not None:
+        log.info(
+            "memory: about %.1f GB needed as %s, %.1f GB available",
+            memory.needed_bytes(weights.parameters, name) / 1e9,
+            name,
+            available / 1e9,
+        )
+    return getattr(torch, name)
 
 
 def _looks_like_path(model_id: str) -> bool:
@@ -109,13 +129,21 @@ def _progress_class(report: ProgressCallback) -> type:
 class LocalBackend(Backend):
     """Loads the processor and model lazily and generates with a TextIteratorStreamer in a worker thread."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, available_memory: Callable[[], int | None] = memory.available_bytes) -> None:
         self.config = config
         self.model: Any = None
         self.processor: Any = None
         self._device: str | None = None
         self.model_id: str | None = None
         self._worker: threading.Thread | None = None  # the latest generation thread
+        # Free memory figure used before loading (a test passes a fake one to see the refusal).
+        self.available_memory = available_memory
+        self.reuse: PrefixReuse | None = None
+
+    @property
+    def last_reuse(self) -> ReuseStats | None:
+        """What the last reply reused (prompt tokens, reused tokens, audio windows encoded)."""
+        return self.reuse.last if self.reuse is not None else None
 
     @property
     def is_loaded(self) -> bool:
@@ -141,7 +169,7 @@ class LocalBackend(Backend):
         except ImportError as e:  # pragma: no cover - only on broken installs
             raise ModelLoadError(f"torch and transformers are needed to run Voxtral locally: {e}") from e
         device = resolve_device(cfg.device)
-        dtype = resolve_dtype(cfg.dtype, device)
+        dtype = resolve_dtype(cfg.dtype, device, source, self.available_memory)
         log.info("loading %s on %s as %s", source, device, str(dtype).removeprefix("torch."))
         try:
             processor = AutoProcessor.from_pretrained(source)
@@ -153,6 +181,11 @@ class LocalBackend(Backend):
         if device == "cpu":
             log.warning("running Voxtral on the CPU: a full-size model takes many seconds per reply")
         self.processor, self.model, self._device, self.model_id = processor, model, device, source
+        # A fresh model never sees another model's caches: reuse starts empty on every load.
+        weight_bytes = sum(p.nbytes for p in model.parameters())
+        budget = cfg.cache_mb * 2**20 if cfg.cache_mb else auto_budget_bytes(weight_bytes)
+        self.reuse = PrefixReuse(model, budget)
+        log.info("prefix reuse: %.0f MB budget", budget / 2**20)
         _ = torch  # loaded above; keeps the import local to this back-end
         report(LoadPhase.READY, 1.0)
 
@@ -171,6 +204,14 @@ class LocalBackend(Backend):
     def close(self) -> None:
         self.model = None
         self.processor = None
+        if self.reuse is not None:
+            self.reuse.clear()
+        self.reuse = None
+
+    def forget_conversations(self) -> None:
+        """Drop every kept computation (the next turn of each conversation starts from scratch)."""
+        if self.reuse is not None:
+            self.reuse.clear()
 
     def build_inputs(self, request: GenerationRequest) -> Any:
         """The exact tensors generate() gets: tests inspect them to prove the audio reaches the model."""
@@ -246,6 +287,40 @@ class LocalBackend(Backend):
                 "moment, and restart the app if it stays busy"
             )
 
+    def _run_generate(
+        self, request: GenerationRequest, inputs: Any, extra: dict[str, Any], timings: ReplyTimings | None
+    ) -> None:
+        """generate(), reusing the conversation's last exchange where the settings allow it."""
+        reuse = self.reuse if self.config.model.reuse_prefix else None
+        if reuse is None or request.mode != "conversation":
+            # Transcripts and reuse switched off: the plain call, exactly as before.
+            if timings is not None:
+                timings.mark(Stage.PROMPT_BUILT)
+            hook = None
+            if timings is not None and "input_features" in inputs:
+                done = _marker(timings, Stage.AUDIO_ENCODED)
+                hook = self.model.model.audio_tower.register_forward_hook(lambda *_: done())
+            try:
+                self.model.generate(**inputs, **extra)
+            finally:
+                if hook is not None:
+                    hook.remove()
+            return
+        turn = reuse.prepare(request.conversation_id, inputs, _marker(timings, Stage.AUDIO_ENCODED))
+        if timings is not None:
+            timings.mark(Stage.PROMPT_BUILT)
+        sequence = None
+        try:
+            out = self.model.generate(**turn.generate_inputs, cache=turn.cache, **extra)
+            sequence = out[0].tolist()
+        finally:
+            reuse.finish(turn, sequence)
+            s = turn.stats
+            log.info(
+                "prefix reuse: %d of %d prompt tokens reused; %d of %d audio windows encoded",
+                s.reused_tokens, s.prompt_tokens, s.encoded_windows, s.audio_windows,
+            )
+
     def _generate(self, request: GenerationRequest, stop: threading.Event, emit: Callable[[object], None]) -> None:
         try:
             import torch
@@ -255,8 +330,15 @@ class LocalBackend(Backend):
                 def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
                     return torch.full((input_ids.shape[0],), stop.is_set(), dtype=torch.bool, device=input_ids.device)
 
+            timings = request.timings
+
             class _ForwardingStreamer(TextIteratorStreamer):
                 """Hands each finished piece of text straight to the event loop instead of a blocking queue."""
+
+                def put(self, value: Any) -> None:
+                    if timings is not None and not self.next_tokens_are_prompt:
+                        timings.mark(Stage.FIRST_TOKEN)  # the first put is the prompt; the second, token 1
+                    super().put(value)
 
                 def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
                     if text:
@@ -269,12 +351,12 @@ class LocalBackend(Backend):
                 inputs = self.build_inputs(request)
                 if stop.is_set():
                     return
-                self.model.generate(
-                    **inputs,
-                    streamer=streamer,
-                    stopping_criteria=StoppingCriteriaList([_StopWhenSet()]),
+                extra = {
+                    "streamer": streamer,
+                    "stopping_criteria": StoppingCriteriaList([_StopWhenSet()]),
                     **self.generate_kwargs(request),
-                )
+                }
+                self._run_generate(request, inputs, extra, timings)
         except BaseException as e:  # forwarded: the consumer must not wait for a timeout to learn of it
             log.debug("generation raised %r", e)
             _send(emit, e)
@@ -287,6 +369,10 @@ async def _until_done(queue: asyncio.Queue[object]) -> None:
         item = await queue.get()
         if item is _END or isinstance(item, BaseException):
             return
+
+
+def _marker(timings: ReplyTimings | None, stage: Stage) -> Callable[[], None] | None:
+    return None if timings is None else (lambda: timings.mark(stage))
 
 
 def _send(emit: Callable[[object], None], item: object) -> None:

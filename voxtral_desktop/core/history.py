@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import sqlite3
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,8 @@ from voxtral_desktop.core import paths
 from voxtral_desktop.core.backends.base import Mode, Turn
 from voxtral_desktop.core.chunks import ReplyStatus
 from voxtral_desktop.core.errors import HistoryError, HistoryWriteError  # re-exported: their home before errors.py
+from voxtral_desktop.core.history_export import as_json, as_markdown, check_format, render
+from voxtral_desktop.core.history_tx import Transaction
 from voxtral_desktop.core.timings import from_saved_json, saved_json
 from voxtral_desktop.core.turn_window import window_start
 
@@ -170,10 +171,10 @@ class HistoryStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _tx(self) -> _Transaction:
+    def _tx(self) -> Transaction:
         if self.read_only:
             raise HistoryWriteError(f"could not be saved: {self.path} is read-only (it was opened read-only)")
-        return _Transaction(self._db, self.path)
+        return Transaction(self._db, self.path)
 
     # --- conversations ---------------------------------------------------------------------------------
 
@@ -407,42 +408,15 @@ class HistoryStore:
     # --- export ----------------------------------------------------------------------------------------
 
     def export_json(self, conversation_id: str) -> dict[str, Any]:
-        summary = self.get_summary(conversation_id)
-        return {
-            "id": summary.id,
-            "title": summary.title,
-            "created_at": _iso(summary.created_at),
-            "updated_at": _iso(summary.updated_at),
-            "turns": [
-                {k: v for k, v in {**asdict(t), "created_at": _iso(t.created_at)}.items() if k != "id"}
-                for t in self.turns(conversation_id)
-            ],
-        }
+        return as_json(self.get_summary(conversation_id), self.turns(conversation_id))
 
     def export_markdown(self, conversation_id: str) -> str:
-        summary = self.get_summary(conversation_id)
-        lines = [f"# {summary.title}", "", f"_Started {_iso(summary.created_at)}_", ""]
-        for t in self.turns(conversation_id):
-            if t.role == "user":
-                said = t.text or "(spoken)"
-                length = f" ({t.duration_s:.1f} s)" if t.duration_s else ""
-                lines += [f"**You**{length}: {said}", ""]
-            else:
-                note = {
-                    ReplyStatus.INTERRUPTED: " _(interrupted)_",
-                    ReplyStatus.ERROR: f" _(error: {t.error})_",
-                    ReplyStatus.STREAMING: " _(unfinished)_",
-                }
-                lines += [f"**Voxtral**: {t.text}{note.get(t.status, '')}", ""]
-        return "\n".join(lines)
+        return as_markdown(self.get_summary(conversation_id), self.turns(conversation_id))
 
     def export(self, conversation_id: str, fmt: str) -> str:
         """The conversation as Markdown (``fmt`` "md") or JSON ("json") text."""
-        if fmt == "md":
-            return self.export_markdown(conversation_id)
-        if fmt == "json":
-            return json.dumps(self.export_json(conversation_id), indent=2, ensure_ascii=False)
-        raise ValueError(f"unknown export format {fmt!r}; use md or json")
+        check_format(fmt)
+        return render(self.get_summary(conversation_id), self.turns(conversation_id), fmt)
 
     def export_to(self, conversation_id: str, fmt: str, path: str | Path) -> Path:
         """Write the conversation to ``path`` as Markdown or JSON and return the path.
@@ -462,57 +436,3 @@ def _status(stored: str) -> ReplyStatus:
     except ValueError:  # written by a newer version, or edited by hand: show the text, flag the reply
         log.warning("unknown reply status %r in the history; shown as an error", stored)
         return ReplyStatus.ERROR
-
-
-def _iso(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(ts))
-
-
-def _write_error(path: Path, e: sqlite3.Error) -> HistoryWriteError:
-    code = getattr(e, "sqlite_errorname", "")
-    text = str(e).lower()
-    if code.startswith("SQLITE_FULL") or "full" in text:
-        why = f"the disk holding {path} is full; free some space"
-    elif code.startswith("SQLITE_READONLY") or "readonly" in text or "read-only" in text:
-        why = f"{path} is read-only; check the permissions of the file and its folder"
-    elif code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
-        why = f"{path} is locked by another program (another copy of voxtral-desktop?); close it"
-    else:
-        why = f"{path} could not be written ({e})"
-    return HistoryWriteError(f"could not be saved: {why}")
-
-
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on error: each write lands whole or not at all.
-
-    Any SQLite failure while writing becomes a HistoryWriteError that says why (full, read-only, locked).
-    """
-
-    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
-        self._db = db
-        self._path = path
-
-    def __enter__(self) -> sqlite3.Connection:
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as e:
-            raise _write_error(self._path, e) from e
-        return self._db
-
-    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
-        if exc_type is None:
-            try:
-                self._db.execute("COMMIT")
-                return
-            except sqlite3.Error as e:
-                exc = e
-        self._rollback()
-        if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
-            raise _write_error(self._path, exc) from exc
-
-    def _rollback(self) -> None:
-        if self._db.in_transaction:
-            try:
-                self._db.execute("ROLLBACK")
-            except sqlite3.Error:  # SQLite already rolled back (disk full does that); nothing is half-written
-                pass

@@ -182,3 +182,25 @@ def test_transcript_of_a_spoken_turn_goes_under_its_waveform(qtbot):
     assert not user.text_label.isHidden() and user.text_label.objectName() == "userTranscript"
     assert user.text == "What's the weather like?"
     view.set_user_transcript(99, "nobody")  # unknown turn: ignored
+
+
+def test_stored_replies_show_the_timings_saved_with_them(qtbot):
+    view = _view(qtbot)
+    spoken = {"recording_ended": 0.0, "normalised": 3.0, "prompt_built": 41.0, "audio_encoded": 170.0,
+              "first_token": 240.0, "first_chunk": 260.0, "last_chunk": 900.0, "first_sound": 410.0}  # fmt: skip
+    typed = {**spoken, "audio_encoded": None, "first_sound": None}
+    view.load_turns([
+        _record(1, "user", duration_s=1.5),
+        _record(2, "assistant", "Sunny.", first_chunk_ms=250.0, total_ms=890.0, timings=spoken),
+        _record(3, "user", "And tomorrow?"),
+        _record(4, "assistant", "Rain.", first_chunk_ms=250.0, total_ms=890.0, timings=typed),
+        _record(5, "user", duration_s=1.0),
+        _record(6, "assistant", "Old reply.", first_chunk_ms=120.0, total_ms=480.0),  # saved before timings
+    ])  # fmt: skip
+    first, second, old = view.replies()
+    # From the release of the button (the stored stages), not the model's own start.
+    assert first.meta.text() == "First words in 0.26 s  ·  first sound in 0.41 s  ·  0.90 s in all"
+    assert [r.label for r in first.details.rows][0] == "Recording ended"
+    assert [r.label for r in second.details.rows][0] == "Message sent"
+    assert second.meta.text() == "First words in 0.26 s  ·  0.90 s in all"
+    assert old.meta.text() == "First words in 0.12 s  ·  0.48 s in all" and old.details.toggle.isHidden()

@@ -7,6 +7,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 from PySide6.QtCore import Qt
 from ui_helpers import Captures, hold, scripted_model, tiny_config, wait_reply_done
 
@@ -236,3 +237,68 @@ def test_a_busy_model_is_said_in_a_banner_and_the_next_reply_clears_it(qtbot, ma
     turn = say(qtbot, app, "hello again")
     assert app.chat.reply(turn).text == "All good now."
     assert app.window.banner("busy") is None
+
+
+@pytest.mark.integration
+def test_a_spoken_reply_shows_where_its_time_went_from_the_release_and_keeps_it(
+    qtbot, make_app, tiny_model, utterance_audio
+):
+    from voxtral_desktop.core.timings import STAGES
+
+    app = make_app(tiny_model, Captures(utterance_audio["a"]))
+    first_chunk_at: list[float] = []
+    app.vms.replies.replyChunk.connect(lambda *_: first_chunk_at.append(time.perf_counter()))
+    ptt = app.window.ptt
+    qtbot.mousePress(ptt, Qt.MouseButton.LeftButton, pos=ptt.rect().center())
+    qtbot.waitUntil(lambda: app.vms.recording.is_recording, timeout=3000)
+    source = app.vms.recording.capture_source
+    qtbot.waitUntil(lambda: source.finished.is_set(), timeout=30000)
+    before_release = time.perf_counter()
+    qtbot.mouseRelease(ptt, Qt.MouseButton.LeftButton, pos=ptt.rect().center())
+    reply = wait_reply_done(qtbot, app, 1)
+    assert reply.status == ReplyStatus.COMPLETE
+
+    stored = app.vms.conversations.history.turns(app.vms.conversations.current_conversation_id)[-1]
+    timings = stored.timings
+    assert timings is not None and timings["recording_ended"] == 0.0
+    # "First words in X s" counts from the release of the button: no later than the words reached the window.
+    first_words = timings["first_chunk"]
+    assert 0 < first_words <= (first_chunk_at[0] - before_release) * 1000
+    assert reply.meta.text().startswith(f"First words in {first_words / 1000:.2f} s  ·  ")
+    assert "first sound" not in reply.meta.text()  # the mock voice makes no sound
+    # The breakdown: every model stage, in order, never going back in time.
+    rows = reply.details.rows
+    assert [r.stage for r in rows] == [s for s in STAGES if s.value != "first_sound"]
+    assert all(r.step >= 0 for r in rows) and [r.ms for r in rows] == sorted(r.ms for r in rows)
+    assert not reply.details.toggle.isHidden() and "First token" in reply.meta.toolTip()
+    footer, labels = reply.meta.text(), [r.label for r in rows]
+
+    # Reopened from the history: the same figures and the same breakdown.
+    cid = app.vms.conversations.current_conversation_id
+    app.window.new_conversation()
+    app.vms.conversations.openConversation(cid)
+    qtbot.waitUntil(lambda: len(app.chat.replies()) == 1, timeout=5000)
+    again = app.chat.replies()[0]
+    assert again.meta.text() == footer and [r.label for r in again.details.rows] == labels
+
+
+def test_a_first_sound_after_the_last_words_is_shown_and_saved(qtbot, make_app):
+    app = make_app(scripted_model(REPLY_PIECES))
+    sounds: list[tuple[int, float]] = []
+    app.vms.replies.firstSound.connect(lambda turn, ms: sounds.append((turn, ms)))
+    hold(qtbot, app)
+    reply = wait_reply_done(qtbot, app, 1)
+    assert "first sound" not in reply.meta.text()
+    # The speaker reports its first audible sample (what the neural voice's audio thread does; the mock
+    # system voice makes no sound, and sound is not the point here: tests/ui/test_spoken_reply_e2e.py).
+    app.vms.speaker.firstSound.emit(time.monotonic())
+    assert sounds and sounds[0][0] == 1
+    assert "first sound in" in reply.meta.text()
+    assert [r.label for r in reply.details.rows][-1] == "First sound"
+    history, cid = app.vms.conversations.history, app.vms.conversations.current_conversation_id
+    qtbot.waitUntil(lambda: (history.turns(cid)[-1].timings or {}).get("first_sound") is not None, timeout=5000)
+    assert history.turns(cid)[-1].timings["first_sound"] == sounds[0][1]
+    app.window.new_conversation()
+    app.vms.conversations.openConversation(cid)
+    qtbot.waitUntil(lambda: len(app.chat.replies()) == 1, timeout=5000)
+    assert app.chat.replies()[0].meta.text() == reply.meta.text()

@@ -71,6 +71,13 @@ def test_the_reply_is_heard_soon_after_its_first_chunk_and_flows_to_its_end(qtbo
     assert onset - chunk_times[0] < 1.5, f"first sound {onset - chunk_times[0]:.2f} s after the first chunk"
     assert sounds and abs(sounds[0] - onset) < 0.25  # the player's first-sound time is when it was heard
     assert first_sound_ms and first_sound_ms[0][0] == 1 and first_sound_ms[0][1] > 0
+    # The first sound is part of the reply's timings: in its footer, its breakdown, and its saved turn.
+    history, cid = app.vms.conversations.history, app.vms.conversations.current_conversation_id
+    qtbot.waitUntil(lambda: (history.turns(cid)[-1].timings or {}).get("first_sound") is not None, timeout=5000)
+    saved = history.turns(cid)[-1].timings
+    assert saved["first_sound"] == first_sound_ms[0][1] and saved["first_sound"] >= saved["first_chunk"]
+    assert f"first sound in {saved['first_sound'] / 1000:.2f} s" in reply.meta.text()
+    assert "First sound" in [r.label for r in reply.details.rows]
     # No silence longer than the model's own pauses between chunks (plus the voice's pause between phrases).
     model_pause = max(np.diff(chunk_times), default=0.0)
     longest_gap = float(np.max(np.diff(heard), initial=0.0))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Mapping
@@ -112,6 +113,7 @@ class HistoryStore:
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_path()
         self.read_only = False
+        self._write_lock = threading.Lock()  # the GUI thread and a worker may both write (history_tx)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
@@ -174,7 +176,7 @@ class HistoryStore:
     def _tx(self) -> Transaction:
         if self.read_only:
             raise HistoryWriteError(f"could not be saved: {self.path} is read-only (it was opened read-only)")
-        return Transaction(self._db, self.path)
+        return Transaction(self._db, self.path, self._write_lock)
 
     # --- conversations ---------------------------------------------------------------------------------
 

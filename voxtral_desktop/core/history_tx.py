@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 from voxtral_desktop.core.errors import HistoryWriteError
@@ -27,29 +28,36 @@ class Transaction:
     """BEGIN IMMEDIATE ... COMMIT, rolled back on error: each write lands whole or not at all.
 
     Any SQLite failure while writing becomes a HistoryWriteError that says why (full, read-only, locked).
+    ``lock`` is the connection's: writes from two threads on one connection would nest their BEGINs.
     """
 
-    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, db: sqlite3.Connection, path: Path, lock: threading.Lock) -> None:
         self._db = db
         self._path = path
+        self._lock = lock
 
     def __enter__(self) -> sqlite3.Connection:
+        self._lock.acquire()
         try:
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as e:
+            self._lock.release()
             raise write_error(self._path, e) from e
         return self._db
 
     def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
-        if exc_type is None:
-            try:
-                self._db.execute("COMMIT")
-                return
-            except sqlite3.Error as e:
-                exc = e
-        self._rollback()
-        if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
-            raise write_error(self._path, exc) from exc
+        try:
+            if exc_type is None:
+                try:
+                    self._db.execute("COMMIT")
+                    return
+                except sqlite3.Error as e:
+                    exc = e
+            self._rollback()
+            if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
+                raise write_error(self._path, exc) from exc
+        finally:
+            self._lock.release()
 
     def _rollback(self) -> None:
         if self._db.in_transaction:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from PySide6.QtCore import QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from voxtral_desktop.core.chunks import ReplyStatus
 from voxtral_desktop.ui import theme
+from voxtral_desktop.ui.timings_view import TimingsDetails
 
 BUBBLE_PADDING_X = 2 * 16 + 2  # left and right padding inside a bubble, plus its border
 
@@ -217,10 +220,24 @@ class AssistantTurn(Turn):
         lay.addWidget(self.label)
         self.body.addWidget(self.bubble, 0, self.align)
         self.error_bubble: QFrame | None = None
+        # The footer: how the reply ended and its timings, with the breakdown behind a Details toggle.
+        self.footer = QWidget()
+        row = QHBoxLayout(self.footer)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(8)
         self.meta = QLabel()
         self.meta.setObjectName("meta")
         self.meta.hide()
-        self.body.addWidget(self.meta, 0, self.align)
+        row.addWidget(self.meta)
+        self.details = TimingsDetails(self.meta)
+        toggle, panel = self.details.widgets()
+        row.addWidget(toggle)
+        self.footer.hide()
+        self.body.addWidget(self.footer, 0, self.align)
+        self.body.addWidget(panel, 0, self.align)
+        self.first_ms: float | None = None
+        self.total_ms: float | None = None
+        self.first_sound_ms: float | None = None
 
     @property
     def text(self) -> str:
@@ -246,6 +263,7 @@ class AssistantTurn(Turn):
     ) -> None:
         """The reply ended: COMPLETE shows its timings, INTERRUPTED says so, ERROR adds an error bubble."""
         self.status = ReplyStatus(status)
+        self.first_ms, self.total_ms = first_ms, total_ms
         self.dots.hide()
         if status == ReplyStatus.ERROR:
             if not self.chunks:
@@ -263,14 +281,36 @@ class AssistantTurn(Turn):
             if not self.chunks:
                 self.label.setText("(no reply)")
                 self.label.show()
-            parts = []
-            if first_ms is not None:
-                parts.append(f"First words in {format_seconds(first_ms / 1000)}")
-            if total_ms is not None:
-                parts.append(f"{format_seconds(total_ms / 1000)} in all")
-            self.meta.setText("  ·  ".join(parts))
+            self.meta.setText(self._complete_text())
         theme.repolish(self.meta)
         self.meta.setVisible(bool(self.meta.text()))
+        self._show_footer()
+
+    def _show_footer(self) -> None:
+        self.footer.setVisible(bool(self.meta.text()) or not self.details.toggle.isHidden())
+
+    def _complete_text(self) -> str:
+        parts = []
+        if self.first_ms is not None:
+            parts.append(f"First words in {format_seconds(self.first_ms / 1000)}")
+        if self.first_sound_ms is not None:
+            parts.append(f"first sound in {format_seconds(self.first_sound_ms / 1000)}")
+        if self.total_ms is not None:
+            parts.append(f"{format_seconds(self.total_ms / 1000)} in all")
+        return "  ·  ".join(parts)
+
+    def set_timings(self, timings: Mapping[str, float | None], *, spoken: bool = True) -> None:
+        """Where the reply's time went (stage -> ms since the recording ended; ``spoken``: the user's turn was
+        a recording): first words, first sound and the end count from the release of the button, and
+        Details opens the whole breakdown. Called again when the first sound comes after the last words."""
+        first, last, sound = (timings.get(k) for k in ("first_chunk", "last_chunk", "first_sound"))
+        self.first_ms = first if first is not None else self.first_ms
+        self.total_ms = last if last is not None else self.total_ms
+        self.first_sound_ms = sound if sound is not None else self.first_sound_ms
+        if self.status == ReplyStatus.COMPLETE:
+            self.meta.setText(self._complete_text())
+        self.details.show_timings(timings, spoken=spoken)
+        self._show_footer()
 
     def _add_error(self, text: str, detail: str) -> None:
         box = QFrame()
@@ -285,6 +325,6 @@ class AssistantTurn(Turn):
             info = _text_label("errorDetail")
             info.setText(detail)
             lay.addWidget(info)
-        self.body.insertWidget(self.body.indexOf(self.meta), box, 0, self.align)
+        self.body.insertWidget(self.body.indexOf(self.footer), box, 0, self.align)
         self.error_bubble = box
         self.set_max_width(self.column.maximumWidth())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QResizeEvent
@@ -205,13 +205,16 @@ class ChatView(QScrollArea):
         """
         self.clear()
         self.setUpdatesEnabled(False)
+        spoken = True  # whether the turn a reply answers was spoken (its timings start at a recording's end)
         try:
             for rec in records:
                 key = -int(rec.id)
                 if rec.role == "user":
                     self._add_stored_user(key, rec)
+                    spoken = rec.duration_s is not None or not (rec.text or "").strip()
                 else:
                     self._add_stored_reply(key, rec)
+                    self.set_reply_timings(key, rec.timings, spoken=spoken)
         finally:
             self.setUpdatesEnabled(True)
         self.scroll_to_bottom()
@@ -265,6 +268,14 @@ class ChatView(QScrollArea):
     ) -> None:
         reply = self._replies.get(turn_id) or self.begin_reply(turn_id)
         reply.finish(status, first_ms, total_ms, text, detail)
+
+    def set_reply_timings(
+        self, turn_id: int, timings: Mapping[str, float | None] | None, *, spoken: bool = True
+    ) -> None:
+        """A reply's stage times (stage -> ms since the recording ended): the footer's figures and breakdown."""
+        reply = self._replies.get(turn_id)
+        if reply is not None and timings:
+            reply.set_timings(timings, spoken=spoken)
 
     def reply(self, turn_id: int) -> AssistantTurn:
         return self._replies[turn_id]

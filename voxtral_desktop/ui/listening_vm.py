@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -278,7 +279,9 @@ class ListeningViewModel(QObject):
         self._set(ListenState.SENDING)
         self.turns_sent += 1
         # The audio lives in this Recording only; the conversation stores it just with keep_audio on.
-        self._replies.sendRecording(Recording(turn.audio, SAMPLE_RATE, limit_reached=False))
+        # The reply's timings count from the end of turn (turn.wall: monotonic; the timings: perf_counter).
+        ended_at = time.perf_counter() - (time.monotonic() - turn.wall) if turn.wall else None
+        self._replies.sendRecording(Recording(turn.audio, SAMPLE_RATE, limit_reached=False), ended_at=ended_at)
         self._update()
 
     def _sent(self) -> None:

@@ -124,6 +124,7 @@ class MainWindow(QMainWindow):
         replies.replyStarted.connect(self._on_reply_started)
         replies.replyChunk.connect(self._on_reply_chunk)
         replies.replyFinished.connect(self._on_reply_finished)
+        replies.timingsChanged.connect(self._on_reply_timings)
         replies.trouble.connect(lambda key, title, text: self.banners.set(key, "warning", title, text))
         replies.troubleCleared.connect(self.banners.clear)
         replies.modeChanged.connect(self._on_mode)
@@ -255,6 +256,11 @@ class MainWindow(QMainWindow):
             self.chat.finish_reply(
                 turn_id, result.status, result.first_chunk_ms, result.total_ms, result.text, result.detail
             )
+            self.chat.set_reply_timings(turn_id, result.timings, spoken=turn_id not in self._typed_turns)
+
+    def _on_reply_timings(self, turn_id: int, timings: dict[str, float | None]) -> None:
+        if turn_id in self._live_turns:  # the first sound came after the last words
+            self.chat.set_reply_timings(turn_id, timings, spoken=turn_id not in self._typed_turns)
 
     # --- conversations, mode, speech ------------------------------------------------------------------
 

@@ -147,6 +147,7 @@ class RecordingViewModel(QObject):
         recorder, self._recorder = self._recorder, None
         assert recorder is not None
         self._poll.stop()
+        released = time.perf_counter()  # the reply's timings count from here ("first words in X s")
         held = time.monotonic() - self._pressed_at
         try:
             recording = recorder.stop()
@@ -160,7 +161,7 @@ class RecordingViewModel(QObject):
         if recording.audio.size == 0:
             self.hint.emit("Nothing was recorded: check the microphone in Settings.")
             return
-        self._replies.sendRecording(recording)
+        self._replies.sendRecording(recording, ended_at=released)
 
     def close(self) -> None:
         """Quitting: stop recording at once, sending nothing."""

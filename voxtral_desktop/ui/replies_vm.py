@@ -19,7 +19,9 @@ from voxtral_desktop.core.chunks import ReplyStatus, status_of
 from voxtral_desktop.core.config import Config
 from voxtral_desktop.core.conversation import ConversationSession
 from voxtral_desktop.core.errors import HistoryError
+from voxtral_desktop.core.history import HistoryStore
 from voxtral_desktop.core.model import Mode
+from voxtral_desktop.core.timings import ReplyTimings, Stage
 from voxtral_desktop.ui.conversations_vm import ConversationsViewModel
 from voxtral_desktop.ui.model_vm import ModelViewModel
 from voxtral_desktop.ui.speaker import Speaker
@@ -51,6 +53,9 @@ class RepliesViewModel(QObject):
     # turn id, ms from the reply's start (the button's release) to its first audible sample. The hook for
     # the per-reply timings (issue 11's ReplyTimings.first_sound takes it from here).
     firstSound = Signal(int, float)
+    # turn id, stage -> ms since the recording ended: a finished reply's timings changed (its first sound
+    # came after its last words); ReplyResult.timings has them as they were when the reply finished.
+    timingsChanged = Signal(int, object)
     hint = Signal(str)  # a short, transient tip next to the talk button
     # Trouble the user must know of while replies go on (a banner, once per trouble): key, title, what to do.
     # "history": the conversation could not be saved; "busy": a stuck earlier reply still holds the model.
@@ -81,6 +86,8 @@ class RepliesViewModel(QObject):
         self._sounding: tuple[ConversationSession, int, ReplyResult] | None = None
         self._sound_turn: tuple[int, float] | None = None  # (turn, monotonic start) awaiting its first sound
         self._first_sound_ms: dict[int, float] = {}
+        self._timings: dict[int, ReplyTimings] = {}  # the replies whose first sound may still come
+        self._unsounded: dict[int, tuple[HistoryStore, int]] = {}  # saved replies whose first sound is to come
         self._troubles: set[str] = set()  # keys of the troubles shown, so each is said once
         speaker.speakingChanged.connect(self.speakingChanged)
         speaker.firstSound.connect(self._on_first_sound)
@@ -128,17 +135,37 @@ class RepliesViewModel(QObject):
             return
         turn_id, started = self._sound_turn
         self._sound_turn = None
-        ms = max(0.0, (t - started) * 1000.0)
+        timings = self._timings.get(turn_id)
+        if timings is None:  # no chunk yet (cannot happen: the voice speaks chunks): count from the send
+            ms = max(0.0, (t - started) * 1000.0)
+        else:
+            timings.mark(Stage.FIRST_SOUND, time.perf_counter() - (time.monotonic() - t))  # t: monotonic
+            ms = timings.ms(Stage.FIRST_SOUND) or 0.0
         self._first_sound_ms[turn_id] = ms
         self.firstSound.emit(turn_id, ms)
+        saved = self._unsounded.pop(turn_id, None)
+        if saved is not None and timings is not None:  # written and saved before it was heard: add it now
+            self.timingsChanged.emit(turn_id, timings.to_dict())
+            self._workers.track(asyncio.ensure_future(self._save_timings(*saved, timings.to_dict())))
+
+    async def _save_timings(self, store: HistoryStore, reply_id: int, timings: dict[str, float | None]) -> None:
+        """Off the event loop: a locked database waits up to its busy timeout, the window must not."""
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, store.set_timings, reply_id, timings)
+        except HistoryError as e:
+            log.warning("first sound of reply %d not saved: %s", reply_id, e)
 
     # --- sending ------------------------------------------------------------------------------------
 
-    def sendRecording(self, recording: Recording) -> asyncio.Future[Any]:
-        """Show the user's turn and stream the reply to it; returns the reply's task."""
+    def sendRecording(self, recording: Recording, *, ended_at: float | None = None) -> asyncio.Future[Any]:
+        """Show the user's turn and stream the reply to it; returns the reply's task.
+
+        ``ended_at``: when the user stopped talking (``time.perf_counter()``: the button's release, or the
+        hands-free end of turn); the reply's timings count from there (default: now).
+        """
         turn_id = next(self._turns)
         self.userTurn.emit(turn_id, recording.duration_s, waveform(recording.audio, WAVEFORM_BARS))
-        return self._start(self._reply(turn_id, recording, None))
+        return self._start(self._reply(turn_id, recording, None, ended_at))
 
     def sendText(self, text: str) -> asyncio.Future[Any] | None:
         """A typed turn instead of speech (always conversation mode); returns the reply's task."""
@@ -162,7 +189,9 @@ class RepliesViewModel(QObject):
     # --- streaming ----------------------------------------------------------------------------------
 
     @asyncSlot()
-    async def _reply(self, turn_id: int, recording: Recording | None, text: str | None) -> None:
+    async def _reply(
+        self, turn_id: int, recording: Recording | None, text: str | None, ended_at: float | None = None
+    ) -> None:
         # A reply cancelled by talking over it may still be winding down; the model runs one at a time.
         self._active += 1
         self.replyStarted.emit(turn_id)
@@ -177,14 +206,23 @@ class RepliesViewModel(QObject):
         self._sounding = None
         self._spoken_turn = turn_id if mode == Mode.CONVERSATION else None
         self._sound_turn = (turn_id, started) if self._spoken_turn is not None else None
+        self._timings.clear()
+        self._unsounded.clear()
+        timings: ReplyTimings | None = None
         try:
             if recording is not None:
                 stream = session.respond(
-                    recording.audio, sample_rate=recording.sample_rate, mode=mode, chunk_id=f"turn-{turn_id}"
+                    recording.audio,
+                    sample_rate=recording.sample_rate,
+                    mode=mode,
+                    chunk_id=f"turn-{turn_id}",
+                    recording_ended=ended_at,
                 )
             else:
                 stream = session.respond_text(text or "", chunk_id=f"turn-{turn_id}")
             async for chunk in stream:
+                if timings is None:  # the model starts this reply's stage clock as it begins
+                    timings = self._timings[turn_id] = session.model.last_timings or ReplyTimings()
                 self._check_saving(session)  # said while the reply streams on, not after it
                 if chunk["success"] and chunk["text"]:
                     if first_ms is None:
@@ -214,10 +252,19 @@ class RepliesViewModel(QObject):
         self._after_exchange(session, final, status)
         sound_ms = self._first_sound_ms.pop(turn_id, None)
         total = float(final["processing_time_ms"])
+        if session.last is not None and session.last.timings is not None:
+            timings = session.last.timings  # what was saved with the reply
+        stages = timings.to_dict() if timings is not None else None
+        if timings is not None:  # from the release of the button, not from the model's start
+            first_ms = timings.first_words_ms if timings.has(Stage.FIRST_CHUNK) else first_ms
+            total = timings.ms(Stage.LAST_CHUNK) or total
         if status == ReplyStatus.ERROR:
-            result = ReplyResult(turn_id, status, first_ms, total, final["text"], final.get("error", ""))
+            result = ReplyResult(turn_id, status, first_ms, total, final["text"], final.get("error", ""), timings=stages)
         else:
-            result = ReplyResult(turn_id, status, first_ms, total, first_sound_ms=sound_ms)
+            result = ReplyResult(turn_id, status, first_ms, total, first_sound_ms=sound_ms, timings=stages)
+        if self._sound_turn is not None and self._sound_turn[0] == turn_id and session.last is not None:
+            if session.last.reply_turn_id is not None and session.last.saved:
+                self._unsounded[turn_id] = (session.store, session.last.reply_turn_id)
         self.replyFinished.emit(turn_id, result)
         if status == ReplyStatus.COMPLETE and session.last is not None and self._spoken_turn == turn_id:
             self._sounding = (session, session.last.reply_turn_id, result)  # written; maybe still being spoken
@@ -303,11 +350,25 @@ class RepliesViewModel(QObject):
         if sounding is None or not speaking:
             return
         session, stored_id, result = sounding
-        session.store.finish_reply(stored_id, ReplyStatus.INTERRUPTED, total_ms=result.total_ms)
+        session.store.finish_reply(
+            stored_id, ReplyStatus.INTERRUPTED, total_ms=result.total_ms, timings=self._stages_of(result)
+        )
         self.replyFinished.emit(
-            result.turn_id, ReplyResult(result.turn_id, ReplyStatus.INTERRUPTED, result.first_chunk_ms, result.total_ms)
+            result.turn_id,
+            ReplyResult(
+                result.turn_id,
+                ReplyStatus.INTERRUPTED,
+                result.first_chunk_ms,
+                result.total_ms,
+                timings=self._stages_of(result),
+            ),
         )
         self._conversations.notify_changed()
+
+    def _stages_of(self, result: ReplyResult) -> dict[str, float | None] | None:
+        """A finished reply's timings, with its first sound when that came later."""
+        live = self._timings.get(result.turn_id)
+        return live.to_dict() if live is not None else (dict(result.timings) if result.timings else None)
 
     def interrupt(self) -> bool:
         """Esc with no recording: stop the reply that is streaming or being spoken. True if there was one."""

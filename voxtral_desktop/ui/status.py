@@ -7,6 +7,7 @@ whole and emits it; nobody mirrors a view-model's private fields.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from voxtral_desktop.core.chunks import ReplyStatus
@@ -63,6 +64,9 @@ class ReplyResult:
     # From the reply's start (the button's release) to its first audible sample; None when nothing was
     # heard by the time the reply ended (RepliesViewModel.firstSound carries a later one).
     first_sound_ms: float | None = None
+    # Where the reply's time went: stage -> ms since the recording ended (core/timings.py); None for a reply
+    # that failed before the model started it.
+    timings: Mapping[str, float | None] | None = None
 
 
 def model_label(model_id: str) -> str:

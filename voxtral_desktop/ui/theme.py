@@ -61,6 +61,11 @@ QToolTip {{ background: {TEXT}; color: white; border: none; padding: 5px 8px; bo
 #userDuration {{ color: #9C4A22; font-size: 9.5pt; font-weight: 600; }}
 #meta {{ color: {FAINT}; font-size: 8.5pt; }}
 #metaInterrupted {{ color: {WARNING}; font-size: 8.5pt; }}
+QToolButton#timingsToggle {{ background: transparent; border: 1px solid transparent; border-radius: 5px;
+    color: {MUTED}; font-size: 8.5pt; padding: 0px 4px; }}
+QToolButton#timingsToggle:hover, QToolButton#timingsToggle:focus {{ border-color: {BORDER}; color: {TEXT}; }}
+#timingsDetails {{ background: {SURFACE}; border: 1px solid {BORDER}; border-radius: 8px; padding: 6px 10px;
+    color: {MUTED}; font-size: 8.5pt; }}
 #speaker {{ color: {MUTED}; font-size: 8.5pt; font-weight: 600; }}
 #userText {{ font-size: 11pt; color: {TEXT}; }}
 #userText[kind="placeholder"] {{ color: #9C4A22; font-style: italic; }}

@@ -149,6 +149,9 @@ def test_the_listener_delivers_turns_from_a_live_source_off_its_thread(u1):
     assert threads == {"voxtral-listener"}
     assert got[1].wall >= got[0].wall > 0
     assert listener.echo_cancelling
+    # The 20 ms blocks reach the worker once per 32 ms detector frame, not one wake-up each (CPU).
+    frames = listener.processed_s * RATE / 512
+    assert frames - 2 <= listener.handoffs <= frames + 2
 
 
 def test_a_dying_microphone_is_reported_to_the_caller():

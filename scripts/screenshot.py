@@ -5,7 +5,8 @@ from a WavFileCapture playing espeak-ng speech in real time, the release sends i
 
 Run: .venv/bin/python scripts/screenshot.py [--out docs/screenshot.png] [--states-dir DIR] [--scale 1]
 Offscreen by default; with --xvfb it runs under a private Xvfb instead (needs the xvfb package).
---states-dir also saves the settings dialog, recording, no-microphone, load-failure and hands-free (listening,
+--states-dir also saves a reply's timings breakdown (timings.png; timings-spoken.png with its first sound), the
+settings dialog, recording, no-microphone, load-failure and hands-free (listening,
 a reply interrupted by voice, the answer) states there.
 --size WxH sets the window size; --history fills the side list with a few earlier conversations first;
 --single-turn sends no earlier turns (the tiny model was trained on single exchanges and strays with memory).
@@ -150,6 +151,7 @@ async def conversation(
 
     if states_dir is not None:
         states_dir.mkdir(parents=True, exist_ok=True)
+        await save_timings(window, turn, states_dir / "timings.png")
         dialog = window.open_settings()
         await asyncio.sleep(0.3)
         dialog.grab().save(str(states_dir / "settings.png"))
@@ -191,6 +193,17 @@ async def conversation(
         await hands_free(states_dir, overrides, spoken)
         await speaking(states_dir, overrides, spoken)
         print(f"saved the state screenshots in {states_dir}")
+
+
+async def save_timings(window: Any, turn: int, path: Path) -> None:
+    """A reply's Details opened: where its time went, stage by stage (closed again afterwards)."""
+    reply = window.chat.reply(turn)
+    reply.details.set_expanded(True)
+    await asyncio.sleep(0.3)
+    window.chat.scroll_to_bottom()
+    await asyncio.sleep(0.2)
+    window.grab().save(str(path))
+    reply.details.set_expanded(False)
 
 
 async def faults(states_dir: Path, cfg: Any, capture_factory: Any) -> None:
@@ -262,6 +275,7 @@ async def speaking(states_dir: Path, overrides: dict[str, Any], spoken: dict[str
         await asyncio.sleep(0.8)
         window.grab().save(str(states_dir / "speaking.png"))
         await wait_for(lambda: not vms.speaker.is_speaking, 120, "the end of the reply")
+        await save_timings(window, 1, states_dir / "timings-spoken.png")
         dialog = window.open_settings()
         dialog.show_page(dialog.page_of("speech.voice"))
         await asyncio.sleep(0.3)

@@ -141,6 +141,7 @@ class RepliesViewModel(QObject):
         else:
             timings.mark(Stage.FIRST_SOUND, time.perf_counter() - (time.monotonic() - t))  # t: monotonic
             ms = timings.ms(Stage.FIRST_SOUND) or 0.0
+            log.info("reply %d: first sound %.0f ms after the recording ended", turn_id, ms)
         self._first_sound_ms[turn_id] = ms
         self.firstSound.emit(turn_id, ms)
         saved = self._unsounded.pop(turn_id, None)

@@ -68,7 +68,12 @@ def breakdown_html(rows: list[StageRow]) -> str:
         f"<td align='right' style='color:gray'>&nbsp;&nbsp;{'' if i == 0 else '+' + _ms(r.step)}</td></tr>"
         for i, r in enumerate(rows)
     )
-    return f"<table cellspacing='0' cellpadding='1'>{cells}</table>"
+    since = "since you sent it" if rows and rows[0].label == TYPED_ORIGIN else "since you stopped"
+    head = (
+        f"<tr style='color:gray'><td></td><td align='right'>&nbsp;&nbsp;{since}</td>"
+        "<td align='right'>&nbsp;&nbsp;step</td></tr>"
+    )
+    return f"<table cellspacing='0' cellpadding='1'>{head}{cells}</table>"
 
 
 class TimingsDetails:

@@ -292,40 +292,61 @@ async def speaking(states_dir: Path, overrides: dict[str, Any], spoken: dict[str
 
 
 async def hands_free(states_dir: Path, overrides: dict[str, Any], spoken: dict[str, Any]) -> None:
-    """Hands-free: listening, hearing the user, and a typed question's reply interrupted by voice."""
-    import numpy as np
-
+    """Hands-free on the PulseAudio echo rig (the speaker leaks into the microphone at -6 dB, 30 ms), replies
+    spoken by the natural voice: listening; the user's voice breaking into a spoken reply (it stops, marked
+    interrupted, and their words become the next turn); that turn answered."""
+    from voxtral_desktop.core.chunks import ReplyStatus
     from voxtral_desktop.core.config import load_config
-    from voxtral_desktop.testing.wav_capture import WavFileCapture
+    from voxtral_desktop.testing.pulse_rig import PulseUnavailable, in_this_process, start_pulse_rig
     from voxtral_desktop.ui.listening_vm import ListenState
     from voxtral_desktop.ui.view_models import ViewModels
 
-    cfg = load_config(overrides={**overrides, "listening": {"mode": "hands_free"}})
-    pause = np.zeros(16000 * 3 // 2, np.float32)
-    current = {"audio": np.concatenate([pause, pause])}
-
-    def capture_factory(device: str | None) -> WavFileCapture:
-        return WavFileCapture(current["audio"], 16000, name="espeak-ng")
-
-    vms = ViewModels(cfg, capture_factory=capture_factory)
-    window = make_window(vms)
-    vms.start()
-    await wait_for(lambda: vms.listening.status.state == ListenState.LISTENING, 120, "hands-free listening")
-    await asyncio.sleep(0.3)
-    window.grab().save(str(states_dir / "hands-free-listening.png"))
-    # The user talks over the reply to a typed question: it stops, marked interrupted; their turn goes next.
-    current["audio"] = np.concatenate([pause[:4800], spoken["b"], pause])
-    vms.listening.pause()
-    vms.replies.sendText("What is the weather like today?")
-    vms.listening.toggle()  # the microphone opens again: the user starts speaking 0.3 s later
-    await wait_for(lambda: vms.listening.status.state == ListenState.HEARING, 30, "the user's speech")
-    await wait_for(lambda: vms.listening.status.state != ListenState.HEARING, 30, "the turn to end")
-    await asyncio.sleep(0.2)
-    window.grab().save(str(states_dir / "hands-free-interrupted.png"))
-    await wait_for(lambda: not vms.replies.is_busy, 120, "the reply to the spoken turn")
-    await asyncio.sleep(0.3)
-    window.grab().save(str(states_dir / "hands-free-answered.png"))
-    await close(window)
+    try:
+        rig = start_pulse_rig(Path(tempfile.mkdtemp(prefix="voxtral-pulse-")), echo_db=-6, echo_latency_ms=30)
+    except PulseUnavailable as e:
+        print(f"no hands-free screenshots: {e}")
+        return
+    try:
+        with in_this_process(rig):
+            cfg = load_config(overrides={
+                **overrides, "listening": {"mode": "hands_free"},
+                "speech": {"enabled": True, "voice": "", "engine": "mock"},  # the installed joe voice
+            })
+            vms = ViewModels(cfg)  # the rig's microphone through PortAudio, as a user's would be
+            window = make_window(vms)
+            finished: dict[int, Any] = {}
+            vms.replies.replyFinished.connect(lambda turn, result: finished.setdefault(turn, result.status))
+            sounds: list[float] = []
+            vms.speaker.firstSound.connect(sounds.append)
+            vms.start()
+            await wait_for(lambda: vms.listening.status.state == ListenState.LISTENING and vms.speaker.neural,
+                           120, "hands-free listening with the natural voice")
+            await wait_for(lambda: vms.listening.listener.processed_s > 0.5, 30, "the microphone's first audio")
+            window.grab().save(str(states_dir / "hands-free-listening.png"))
+            # A long first reply (the trained tiny model stops after one sentence) so there is speech to break.
+            backend = vms.model.model.backend
+            original = backend.generate_kwargs
+            backend.generate_kwargs = lambda r: {**original(r), "min_new_tokens": 400, "max_new_tokens": 400}
+            try:
+                rig.say(spoken["a"], wait=False)
+                await wait_for(lambda: bool(sounds), 120, "the reply's voice")
+                await asyncio.sleep(1.5)
+                rig.say(spoken["b"], wait=False)  # the user talks over the voice
+                await wait_for(lambda: 1 in finished, 30, "the reply to stop")
+            finally:
+                backend.generate_kwargs = original
+            await wait_for(lambda: len(window.chat.user_turns()) == 2, 30, "the interruption to become a turn")
+            await asyncio.sleep(0.4)
+            window.grab().save(str(states_dir / "hands-free-interrupted.png"))
+            await wait_for(lambda: 2 in finished and not vms.speaker.is_speaking, 120, "the answer")
+            await asyncio.sleep(0.3)
+            window.grab().save(str(states_dir / "hands-free-answered.png"))
+            print(f"hands-free: reply 1 {finished[1]}, reply 2 {finished[2]}")
+            if finished[1] != ReplyStatus.INTERRUPTED:
+                print("WARNING: the first reply was not interrupted")
+            await close(window)
+    finally:
+        rig.close()
 
 
 def start_xvfb() -> subprocess.Popen[bytes]:

@@ -14,26 +14,13 @@ import pytest
 from voxtral_desktop.core.chunks import ReplyStatus
 from voxtral_desktop.core.conversation import ConversationSession
 from voxtral_desktop.core.history import HistoryError, HistoryStore
-from voxtral_desktop.testing.fakes import ScriptedBackend, scripted_model, tone, word_pieces
+from voxtral_desktop.testing.fakes import ScriptedBackend, exchange, scripted_session, tone
 
 REPLY = "Sure, the meeting is at three o'clock in the main hall."
 
 
-@pytest.fixture
-def store(tmp_path):
-    with HistoryStore(tmp_path / "h.sqlite3") as s:
-        yield s
-
-
-def session_with(
-    store: HistoryStore, conversation_id: str | None = None, **kw
-) -> tuple[ConversationSession, ScriptedBackend]:
-    model, backend = scripted_model(word_pieces(REPLY), **kw)
-    return ConversationSession(model, store, conversation_id), backend
-
-
-async def exchange(session: ConversationSession, audio=None, **kw) -> list[dict]:
-    return [c async for c in session.respond(tone() if audio is None else audio, **kw)]
+def session_with(store: HistoryStore, conversation_id: str | None = None, **kw) -> tuple[ConversationSession, ScriptedBackend]:
+    return scripted_session(store, conversation_id, reply=REPLY, **kw)
 
 
 def test_rename_delete_and_list(store):

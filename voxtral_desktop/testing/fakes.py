@@ -18,6 +18,8 @@ from voxtral_desktop.core.backends.base import (
     ProgressCallback,
 )
 from voxtral_desktop.core.config import load_config
+from voxtral_desktop.core.conversation import ConversationSession
+from voxtral_desktop.core.history import HistoryStore
 from voxtral_desktop.core.model import VoxtralModel
 
 
@@ -87,3 +89,16 @@ def scripted_model(
     model = VoxtralModel(config, backend=fake)
     model.initialize()
     return model, fake
+
+
+def scripted_session(
+    store: HistoryStore, conversation_id: str | None = None, *, reply: str, **kw: Any
+) -> tuple[ConversationSession, ScriptedBackend]:
+    """A ConversationSession saving into ``store`` whose model answers every turn with ``reply``."""
+    model, backend = scripted_model(word_pieces(reply), **kw)
+    return ConversationSession(model, store, conversation_id), backend
+
+
+async def exchange(session: ConversationSession, audio: np.ndarray | None = None, **kw: Any) -> list[dict[str, Any]]:
+    """Every chunk of one spoken exchange (a tone when no audio is given)."""
+    return [c async for c in session.respond(tone() if audio is None else audio, **kw)]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voxtral_desktop.core.listening import BargeIn, Turn
+from voxtral_desktop.core.listening import BargeIn, Turn, TurnDetector
 from voxtral_desktop.core.speech.catalogue import resolve_voice
 from voxtral_desktop.testing.hands_free import HandsFreeSession
 from voxtral_desktop.testing.pulse_rig import in_this_process, onset_in, start_pulse_rig
@@ -55,8 +55,20 @@ def user_onset(s: HandsFreeSession, skip: int, user: np.ndarray) -> float:
     return t0 + skip / 16000 + onset_in(clean[skip:], user)
 
 
-def end_of_turn(s: HandsFreeSession, runs: int) -> list[float]:
-    ends = []
+def offline_end_of_turn(user: np.ndarray) -> float:
+    """The turn detector alone on the clean utterance (no capture, no echo canceller): end of sound -> turn."""
+    stream = np.concatenate([np.zeros(16000, np.float32), user, np.zeros(24000, np.float32)])
+    detector = TurnDetector()
+    for i in range(0, len(stream), 512):
+        for event in detector.feed(stream[i : i + 512]):
+            if isinstance(event, Turn):
+                return event.at - (1 + last_sound(user))
+    return float("nan")
+
+
+def end_of_turn(s: HandsFreeSession, runs: int) -> tuple[list[float], list[float]]:
+    """End of speech -> turn emitted on the rig, and the same utterance's through the detector alone."""
+    ends, late = [], []
     for i in range(runs):
         user = synthesize(USER[i % len(USER)], voice="en+f3")
         s.clear()
@@ -66,8 +78,9 @@ def end_of_turn(s: HandsFreeSession, runs: int) -> list[float]:
         if got:
             end = user_onset(s, skip, user) - first_sound(user) + last_sound(user)
             ends.append(got[0].wall - end)
+            late.append(offline_end_of_turn(user))
         time.sleep(0.3)
-    return ends
+    return ends, late
 
 
 def own_voice(s: HandsFreeSession, replies: int) -> tuple[int, int, float]:
@@ -219,7 +232,7 @@ def main() -> None:
         with in_this_process(rig):
             s = HandsFreeSession(rig, voice)
             try:
-                ends = end_of_turn(s, args.runs)
+                ends, late = end_of_turn(s, args.runs)
                 idle_cpu = s.listener.cpu_s / s.listener.processed_s  # the user talking, no reply playing
                 cpu0, audio0 = s.listener.cpu_s, s.listener.processed_s
                 false_turns, false_barge, removed = own_voice(s, args.replies)
@@ -236,6 +249,9 @@ def main() -> None:
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; microphone opened at {rate} Hz")
     print(f"end of speech -> turn emitted: median {statistics.median(ends) * 1000:.0f} ms "
           f"(end_of_turn_ms 700; target <= 750; n={len(ends)} of {args.runs})")
+    print(f"  the detector alone on the same clean utterances: median {statistics.median(late) * 1000:.0f} ms "
+          f"(700 + frame rounding, counted from the end of the sound within Silero's last voiced frames); the "
+          f"rest is capture, delivery and echo cancellation")
     print(f"speech onset -> barge-in event: median {statistics.median(barges) * 1000:.0f} ms "
           f"(min_barge_in_ms 250; n={len(barges)} of {args.runs})")
     print(f"resample + AEC + VAD CPU: {cpu * 1000:.1f} ms per second of audio ({cpu * 100:.1f}% of one core; "

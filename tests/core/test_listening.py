@@ -58,6 +58,19 @@ def test_one_utterance_is_one_turn_sent_after_the_end_of_turn_silence(u1):
     assert not turn.barged_in
 
 
+@pytest.mark.parametrize(
+    "text", ["Please tell me a short joke.", "Turn on the kitchen lights.", "Set a timer for ten minutes."]
+)
+def test_the_turn_is_sent_end_of_turn_ms_after_the_sound_ends_and_keeps_all_of_it(text):
+    # In this voice Silero still calls the frame or two after the last sound voiced: the silence must be
+    # counted from the end of the sound, not of those frames (they made the turn 60-90 ms late).
+    u = synthesize(text, voice="en+f3")
+    (turn,) = turns(run(TurnDetector(end_of_turn_ms=700, pre_roll_ms=300), np.concatenate([z(1), u, z(1.5)])))
+    speech_end = 1 + last_sound(u)
+    assert 0.55 <= turn.at - speech_end <= 0.75
+    assert turn.start - 0.3 + turn.duration_s >= speech_end + 0.05  # the soft end of the last word is kept
+
+
 def test_the_turn_keeps_the_first_syllable_through_the_pre_roll(u1):
     stream = np.concatenate([z(1), u1, z(1.5)])
     (turn,) = turns(run(TurnDetector(pre_roll_ms=300), stream))

@@ -120,6 +120,7 @@ class TurnDetector:
         self._base = 0  # stream index of the first kept sample
         self._kept = 0
         self._segment: _Segment | None = None
+        self._recent = np.zeros(0, np.float32)  # the stream's last frame (a frame may straddle two feeds)
 
     @classmethod
     def from_config(cls, cfg: ListeningConfig, vad: VoiceActivityDetector | None = None, **kw) -> TurnDetector:
@@ -149,9 +150,13 @@ class TurnDetector:
         residue = assistant_speaking and (
             echo_removed_db >= RESIDUE_DB or _dbfs(samples) < RESIDUE_FLOOR_DBFS
         )
+        recent = np.concatenate([self._recent, samples])  # every frame completed now lies in here
+        recent_start = self._stream_end() - len(recent)
         for frame in self.vad.push(samples):
             p, speech = (0.0, False) if residue else (frame.probability, frame.speech)
-            self._on_frame(frame.start, p, speech, assistant_speaking, events)
+            at = frame.start - recent_start
+            self._on_frame(frame.start, p, speech, assistant_speaking, events, recent[at : at + FRAME_SAMPLES])
+        self._recent = recent[-FRAME_SAMPLES:]
         if self._segment is None:
             self._trim(self._stream_end() - self.pre_roll - FRAME_SAMPLES)
         return events
@@ -159,8 +164,11 @@ class TurnDetector:
     def _stream_end(self) -> int:
         return self._base + self._kept
 
-    def _on_frame(self, start: int, p: float, speech: bool, assistant: bool, events: list[Event]) -> None:
+    def _on_frame(
+        self, start: int, p: float, speech: bool, assistant: bool, events: list[Event], audio: np.ndarray
+    ) -> None:
         end = start + FRAME_SAMPLES
+        level = _windows_rms(audio)
         seg = self._segment
         if seg is None:
             if not speech:
@@ -170,12 +178,19 @@ class TurnDetector:
             if not self.hands_free and not (assistant and self.barge_in):
                 return  # push-to-talk: only an interruption is heard
             seg = self._segment = _Segment(start=start, last_voiced=end, voiced=FRAME_SAMPLES)
+            seg.peak = float(level.max(initial=0.0))
             events.append(SpeechStarted(at=_s(start)))
         elif p >= self.vad.on:
             # The on threshold, not the off one: the frame after a word's end still scores 0.3-0.47, and
             # counting it would add a frame or two to every end of turn.
-            seg.last_voiced = end
+            seg.peak = max(seg.peak, float(level.max(initial=0.0)))
             seg.voiced += FRAME_SAMPLES
+            # The silence is counted from where the sound ends: Silero still calls the frame or two after a
+            # word's last sound voiced (the turn came 15-60 ms late), so a voiced frame holding nothing within
+            # END_DB of the loudest so far is that lag, not speech, and moves the end nowhere.
+            loud = np.flatnonzero(level >= seg.peak * 10 ** (-END_DB / 20))
+            if len(loud):
+                seg.last_voiced = max(seg.last_voiced, start + (int(loud[-1]) + 1) * SUB)
         # min_barge_in_ms of speech since the onset, most of it voiced: Silero scores a word's first frame
         # low, so demanding every frame voiced would add a frame to every interruption.
         if (
@@ -219,9 +234,19 @@ class TurnDetector:
 @dataclass
 class _Segment:
     start: int
-    last_voiced: int
+    last_voiced: int  # where the sound of the last voiced frame ends
     voiced: int
     barged: bool = False
+    peak: float = 0.0  # RMS of the loudest 4 ms window of its voiced frames
+
+
+SUB = 64  # 4 ms: the resolution of the end of the sound within a frame
+END_DB = 35.0  # quieter than the segment's loudest by this much is past the end of the sound
+
+
+def _windows_rms(frame: np.ndarray) -> np.ndarray:
+    n = len(frame) // SUB
+    return np.sqrt(np.mean(np.square(frame[: n * SUB].reshape(n, SUB), dtype=np.float64), axis=1))
 
 
 def _dbfs(x: np.ndarray) -> float:

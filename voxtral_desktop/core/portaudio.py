@@ -18,6 +18,7 @@ import numpy as np
 from voxtral_desktop.core.audio import SAMPLE_RATE
 from voxtral_desktop.core.capture import BLOCK_MS, BlockCallback, CaptureError, CaptureSource, ErrorCallback
 from voxtral_desktop.core.errors import SpeechError
+from voxtral_desktop.core.source_watch import SourceWatch, routed_through_server
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +155,7 @@ class SoundDeviceCapture(CaptureSource):
         self._device: InputDevice | None = None
         self._rate = 0
         self._stream: Any = None
+        self._watch: SourceWatch | None = None
         self._stopping = threading.Event()
 
     def probe(self) -> None:
@@ -226,11 +228,26 @@ class SoundDeviceCapture(CaptureSource):
                 self._stream = stream
                 _open_streams += 1
                 log.info("recording from %r at %d Hz, %d channel(s)", device.name, rate, channels)
+                if on_error is not None and routed_through_server(device.name):
+                    self._watch = SourceWatch.start(lambda source: self._unplugged(source, on_error))
                 return
         raise CaptureError(f"Could not open the microphone '{device.name}': {last}") from last
 
+    def _unplugged(self, source: str, on_error: ErrorCallback) -> None:
+        # The sound server has already moved the stream to another source: what comes now is not the user.
+        if not self._stopping.is_set():
+            on_error(
+                CaptureError(
+                    f"The microphone was disconnected (sound server source '{source}'), so the recording "
+                    "was stopped. Plug it back in or choose another microphone in Settings, then talk again."
+                )
+            )
+
     def stop(self) -> None:
         global _open_streams
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.stop()
         stream, self._stream = self._stream, None
         if stream is None:
             return

@@ -17,6 +17,7 @@ from voxtral_desktop.core.audio import SAMPLE_RATE, AudioError, duration_s, norm
 from voxtral_desktop.core.backends.base import Mode, Turn
 from voxtral_desktop.core.chunks import ReplyStatus
 from voxtral_desktop.core.errors import HistoryError, HistoryWriteError
+from voxtral_desktop.core import history_thread
 from voxtral_desktop.core.history import HistoryStore
 from voxtral_desktop.core.model import VoxtralModel
 from voxtral_desktop.core.timings import ReplyTimings
@@ -99,8 +100,13 @@ class ConversationSession:
             stored = ()
         return fit_history(stored, cfg.max_turns, self.context_budget(), block)
 
+    async def _in_store(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``call`` on the store's own thread (in order with the writes queued before it): a busy or locked
+        database delays the history, never the caller's event loop."""
+        return await history_thread.run(self.store, call, *args, **kwargs)
+
     def _save(self, write: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
-        """One history write; the reply streams on whatever happens to it.
+        """One history write, on the store's thread; the reply streams on whatever happens to it.
 
         After the first failure of an exchange the rest are skipped: each would wait for the same lock or
         fail on the same full disk, and the reply must not stall behind them.
@@ -136,9 +142,10 @@ class ConversationSession:
             )
         except AudioError:
             audio16k = None  # the model will explain the problem in its error chunk; nothing to store
-        history = self.history() if mode == Mode.CONVERSATION else ()
+        history = await self._in_store(self.history) if mode == Mode.CONVERSATION else ()
         self.save_error = None
-        user_id = self._save(
+        user_id = await self._in_store(
+            self._save,
             self.store.add_user_turn,
             self.conversation_id,
             duration_s=duration_s(audio16k) if audio16k is not None else None,
@@ -172,12 +179,12 @@ class ConversationSession:
             async for chunk in self.model.process_text_streaming(text, chunk_id or "empty"):
                 yield chunk
             return
-        history = self.history()
+        history = await self._in_store(self.history)
         self.save_error = None
-        user_id = self._save(
-            self.store.add_user_turn, self.conversation_id, text=text.strip(), mode=Mode.CONVERSATION.value
+        user_id = await self._in_store(
+            self._save, self.store.add_user_turn, self.conversation_id, text=text.strip(), mode=Mode.CONVERSATION.value
         )
-        self._save(self.store.title_from, self.conversation_id, text)
+        history_thread.submit(self.store, self._save, self.store.title_from, self.conversation_id, text)
         timings = ReplyTimings()
         exchange = self._exchange(
             user_id,
@@ -204,21 +211,22 @@ class ConversationSession:
 
         The reply streams whatever happens to the history; a failed save is kept in ``save_error``.
         """
-        reply_id = self._save(self.store.start_reply, self.conversation_id, mode)
+        reply_id = await self._in_store(self._save, self.store.start_reply, self.conversation_id, mode)
         chunks = reply(chunk_id or f"{self.conversation_id}-{user_id}")
         texts: list[str] = []
         final: C.Chunk | None = None
         try:
             async for chunk in chunks:
                 if chunk["success"]:
-                    if reply_id is not None:
-                        self._save(self.store.append_chunk, reply_id, chunk)
+                    if reply_id is not None:  # queued, not awaited: the chunk is shown at once, saved in order
+                        history_thread.submit(self.store, self._save, self.store.append_chunk, reply_id, chunk)
                     texts.append(chunk["text"])
                 final = chunk
                 yield chunk
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
-            self._finish(user_id, reply_id, final, " ".join(t for t in texts if t), timings)
+            # After the queued chunks, on the same thread; runs even if this await is cancelled.
+            await self._in_store(self._finish, user_id, reply_id, final, " ".join(t for t in texts if t), timings)
 
     def _finish(
         self, user_id: int | None, reply_id: int | None, final: C.Chunk | None, text: str, timings: ReplyTimings

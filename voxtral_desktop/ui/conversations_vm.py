@@ -8,6 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from voxtral_desktop.core import history_thread
 from voxtral_desktop.core.conversation import ConversationSession
 from voxtral_desktop.core.errors import HistoryError
 from voxtral_desktop.core.history import ConversationSummary, HistoryStore
@@ -70,10 +71,15 @@ class ConversationsViewModel(QObject):
         """A turn was added or finished: the list's order, sizes or titles may have changed."""
         self.conversationsChanged.emit()
 
-    def store_transcript(self, session: ConversationSession, turn_id: int, transcript: str) -> None:
-        """Write what the user said into their stored turn; a conversation still untitled is named after it."""
-        session.store.set_turn_text(turn_id, transcript)
-        session.store.title_from(session.conversation_id, transcript)
+    async def store_transcript(self, session: ConversationSession, turn_id: int, transcript: str) -> None:
+        """Write what the user said into their stored turn; a conversation still untitled is named after it.
+        On the store's thread, after the turn's own saves: a locked database never stalls the window."""
+
+        def write() -> None:
+            session.store.set_turn_text(turn_id, transcript)
+            session.store.title_from(session.conversation_id, transcript)
+
+        await history_thread.run(session.store, write)
 
     @Slot()
     def newConversation(self) -> None:
@@ -108,4 +114,5 @@ class ConversationsViewModel(QObject):
 
     def close(self) -> None:
         if self._history is not None:
+            history_thread.drain(self._history, timeout=10)  # the writes still queued land first
             self._history.close()

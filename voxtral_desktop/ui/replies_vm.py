@@ -4,6 +4,7 @@ speaker, stop it when the user talks over it (barge-in), and fill in the transcr
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import itertools
 import logging
 import time
@@ -13,6 +14,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from qasync import asyncSlot
 
 from voxtral_desktop.core import chunks as C
+from voxtral_desktop.core import history_thread
 from voxtral_desktop.core.audio import waveform
 from voxtral_desktop.core.capture import Recording
 from voxtral_desktop.core.chunks import ReplyStatus, status_of
@@ -30,6 +32,11 @@ from voxtral_desktop.ui.talk_rules import NOT_READY
 from voxtral_desktop.ui.workers import Workers
 
 log = logging.getLogger(__name__)
+
+
+def _log_failed_write(done: concurrent.futures.Future[Any]) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        log.warning("history not updated: %s", done.exception())
 
 WAVEFORM_BARS = 40  # bars in the little picture of the user's voice message
 
@@ -150,9 +157,10 @@ class RepliesViewModel(QObject):
             self._workers.track(asyncio.ensure_future(self._save_timings(*saved, timings.to_dict())))
 
     async def _save_timings(self, store: HistoryStore, reply_id: int, timings: dict[str, float | None]) -> None:
-        """Off the event loop: a locked database waits up to its busy timeout, the window must not."""
+        """On the store's thread, after the reply's own saves: a locked database waits up to its busy
+        timeout, the window must not."""
         try:
-            await asyncio.get_running_loop().run_in_executor(None, store.set_timings, reply_id, timings)
+            await history_thread.run(store, store.set_timings, reply_id, timings)
         except HistoryError as e:
             log.warning("first sound of reply %d not saved: %s", reply_id, e)
 
@@ -326,7 +334,7 @@ class RepliesViewModel(QObject):
         self.userTranscript.emit(turn_id, transcript)  # shown even when the user's turn was not saved
         if stored_turn_id is not None:
             try:
-                self._conversations.store_transcript(session, stored_turn_id, transcript)
+                await self._conversations.store_transcript(session, stored_turn_id, transcript)
             except HistoryError as e:
                 log.warning("transcript of turn %d not saved: %s", turn_id, e)
                 self._say_trouble("history", "This conversation could not be saved", f"The transcript {e}.")
@@ -351,9 +359,15 @@ class RepliesViewModel(QObject):
         if sounding is None or not speaking:
             return
         session, stored_id, result = sounding
-        session.store.finish_reply(
-            stored_id, ReplyStatus.INTERRUPTED, total_ms=result.total_ms, timings=self._stages_of(result)
+        marked = history_thread.submit(  # on the store's thread: the window answers the voice at once
+            session.store,
+            session.store.finish_reply,
+            stored_id,
+            ReplyStatus.INTERRUPTED,
+            total_ms=result.total_ms,
+            timings=self._stages_of(result),
         )
+        marked.add_done_callback(_log_failed_write)
         self.replyFinished.emit(
             result.turn_id,
             ReplyResult(

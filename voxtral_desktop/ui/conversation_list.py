@@ -252,18 +252,23 @@ class ConversationList(QFrame):
         lay.addWidget(self.empty)
         lay.addStretch(0)
         self._summaries: dict[str, Any] = {}
+        conversations.conversationsListed.connect(self.show_list)
+        conversations.listFailed.connect(self._list_failed)
         # No refresh here: the owner calls refresh() once it listens to this panel's errors.
 
     # --- contents -------------------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Rebuild the rows from the history (newest first), keeping the scroll position and the highlight."""
-        try:
-            summaries = list(self.conversations.conversations())
-        except Exception as e:  # an unreadable history file must not take the window down
-            log.exception("could not list conversations")
-            self.error.emit("Could not read the conversation history", str(e))
-            summaries = []
+        """Ask for the list (read off the event loop); the rows are rebuilt when it comes (show_list)."""
+        self.conversations.list_later()
+
+    def _list_failed(self, why: str) -> None:
+        self.error.emit("Could not read the conversation history", why)
+        self.show_list([])
+
+    def show_list(self, summaries: list[Any]) -> None:
+        """Rebuild the rows (newest first), keeping the scroll position and the highlight."""
+        summaries = list(summaries)
         summaries.sort(key=lambda s: s.updated_at, reverse=True)
         now = time.time()
         scroll = self.list.verticalScrollBar().value()
@@ -289,7 +294,8 @@ class ConversationList(QFrame):
         if item is not None:
             self.list.setCurrentItem(item)
             self.list.scrollToItem(item)
-        else:
+        else:  # a new conversation, not listed yet: nothing is highlighted (the list itself comes later)
+            self.list.setCurrentRow(-1)
             self.list.clearSelection()
         self.list.blockSignals(False)
         self.list.viewport().update()

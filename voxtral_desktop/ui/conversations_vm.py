@@ -3,6 +3,7 @@ the session (memory + saving) that the next turn goes into."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -28,6 +29,8 @@ class ConversationsViewModel(QObject):
     conversationsChanged = Signal()
     conversationOpened = Signal(str, object)  # conversation id ("" for a new one), its stored turns (TurnRecord list)
     errorOccurred = Signal(str, str)  # title, detail: shown in the window's banner
+    conversationsListed = Signal(object)  # list[ConversationSummary]: the answer to list_later()
+    listFailed = Signal(str)  # why the list could not be read
 
     def __init__(
         self, model: ModelViewModel, history: HistoryStore | None = None, parent: QObject | None = None
@@ -66,6 +69,21 @@ class ConversationsViewModel(QObject):
 
     def conversations(self) -> list[ConversationSummary]:
         return self.history.list_conversations()
+
+    def list_later(self) -> None:
+        """Read the list on the history's thread (after the writes queued before); conversationsListed or
+        listFailed follows, on the event loop. A busy database delays the list, never the window."""
+        history = self.history  # opened here: a problem opening it goes to errorOccurred, from this thread
+        asyncio.ensure_future(self._list(history))
+
+    async def _list(self, history: HistoryStore) -> None:
+        try:
+            summaries = await history_thread.run(history, history.list_conversations)
+        except Exception as e:  # an unreadable history file must not take the window down
+            log.exception("could not list conversations")
+            self.listFailed.emit(str(e))
+            return
+        self.conversationsListed.emit(summaries)
 
     def notify_changed(self) -> None:
         """A turn was added or finished: the list's order, sizes or titles may have changed."""

@@ -23,17 +23,10 @@ import numpy as np
 
 from voxtral_desktop.core.listening import BargeIn, Turn, TurnDetector
 from voxtral_desktop.core.speech.catalogue import resolve_voice
-from voxtral_desktop.testing.hands_free import HandsFreeSession
+from voxtral_desktop.testing.hands_free import REPLIES, HandsFreeSession
 from voxtral_desktop.testing.pulse_rig import in_this_process, onset_in, start_pulse_rig
 from voxtral_desktop.testing.speech import synthesize
 
-REPLIES = (
-    "The weather is sunny today, with a light breeze from the west.",
-    "Here is one: the chicken crossed the road to get home.",
-    "I can help you with that, just tell me what you need.",
-    "Paris is the capital of France, and it is lovely in spring.",
-    "Sure, I have set a timer for ten minutes starting now.",
-)
 USER = ("What is the weather like today?", "Please tell me a short joke.", "Turn on the kitchen lights.")
 
 

@@ -12,20 +12,12 @@ import pytest
 
 from voxtral_desktop.core.listening import BargeIn, Turn
 from voxtral_desktop.core.portaudio import list_output_devices
-from voxtral_desktop.testing.hands_free import HandsFreeSession
+from voxtral_desktop.testing.hands_free import REPLIES, HandsFreeSession
 from voxtral_desktop.testing.missing import missing
 from voxtral_desktop.testing.pulse_rig import onset_in
 from voxtral_desktop.testing.speech import synthesize
 
 pytestmark = [pytest.mark.pulseaudio, pytest.mark.slow]
-
-REPLIES = (
-    "The weather is sunny today, with a light breeze from the west.",
-    "Here is one: the chicken crossed the road to get home.",
-    "I can help you with that, just tell me what you need.",
-    "Paris is the capital of France, and it is lovely in spring.",
-    "Sure, I have set a timer for ten minutes starting now.",
-)
 
 
 @pytest.fixture(scope="module")

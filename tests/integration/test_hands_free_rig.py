@@ -1,6 +1,6 @@
 """Hands-free through real (virtual) sound devices: a PulseAudio speaker that leaks into the microphone at
--6 dB / 30 ms, the assistant's real neural voice (SpeechPlayer) on it, the user's espeak-ng voice played into
-the microphone; the Listener alone (the window's version is tests/ui/test_hands_free_e2e.py)."""
+-6 dB / 30 ms, the assistant's real neural voice (SpeechPlayer) on it, the user's voice (espeak-ng, and a person's
+recordings) played into the microphone; the Listener alone (the window's version: tests/ui/test_hands_free_e2e.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 
 from voxtral_desktop.core.listening import BargeIn, Turn
 from voxtral_desktop.core.portaudio import list_output_devices
+from voxtral_desktop.testing import human_speech
 from voxtral_desktop.testing.hands_free import REPLIES, HandsFreeSession
 from voxtral_desktop.testing.missing import missing
 from voxtral_desktop.testing.pulse_rig import onset_in
@@ -47,6 +48,22 @@ def test_one_utterance_gives_one_turn_and_two_with_a_pause_give_two(fresh):
     time.sleep(1.0)
     assert len(fresh.of_type(Turn)) == 3
     assert all(t.duration_s > 1.0 for t in turns)
+
+
+def test_read_sentences_a_person_recorded_are_one_turn_each_their_inner_pauses_splitting_none(
+    fresh, human_sentences
+):
+    # Three sentences read by a person, two of them holding the reader's own ~0.45 s pause (a 300 ms end of
+    # turn splits them there: tests/core/test_recorded_speech.py), 1.6 s apart.
+    parts = [human_sentences[s.key] for s in human_speech.SENTENCES]
+    gap = np.zeros(int(1.6 * 16000), np.float32)
+    fresh.rig.say(np.concatenate([parts[0], gap, parts[1], gap, parts[2]]))
+    fresh.wait_for(Turn, 3, 6)
+    time.sleep(1.0)  # a late fourth turn would be a split
+    turns = fresh.of_type(Turn)
+    assert len(turns) == 3, [(round(t.start, 2), round(t.end, 2)) for t in turns]
+    for turn, part in zip(turns, parts):
+        assert turn.duration_s >= len(part) / 16000 - 0.6  # each holds its sentence, less the clips' quiet ends
 
 
 def test_the_assistants_own_voice_never_starts_a_turn_or_a_barge_in(fresh):

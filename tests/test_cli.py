@@ -17,6 +17,8 @@ from voxtral_desktop.core import secrets
 from voxtral_desktop.core.chunks import ReplyStatus
 from voxtral_desktop.core.history import HistoryStore
 from voxtral_desktop.testing.fakes import tone
+from voxtral_desktop.testing.missing import missing
+from voxtral_desktop.testing.small_disk import Unavailable, fill, full_disk, tmpfs
 from voxtral_desktop.testing.openai_server import OpenAICompatibleServer, Script, server_pieces
 
 REPLY = "The weather is sunny today, with a light breeze from the west. Anything else?"
@@ -95,6 +97,81 @@ def test_cli_history_list_and_export(isolated_home):
     assert json.loads(js.stdout)["title"] == "Trip planning"
     missing = run_cli("history", "export", "nope", home=isolated_home)
     assert missing.returncode == 2 and "nope" in missing.stderr
+
+
+# --- a full disk: the reply streams, and the user is told once that it was not saved ------------------------
+
+
+@pytest.fixture(params=[False, True], ids=["full", "full-no-new-files"])
+def full_disk_at(request, tmp_path):
+    """A full disk (tmpfs) to point VOXTRAL_DESKTOP_HOME at; one still makes empty files, one makes none."""
+    try:
+        with full_disk(tmp_path / "disk", no_new_files=request.param) as disk:
+            yield disk
+    except Unavailable as e:
+        missing(f"a full disk cannot be staged: {e}")
+
+
+def respond_on(server, home: Path, wav: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    server.models = ("voxtral-mini-latest",)
+    env = {k: v for k, v in os.environ.items() if k not in secrets.ENV_VARS}
+    env.update(VOXTRAL_DESKTOP_HOME=str(home), VOXTRAL_API_KEY=SECRET)
+    cmd = [sys.executable, "-m", "voxtral_desktop", "respond", str(wav), "--backend", "openai",
+           "--base-url", server.url + "/v1", "--model", "voxtral-mini-latest", *extra]  # fmt: skip
+    return subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=60, env=env)
+
+
+def not_saved_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "not saved" in line]
+
+
+def test_respond_on_a_full_disk_with_no_history_streams_and_says_once_it_was_not_saved(
+    server, tmp_path, full_disk_at
+):
+    wav = tmp_path / "q.wav"
+    sf.write(wav, tone(1.5, 220.0), 16000, subtype="PCM_16")
+    done = respond_on(server, full_disk_at / "home", wav, "--conversation", "c1")
+    assert done.returncode == 0, done.stderr
+    chunks = [json.loads(line) for line in done.stdout.splitlines()]  # stdout: only the chunk lines
+    check_contract(chunks)
+    assert shown_text(chunks).split() == REPLY.split()
+    assert "Traceback" not in done.stderr
+    told = not_saved_lines(done.stderr)
+    assert len(told) == 1 and "full" in told[0], done.stderr
+    assert done.stderr.splitlines() == told  # and nothing else: no log lines saying it again
+
+
+def test_history_on_a_full_disk_with_no_history_says_why_in_one_line(full_disk_at):
+    listed = run_cli("history", "list", home=full_disk_at / "home")
+    assert listed.returncode == 1 and listed.stdout == ""
+    assert "Traceback" not in listed.stderr
+    assert len(listed.stderr.splitlines()) == 1 and "cannot open the history file" in listed.stderr
+
+
+@pytest.mark.parametrize("conversation", ["old", "new"])
+def test_respond_on_a_disk_that_filled_after_the_history_says_once_it_was_not_saved(
+    server, tmp_path, conversation
+):
+    """The history exists (one conversation) but the disk is full now: continuing it, or starting one."""
+    wav = tmp_path / "q.wav"
+    sf.write(wav, tone(1.5, 220.0), 16000, subtype="PCM_16")
+    try:
+        with tmpfs(tmp_path / "disk", 1 << 20) as disk:
+            home = disk / "home"
+            with HistoryStore(home / "data" / "history.sqlite3") as store:
+                store.create_conversation("Trip planning", conversation_id="old")
+            before = (home / "data" / "history.sqlite3").read_bytes()
+            fill(disk)
+            done = respond_on(server, home, wav, "--conversation", conversation)
+            assert (home / "data" / "history.sqlite3").read_bytes() == before  # what was saved is untouched
+    except Unavailable as e:
+        missing(f"a full disk cannot be staged: {e}")
+    assert done.returncode == 0, done.stderr
+    assert shown_text([json.loads(line) for line in done.stdout.splitlines()]).split() == REPLY.split()
+    assert "Traceback" not in done.stderr
+    told = not_saved_lines(done.stderr)
+    assert len(told) == 1 and "full" in told[0], done.stderr
+    assert done.stderr.splitlines() == told  # and nothing else: no log lines saying it again
 
 
 # --- the voice: `say`, `respond --speak-to`, `respond --speak` -----------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import logging.handlers
 import os
@@ -31,6 +32,38 @@ def log_file() -> Path:
     return paths.user_log_dir() / "voxtral-desktop.log"
 
 
+def _say_no_log_file(path: Path, e: OSError) -> None:
+    print(
+        f"voxtral-desktop: warning: cannot write the log file {path} ({e.strerror or e}); "
+        "warnings and errors go to stderr only",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+class LogFile(logging.handlers.RotatingFileHandler):
+    """The rotating log file. When it cannot be written (a full disk, a read-only folder) it says so once on
+    stderr and stops, instead of logging's default: a traceback on stderr for every line logged."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+        self.failed = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        error = sys.exc_info()[1]
+        if not isinstance(error, OSError):  # a bad format string is a bug: logging's own report shows it
+            super().handleError(record)
+            return
+        self.failed = True
+        with contextlib.suppress(OSError):  # closing flushes what is buffered, into the same full disk
+            self.close()
+        _say_no_log_file(Path(self.baseFilename), error)
+
+
 def setup_logging(*, verbose: bool = False, to_file: bool = False) -> None:
     """Logs go to stderr (stdout belongs to `respond`'s JSON lines) and, for the GUI, to a rotating file."""
     root = logging.getLogger()
@@ -41,10 +74,14 @@ def setup_logging(*, verbose: bool = False, to_file: bool = False) -> None:
     root.addHandler(stderr)
     if to_file:
         path = log_file()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
-        root.addHandler(handler)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handler = LogFile(path)
+        except OSError as e:  # the app runs without its log file rather than not at all
+            _say_no_log_file(path, e)
+        else:
+            handler.setFormatter(logging.Formatter(LOG_FORMAT))
+            root.addHandler(handler)
     # Third-party chatter at INFO buries our own lines.
     for noisy in ("httpx", "urllib3", "filelock", "huggingface_hub"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

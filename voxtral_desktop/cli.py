@@ -126,6 +126,12 @@ def _read_audio(path: Path) -> tuple[Any, int]:
     return data, int(rate)
 
 
+def _say_not_saved(error: Exception) -> Exception:
+    why = str(error).removeprefix("could not be saved: ")
+    print(f"voxtral-desktop: warning: this exchange is not saved in the history: {why}", file=sys.stderr)
+    return error
+
+
 async def _respond(
     model: Any,
     audio: Any,
@@ -137,11 +143,18 @@ async def _respond(
     read_at: float | None = None,
 ) -> int:
     final_ok = False
+    session = None
+    unsaved: Exception | None = None  # why this exchange is not in the history, once said
     if conversation:
         from voxtral_desktop.core.conversation import ConversationSession
+        from voxtral_desktop.core.errors import HistoryError
         from voxtral_desktop.core.history import HistoryStore
 
-        store = HistoryStore()
+        try:
+            store = HistoryStore()
+        except HistoryError as e:  # e.g. a full disk: the reply still comes, remembered by nobody
+            unsaved = _say_not_saved(e)
+            store = HistoryStore(":memory:")
         session = ConversationSession(model, store, conversation)
         chunks = session.respond(audio, sample_rate=rate, mode=mode, chunk_id=chunk_id, recording_ended=read_at)
     else:
@@ -158,14 +171,25 @@ async def _respond(
             final_ok = bool(chunk["success"]) if chunk["is_final"] else final_ok
             if voice is not None and chunk["success"] and chunk["text"]:
                 voice.say(chunk["text"])  # spoken while the model goes on generating
+            if unsaved is None and session is not None and session.save_error is not None:
+                unsaved = _say_not_saved(session.save_error)  # said as it happens; the reply goes on
         if voice is not None:
             voice.finish()
+        error = session.last.save_error if session is not None and session.last is not None else None
+        if unsaved is None and error is not None:
+            _say_not_saved(error)
     finally:
         if store is not None:
             store.close()
         if voice is not None:
             voice.close()
     return EXIT_OK if final_ok else EXIT_ERROR_CHUNK
+
+
+def _quiet_history_logs() -> None:
+    """`respond` says a history problem in one line of its own; the core's warnings would say it again."""
+    for name in ("voxtral_desktop.core.history", "voxtral_desktop.core.conversation"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def respond(args: argparse.Namespace) -> int:
@@ -214,7 +238,12 @@ def respond(args: argparse.Namespace) -> int:
 def history(args: argparse.Namespace) -> int:
     from voxtral_desktop.core.history import HistoryError, HistoryStore
 
-    with HistoryStore() as store:
+    try:
+        store = HistoryStore()
+    except HistoryError as e:  # e.g. no history yet and a full disk to make it on
+        print(f"voxtral-desktop: error: {e}", file=sys.stderr)
+        return EXIT_ERROR_CHUNK
+    with store:
         if args.history_command == "list":
             for c in store.list_conversations():
                 when = time.strftime("%Y-%m-%d %H:%M", time.localtime(c.updated_at))
@@ -241,6 +270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     setup_logging(verbose=args.verbose, to_file=args.command is None)
     if args.command == "respond":
+        if not args.verbose:
+            _quiet_history_logs()
         return respond(args)
     if args.command == "history":
         return history(args)

@@ -10,6 +10,8 @@ import yaml
 from voxtral_desktop import ConfigError, load_config
 from voxtral_desktop.core import config as config_mod
 from voxtral_desktop.core import paths
+from voxtral_desktop.testing.missing import missing
+from voxtral_desktop.testing.small_disk import Unavailable, fill, tmpfs
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config.yaml"
 
@@ -246,6 +248,32 @@ def test_save_changes_that_cannot_be_written_are_rolled_back(tmp_path):
     with pytest.raises(ConfigError, match="could not save settings to"):
         config_mod.save_changes({"streaming": {"temperature": 0.1}}, live=live, path=blocker / "config.yaml")
     assert live.streaming.temperature == 0.7
+
+
+@pytest.mark.parametrize("first_run", [True, False], ids=["first-run", "settings-saved-before"])
+def test_saving_settings_on_a_full_disk_changes_nothing_and_says_why_in_words(
+    tmp_path, monkeypatch, first_run
+):
+    try:
+        with tmpfs(tmp_path / "disk", 1 << 20) as disk:
+            monkeypatch.setenv(paths.HOME_ENV, str(disk / "home"))
+            if not first_run:
+                write_user("streaming:\n  temperature: 0.3\n")
+            before = sorted(p.name for p in disk.rglob("*") if p.is_file())
+            live = load_config()
+            fill(disk)
+            with pytest.raises(ConfigError) as raised:
+                config_mod.save_changes({"streaming": {"temperature": 0.1}}, live=live)
+            (disk / "filler.bin").unlink()
+            after = sorted(p.name for p in disk.rglob("*") if p.is_file())
+            saved = paths.user_config_file().read_text() if not first_run else None
+    except Unavailable as e:
+        missing(f"a full disk cannot be staged: {e}")
+    said = str(raised.value)
+    assert said == f"could not save settings to {paths.user_config_file()}: No space left on device"
+    assert live.streaming.temperature == (0.7 if first_run else 0.3)  # the running app keeps what it had
+    assert saved in (None, "streaming:\n  temperature: 0.3\n")  # the file is as it was
+    assert after == before  # no temporary file left behind
 
 
 @pytest.mark.parametrize("text", ["streaming: [unclosed\n", "streaming:\n  top_p: 9\n"], ids=["not-yaml", "bad-value"])

@@ -4,11 +4,14 @@ and a clean quit."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QObject, Qt
@@ -17,7 +20,11 @@ from qasync import asyncSlot
 from ui_helpers import Captures, scripted_model, speech_like
 
 from voxtral_desktop import app as app_module
+from voxtral_desktop.core import paths
 from voxtral_desktop.core.chunks import ReplyStatus
+from voxtral_desktop.testing.missing import missing
+from voxtral_desktop.testing.small_disk import Unavailable, full_disk
+from voxtral_desktop.ui.theme import apply_theme
 
 
 def _env(**changes: str | None) -> dict[str, str]:
@@ -76,17 +83,26 @@ class _Failing(QObject):
         raise RuntimeError("boom from an async slot")
 
 
-@pytest.fixture
-def file_logging():
+@contextlib.contextmanager
+def app_logging() -> Iterator[Path]:
+    """The app's logging (stderr and the log file) for the block; the stderr it binds is the one current."""
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
     app_module.setup_logging(to_file=True)
-    yield app_module.log_file()
-    for handler in root.handlers:
-        if handler not in saved[0]:
-            handler.close()
-    root.handlers[:] = saved[0]
-    root.setLevel(saved[1])
+    try:
+        yield app_module.log_file()
+    finally:
+        for handler in root.handlers:
+            if handler not in saved[0]:
+                handler.close()
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+
+
+@pytest.fixture
+def file_logging():
+    with app_logging() as path:
+        yield path
 
 
 @pytest.mark.qt_no_exception_capture
@@ -147,3 +163,65 @@ def test_ctrl_q_stops_everything_and_closes(qtbot, make_app):
     assert not any(source.is_running for source in captures.made)  # audio stream closed
     left = [t.name for t in threading.enumerate() if t.name.startswith(("voxtral-", "QThread"))]
     assert left == []
+
+
+# --- a first start on a full disk: the window opens, the reply streams, and each loss is said once --------
+
+
+@pytest.fixture(params=[False, True], ids=["full", "full-no-new-files"])
+def full_home(request, tmp_path, monkeypatch):
+    """VOXTRAL_DESKTOP_HOME on a disk with no byte left and nothing in it yet: a first start."""
+    try:
+        with full_disk(tmp_path / "disk", no_new_files=request.param) as disk:
+            monkeypatch.setenv(paths.HOME_ENV, str(disk / "home"))
+            yield disk / "home"
+    except Unavailable as e:
+        missing(f"a full disk cannot be staged: {e}")
+
+
+def told_about_the_log(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "cannot write the log file" in line]
+
+
+def test_on_a_full_disk_the_log_file_stops_with_one_line_not_a_traceback_per_line(capfd, full_home):
+    with app_logging() as log_path:
+        for n in range(3):
+            logging.getLogger("voxtral_desktop.test").warning("warning number %d", n)
+    err = capfd.readouterr().err
+    assert "Logging error" not in err and "Traceback" not in err
+    told = told_about_the_log(err)
+    assert len(told) == 1 and str(log_path) in told[0] and "No space left on device" in told[0], err
+    assert all(f"warning number {n}" in err for n in range(3))  # the warnings themselves still reach stderr
+
+
+def test_a_first_start_on_a_full_disk_streams_the_reply_under_the_not_saved_banner(
+    qtbot, capfd, full_home, make_app
+):
+    with app_logging():
+        first_start_on_a_full_disk(qtbot, make_app)
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "Logging error" not in err, err
+    assert len(told_about_the_log(err)) == 1, err
+
+
+def first_start_on_a_full_disk(qtbot, make_app) -> None:
+    apply_theme(QApplication.instance())  # as the app starts: its cache is on the full disk too
+    pieces = ["Hello ", "there, ", "how can ", "I help ", "you today?"]
+    app = make_app(scripted_model(pieces, delay_s=0.05))
+    seen: list[tuple[str, str]] = []  # each chunk, and the banner showing as it arrived
+
+    def on_chunk(turn: int, text: str) -> None:
+        banner = app.window.banner("error")
+        seen.append((text, banner.title.text() if banner is not None and banner.isVisible() else ""))
+
+    app.vms.replies.replyChunk.connect(on_chunk)
+    app.vms.replies.sendText("hello?")
+    qtbot.waitUntil(
+        lambda: app.chat.has_reply(1) and app.chat.reply(1).status != ReplyStatus.STREAMING, timeout=10000
+    )
+    assert app.chat.reply(1).status == ReplyStatus.COMPLETE
+    assert " ".join(text for text, _ in seen).split() == "".join(pieces).split()
+    assert seen and all("not being saved" in banner for _, banner in seen), seen
+    assert "full" in app.window.banner("error").text.text()
+    app.window.close()  # shut down (and log it) while the log file is still the app's
+    qtbot.waitUntil(lambda: app.vms.closed, timeout=20000)

@@ -3,12 +3,19 @@ than a second window on the same history database and microphone. Two real proce
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
+
+from voxtral_desktop.testing.missing import missing
+from voxtral_desktop.testing.small_disk import Unavailable, full_disk
+from voxtral_desktop.ui.single_instance import SingleInstance
 
 LISTENING = "listening for other launches"
 FORWARD = "bringing it forward"
@@ -104,3 +111,52 @@ def test_another_settings_folder_is_another_app(tmp_path):
         assert other.returncode == 0 and "window-shown" in other.stdout, other.stderr[-2000:]
     finally:
         _stop(first)
+
+
+# --- a full temporary folder (the socket's home) ------------------------------------------------------------
+
+
+# Instances made in this process stay referenced: freed by Python's GC (possibly on another thread) after
+# serving a connection, PySide crashes the whole test run (the app keeps its one instance until it exits).
+_KEPT: list[SingleInstance] = []
+
+
+@pytest.fixture
+def full_tmp(tmp_path, monkeypatch):
+    """Qt's temporary folder (where the socket goes) on a disk with no room for one more file."""
+    try:
+        with full_disk(tmp_path / "disk", no_new_files=True) as disk:
+            monkeypatch.setenv("TMPDIR", str(disk))
+            yield disk
+    except Unavailable as e:
+        missing(f"a full disk cannot be staged: {e}")
+
+
+def test_with_the_temporary_folder_full_a_second_launch_still_finds_the_first(
+    qtbot, full_tmp, tmp_path, monkeypatch
+):
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    name = f"voxtral-desktop-test-{os.getpid()}"
+    first = SingleInstance(name)
+    assert first.claim() is True
+    try:
+        second = SingleInstance(name)
+        _KEPT.extend([first, second])
+        with qtbot.waitSignal(first.activated, timeout=5000):
+            assert second.claim() is False  # it would open a second window on the same history otherwise
+    finally:
+        first.close()
+
+
+def test_with_nowhere_to_listen_the_app_still_runs_and_says_why_once(full_tmp, monkeypatch, caplog):
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    first = SingleInstance(f"voxtral-desktop-test-{os.getpid()}")
+    _KEPT.append(first)
+    with caplog.at_level(logging.WARNING, logger="voxtral_desktop.ui.single_instance"):
+        assert first.claim() is True  # one window is better than none
+    first.close()
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(said) == 1, said
+    assert "second window" in said[0] and "No space left on device" in said[0] and str(full_tmp) in said[0]

@@ -303,7 +303,8 @@ def save_changes(
         if live is not None and before is not None:
             live.update(before.to_dict())
         if isinstance(e, OSError):
-            raise ConfigError(f"could not save settings to {target}: {e}") from e
+            # strerror: "No space left on device", not "[Errno 28] ...: '<the folder again>'"
+            raise ConfigError(f"could not save settings to {target}: {e.strerror or e}") from e
         raise
     return stored
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 import sqlite3
 import threading
 import time
@@ -113,6 +114,7 @@ class HistoryStore:
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_path()
         self.read_only = False
+        self._read_only_why = ""  # when read_only: why nothing can be written, said with each refused write
         self._write_lock = threading.Lock()  # the GUI thread and a worker may both write (history_tx)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -158,11 +160,22 @@ class HistoryStore:
                     continue
                 log.warning("history %s opened read-only (%s): new turns will not be saved", self.path, cause)
                 self.read_only = True
+                self._read_only_why = self._why_read_only()
                 return db
         raise HistoryError(
             f"cannot open the history file {self.path}: {cause}. Check that its folder exists and is "
             f"writable, and that the disk is not full."
         ) from cause
+
+    def _why_read_only(self) -> str:
+        """Why writes will fail, in the user's terms: on a full disk SQLite often says only "disk I/O error"
+        (no room for the -wal and -shm files beside the database)."""
+        try:
+            if shutil.disk_usage(self.path.parent).free == 0:
+                return f"the disk holding {self.path} is full; free some space"
+        except OSError:
+            pass
+        return f"{self.path} is read-only (it was opened read-only)"
 
     def close(self) -> None:
         self._db.close()
@@ -175,7 +188,7 @@ class HistoryStore:
 
     def _tx(self) -> Transaction:
         if self.read_only:
-            raise HistoryWriteError(f"could not be saved: {self.path} is read-only (it was opened read-only)")
+            raise HistoryWriteError(f"could not be saved: {self._read_only_why}")
         return Transaction(self._db, self.path, self._write_lock)
 
     # --- conversations ---------------------------------------------------------------------------------

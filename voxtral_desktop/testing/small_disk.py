@@ -19,13 +19,15 @@ def can_mount() -> bool:
 
 
 @contextlib.contextmanager
-def tmpfs(path: Path, size_bytes: int) -> Iterator[Path]:
-    """A RAM disk of ``size_bytes`` at ``path``: writes past its size fail with ENOSPC, as on a full disk."""
+def tmpfs(path: Path, size_bytes: int, *, inodes: int | None = None) -> Iterator[Path]:
+    """A RAM disk of ``size_bytes`` at ``path``: writes past its size fail with ENOSPC, as on a full disk.
+    ``inodes`` caps how many files and folders it holds (tmpfs makes empty ones even when full)."""
     if not can_mount():
         raise Unavailable("mounting a tmpfs needs root")
     path.mkdir(parents=True, exist_ok=True)
+    options = f"size={size_bytes},mode=0755" + (f",nr_inodes={inodes}" if inodes is not None else "")
     subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size_bytes},mode=0755", "tmpfs", str(path)],
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
         check=True,
         capture_output=True,
     )
@@ -45,6 +47,19 @@ def fill(folder: Path) -> Path:
                     f.write(b"\0" * block)
                     f.flush()
     return filler
+
+
+@contextlib.contextmanager
+def full_disk(path: Path, *, no_new_files: bool = False) -> Iterator[Path]:
+    """A small disk at ``path`` with no byte left. tmpfs still makes empty files and folders when full;
+    ``no_new_files`` takes that away too (as on a full ext4 disk, where a new folder needs a block)."""
+    with tmpfs(path, 1 << 20, inodes=64 if no_new_files else None) as disk:
+        fill(disk)
+        if no_new_files:
+            with contextlib.suppress(OSError):
+                for n in range(64):
+                    (disk / f"filler-{n}").touch()
+        yield disk
 
 
 @contextlib.contextmanager

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Sequence
 
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QApplication, QButtonGroup, QFrame, QHBoxLayout, QPushButton, QWidget
+
+log = logging.getLogger(__name__)
 
 ACCENT = "#F0561D"
 ACCENT_DARK = "#D8460F"
@@ -111,6 +115,12 @@ QPushButton#send:disabled {{ background: {SURFACE}; border-color: {BORDER}; colo
 #banner[kind="info"] {{ background: {INFO_SOFT}; border: 1px solid {INFO_BORDER}; }}
 #bannerTitle {{ font-weight: 600; }}
 #bannerText {{ color: {TEXT}; }}
+QToolButton#bannerDetailsToggle {{ background: transparent; border: 1px solid transparent; border-radius: 5px;
+    color: {MUTED}; font-size: 8.5pt; padding: 0px 4px; }}
+QToolButton#bannerDetailsToggle:hover, QToolButton#bannerDetailsToggle:focus {{ border-color: {BORDER};
+    color: {TEXT}; }}
+#bannerDetails {{ background: {SURFACE}; border: 1px solid {BORDER}; border-radius: 8px; padding: 2px 6px;
+    color: {MUTED}; font-family: monospace; font-size: 8.5pt; }}
 
 QPushButton {{ background: {SURFACE}; border: 1px solid {BORDER}; border-radius: 8px; padding: 6px 14px; }}
 QPushButton:hover {{ background: #FAFAFB; border-color: #D3D3DA; }}
@@ -160,7 +170,8 @@ def _chevron_file() -> str:
     from voxtral_desktop.core import paths
 
     target = paths.user_cache_dir() / "ui" / "chevron-v1.png"
-    if not target.exists():
+    # An empty or broken file (a full disk cut an older version's save short) is drawn again.
+    if QImage(str(target)).isNull():
         target.parent.mkdir(parents=True, exist_ok=True)
         image = QImage(24, 24, QImage.Format.Format_ARGB32)
         image.fill(Qt.GlobalColor.transparent)
@@ -173,7 +184,14 @@ def _chevron_file() -> str:
         )
         p.drawPolyline([QPointF(6, 9), QPointF(12, 15), QPointF(18, 9)])
         p.end()
-        image.save(str(target))
+        # Saved beside it, read back, then renamed: a full disk leaves no half-written arrow for the next
+        # start to use (Qt's save() can report success for a file the disk had no room for).
+        partial = target.with_name(f".{target.name}.partial")
+        if image.save(str(partial), "PNG") and not QImage(str(partial)).isNull():
+            os.replace(partial, target)
+        else:
+            partial.unlink(missing_ok=True)
+            raise OSError(f"could not write {target}")
     return target.as_posix()
 
 
@@ -204,7 +222,8 @@ def apply_theme(app: QApplication) -> None:
     app.setPalette(palette)
     try:
         extra = combo_style()
-    except OSError:  # a read-only cache folder costs the arrow, not the app
+    except OSError as e:  # a read-only or full cache folder costs the arrow, not the app
+        log.warning("combo boxes drawn without their arrow: %s", e)
         extra = ""
     app.setStyleSheet(STYLE_SHEET + extra)
 

@@ -23,7 +23,7 @@ from voxtral_desktop import app as app_module
 from voxtral_desktop.core import paths
 from voxtral_desktop.core.chunks import ReplyStatus
 from voxtral_desktop.testing.missing import missing
-from voxtral_desktop.testing.small_disk import Unavailable, full_disk
+from voxtral_desktop.testing.small_disk import Unavailable, fill, full_disk, tmpfs
 from voxtral_desktop.ui.theme import apply_theme
 
 
@@ -225,3 +225,42 @@ def first_start_on_a_full_disk(qtbot, make_app) -> None:
     assert "full" in app.window.banner("error").text.text()
     app.window.close()  # shut down (and log it) while the log file is still the app's
     qtbot.waitUntil(lambda: app.vms.closed, timeout=20000)
+
+
+def test_a_start_on_a_disk_that_filled_after_the_history_streams_under_the_not_saved_banner(
+    qtbot, tmp_path, monkeypatch, make_app
+):
+    """The history exists (one saved conversation), but there is no room left for anything new."""
+    from voxtral_desktop.core.history import HistoryStore, default_path
+
+    try:
+        with tmpfs(tmp_path / "disk", 1 << 20) as disk:
+            monkeypatch.setenv(paths.HOME_ENV, str(disk / "home"))
+            with HistoryStore() as store:
+                store.create_conversation("Trip planning", conversation_id="old")
+            before = default_path().read_bytes()
+            fill(disk)
+            pieces = [w + " " for w in "one two three four five six seven eight nine".split()]
+            app = make_app(scripted_model(pieces, delay_s=0.05))
+            shown: list[str] = []
+            app.vms.replies.trouble.connect(lambda key, title, text: shown.append(key))
+            seen: list[str] = []  # the banner's title as each chunk arrived
+            app.vms.replies.replyChunk.connect(
+                lambda turn, text: seen.append(b.title.text() if (b := app.window.banner("history")) else "")
+            )
+            for turn, text in enumerate(("hello?", "still there?"), start=1):
+                app.vms.replies.sendText(text)
+                qtbot.waitUntil(
+                    lambda t=turn: app.chat.has_reply(t) and app.chat.reply(t).status != ReplyStatus.STREAMING,
+                    timeout=10000,
+                )
+                assert app.chat.reply(turn).status == ReplyStatus.COMPLETE
+                assert app.chat.reply(turn).text.split() == "".join(pieces).split()
+            assert seen and all(title == "This conversation could not be saved" for title in seen), seen
+            assert "is full" in app.window.banner("history").text.text()
+            assert shown == ["history"]  # said once, not with every reply
+            app.window.close()
+            qtbot.waitUntil(lambda: app.vms.closed, timeout=20000)
+            assert default_path().read_bytes() == before  # what was saved before is untouched
+    except Unavailable as e:
+        missing(f"a full disk cannot be staged: {e}")

@@ -216,15 +216,17 @@ def first_start_on_a_full_disk(qtbot, make_app) -> None:
 
     app.vms.replies.replyChunk.connect(on_chunk)
     app.vms.replies.sendText("hello?")
-    qtbot.waitUntil(
-        lambda: app.chat.has_reply(1) and app.chat.reply(1).status != ReplyStatus.STREAMING, timeout=10000
-    )
+    qtbot.waitUntil(lambda: reply_ended(app, 1), timeout=10000)
     assert app.chat.reply(1).status == ReplyStatus.COMPLETE
     assert " ".join(text for text, _ in seen).split() == "".join(pieces).split()
     assert seen and all("not being saved" in banner for _, banner in seen), seen
     assert "full" in app.window.banner("error").text.text()
     app.window.close()  # shut down (and log it) while the log file is still the app's
     qtbot.waitUntil(lambda: app.vms.closed, timeout=20000)
+
+
+def reply_ended(app, turn: int) -> bool:
+    return app.chat.has_reply(turn) and app.chat.reply(turn).status != ReplyStatus.STREAMING
 
 
 def test_a_start_on_a_disk_that_filled_after_the_history_streams_under_the_not_saved_banner(
@@ -250,10 +252,7 @@ def test_a_start_on_a_disk_that_filled_after_the_history_streams_under_the_not_s
             )
             for turn, text in enumerate(("hello?", "still there?"), start=1):
                 app.vms.replies.sendText(text)
-                qtbot.waitUntil(
-                    lambda t=turn: app.chat.has_reply(t) and app.chat.reply(t).status != ReplyStatus.STREAMING,
-                    timeout=10000,
-                )
+                qtbot.waitUntil(lambda t=turn: reply_ended(app, t), timeout=10000)
                 assert app.chat.reply(turn).status == ReplyStatus.COMPLETE
                 assert app.chat.reply(turn).text.split() == "".join(pieces).split()
             assert seen and all(title == "This conversation could not be saved" for title in seen), seen

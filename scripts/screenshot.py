@@ -143,7 +143,7 @@ async def conversation(
         reply = window.chat.reply(turn)
         print(f"turn {turn}: {reply.status}, {len(reply.chunks)} chunks: {reply.text!r}")
     if history:
-        vms.conversations.renameConversation(vms.conversations.current_conversation_id, CURRENT_TITLE)
+        await vms.conversations.renameConversation(vms.conversations.current_conversation_id, CURRENT_TITLE)
     await asyncio.sleep(0.4)  # let the last layout and the scroll settle
     out.parent.mkdir(parents=True, exist_ok=True)
     window.grab().save(str(out))

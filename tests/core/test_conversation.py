@@ -126,7 +126,7 @@ async def test_empty_typed_turn_is_an_error_chunk_without_a_model_call(store):
     session, backend = session_with(store)
     (chunk,) = [c async for c in session.respond_text("   ")]
     assert chunk["success"] is False and chunk["is_final"] and backend.requests == []
-    assert store.turns(session.conversation_id) == []
+    assert not store.exists(session.conversation_id)  # nothing stored, not even an empty conversation
 
 
 async def test_new_conversation_starts_fresh(store):

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from ui_helpers import Captures, hold, scripted_model, tiny_config, wait_reply_done
+from ui_helpers import Captures, StallProbe, hold, scripted_model, tiny_config, wait_reply_done
 
 from voxtral_desktop.core import chunks as C
 from voxtral_desktop.core.chunks import ReplyStatus
@@ -151,30 +151,6 @@ def test_show_what_i_said_puts_the_transcript_in_the_user_turn(
 # --- trouble shown while replies go on: history not saved, model busy ---------------------------------------
 
 
-class _StallProbe:
-    """A 10 ms QTimer: the longest gap between its ticks is the longest the window could not respond."""
-
-    def __init__(self) -> None:
-        from PySide6.QtCore import QTimer
-
-        self.worst = 0.0
-        self._last = time.perf_counter()
-        self._timer = QTimer()
-        self._timer.setInterval(10)
-        self._timer.timeout.connect(self._tick)
-        self._timer.start()
-
-    def _tick(self) -> None:
-        now = time.perf_counter()
-        self.worst = max(self.worst, now - self._last)
-        self._last = now
-
-    def stop(self) -> float:
-        self._timer.stop()
-        self._tick()
-        return self.worst
-
-
 def test_a_locked_history_shows_once_while_the_reply_streams_and_clears_once_saved(qtbot, make_app):
     from ui_helpers import say, type_message
 
@@ -188,7 +164,7 @@ def test_a_locked_history_shows_once_while_the_reply_streams_and_clears_once_sav
     shown: list[str] = []
     app.vms.replies.trouble.connect(lambda key, title, text: shown.append(key))
     with locked_by_another_process(default_path()):
-        probe = _StallProbe()
+        probe = StallProbe()
         type_message(qtbot, app, "second")
         # Said while the reply is still coming, not after it.
         qtbot.waitUntil(lambda: app.window.banner("history") is not None, timeout=10000)
@@ -298,7 +274,8 @@ def test_a_first_sound_after_the_last_words_is_shown_and_saved(qtbot, make_app):
     history, cid = app.vms.conversations.history, app.vms.conversations.current_conversation_id
     qtbot.waitUntil(lambda: (history.turns(cid)[-1].timings or {}).get("first_sound") is not None, timeout=5000)
     assert history.turns(cid)[-1].timings["first_sound"] == sounds[0][1]
+    footer = reply.meta.text()  # the bubble goes with the conversation it is in
     app.window.new_conversation()
     app.vms.conversations.openConversation(cid)
     qtbot.waitUntil(lambda: len(app.chat.replies()) == 1, timeout=5000)
-    assert app.chat.replies()[0].meta.text() == reply.meta.text()
+    assert app.chat.replies()[0].meta.text() == footer

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -187,3 +188,58 @@ def bubble_texts(chat: ChatView) -> list[str]:
         out.append(turn.text_label.text() if hasattr(turn, "text_label") else turn.label.text())
     return out
 
+
+class StallProbe:
+    """A 10 ms QTimer: the longest gap between its ticks is the longest the window could not respond."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import QTimer
+
+        self.worst = 0.0
+        self._last = time.perf_counter()
+        self._timer = QTimer()
+        self._timer.setInterval(10)
+        self._timer.timeout.connect(self._tick)
+        self._timer.start()
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.worst = max(self.worst, now - self._last)
+        self._last = now
+
+    def stop(self) -> float:
+        self._timer.stop()
+        self._tick()
+        return self.worst
+
+
+# How long a history call waits for another program's lock in the tests that hold one and then let go (the
+# app waits 0.25 s, history.BUSY_TIMEOUT_S): a call made on the event loop stalls the window that long.
+LOCK_WAIT_S = 3.0
+LOCK_HELD_MS = 400  # how long those tests hold the lock while they watch the window
+LOCKED_STALL_LIMIT_S = 0.1  # a call on the loop stalls it for its whole wait (0.25 s in the app, 3 s here)
+
+
+def history_waits_for_locks(monkeypatch) -> None:
+    """History calls wait up to LOCK_WAIT_S for a lock (call before make_app): a test can hold the lock,
+    watch the window, and let go before the call gives up, so the call then lands."""
+    from voxtral_desktop.core import history
+
+    monkeypatch.setattr(history, "BUSY_TIMEOUT_S", LOCK_WAIT_S)
+
+
+def locked_stall(qtbot, act, while_locked) -> tuple[float, bool]:
+    """Hold the history's write lock from another process, ``act()``, watch the window for LOCK_HELD_MS, let
+    go. Returns the longest the event loop went without running in that time (printed), and what
+    ``while_locked()`` said just before letting go (True: the action had not landed: it waited)."""
+    from voxtral_desktop.core.history import default_path
+    from voxtral_desktop.testing.small_disk import locked_by_another_process
+
+    with locked_by_another_process(default_path()):
+        probe = StallProbe()
+        act()
+        qtbot.wait(LOCK_HELD_MS)
+        stall = probe.stop()
+        waited = bool(while_locked())
+    print(f"\nlongest event-loop stall with the history locked: {stall * 1000:.0f} ms")
+    return stall, waited

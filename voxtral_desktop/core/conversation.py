@@ -18,7 +18,8 @@ from voxtral_desktop.core.backends.base import Mode, Turn
 from voxtral_desktop.core.chunks import ReplyStatus
 from voxtral_desktop.core.errors import HistoryError, HistoryWriteError
 from voxtral_desktop.core import history_thread
-from voxtral_desktop.core.history import HistoryStore
+from voxtral_desktop.core.history import HistoryStore, new_conversation_id
+from voxtral_desktop.core.history_tx import write_error
 from voxtral_desktop.core.model import VoxtralModel
 from voxtral_desktop.core.timings import ReplyTimings
 from voxtral_desktop.core.turn_window import reuse_block, window_start
@@ -74,11 +75,10 @@ class ConversationSession:
     def __init__(self, model: VoxtralModel, store: HistoryStore, conversation_id: str | None = None) -> None:
         self.model = model
         self.store = store
-        if not conversation_id:  # None or '' (the window's "no conversation yet"): a new one, with a real id
-            conversation_id = store.create_conversation()
-        elif not store.exists(conversation_id):
-            store.create_conversation(conversation_id=conversation_id)
-        self.conversation_id = conversation_id
+        # None or '' (the window's "no conversation yet"): a new one, with a real id. Nothing is read or
+        # written here (the caller may be an event loop): the first exchange stores it, on the store's thread.
+        self.conversation_id = conversation_id or new_conversation_id()
+        self._stored = False
         self.last: ExchangeResult | None = None
         # The exchange in flight could not (all) be saved: the UI can say so while the reply streams on.
         self.save_error: HistoryWriteError | None = None
@@ -99,6 +99,18 @@ class ConversationSession:
             log.warning("conversation %s: earlier turns unavailable: %s", self.conversation_id, e)
             stored = ()
         return fit_history(stored, cfg.max_turns, self.context_budget(), block)
+
+    def _begin(self) -> None:
+        """Create the conversation unless it is stored already (on the store's thread, before a turn)."""
+        if self._stored:
+            return
+        try:
+            known = self.store.exists(self.conversation_id)
+        except sqlite3.Error as e:  # unreadable now (locked, damaged): this exchange cannot be saved either
+            raise write_error(self.store.path, e) from e
+        if not known:
+            self.store.create_conversation(conversation_id=self.conversation_id)
+        self._stored = True
 
     async def _in_store(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``call`` on the store's own thread (in order with the writes queued before it): a busy or locked
@@ -142,8 +154,9 @@ class ConversationSession:
             )
         except AudioError:
             audio16k = None  # the model will explain the problem in its error chunk; nothing to store
-        history = await self._in_store(self.history) if mode == Mode.CONVERSATION else ()
         self.save_error = None
+        await self._in_store(self._save, self._begin)
+        history = await self._in_store(self.history) if mode == Mode.CONVERSATION else ()
         user_id = await self._in_store(
             self._save,
             self.store.add_user_turn,
@@ -179,8 +192,9 @@ class ConversationSession:
             async for chunk in self.model.process_text_streaming(text, chunk_id or "empty"):
                 yield chunk
             return
-        history = await self._in_store(self.history)
         self.save_error = None
+        await self._in_store(self._save, self._begin)
+        history = await self._in_store(self.history)
         user_id = await self._in_store(
             self._save, self.store.add_user_turn, self.conversation_id, text=text.strip(), mode=Mode.CONVERSATION.value
         )

@@ -108,6 +108,11 @@ def default_path() -> Path:
     return paths.user_data_dir() / DB_FILENAME
 
 
+def new_conversation_id() -> str:
+    """An id for a conversation not stored yet (a session makes one before its first turn is saved)."""
+    return uuid.uuid4().hex[:12]
+
+
 class HistoryStore:
     """One SQLite file; each write is its own transaction, so a crash loses at most the write in flight."""
 
@@ -195,7 +200,7 @@ class HistoryStore:
 
     def create_conversation(self, title: str = "", conversation_id: str | None = None) -> str:
         now = time.time()
-        cid = conversation_id or uuid.uuid4().hex[:12]
+        cid = conversation_id or new_conversation_id()
         title = title.strip() or time.strftime("Conversation %Y-%m-%d %H:%M", time.localtime(now))
         with self._tx() as db:
             db.execute(

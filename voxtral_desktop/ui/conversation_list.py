@@ -2,11 +2,13 @@
 
 Click one to open it, double-click (or F2) to rename it in place, and use the "⋯" button or the context menu
 to rename, export (Markdown or JSON) or delete it. Everything goes through the conversations view-model; the
-panel refreshes on its ``conversationsChanged`` and highlights its ``current_conversation_id``.
+panel refreshes on its ``conversationsChanged`` and highlights its ``current_conversation_id``. Renaming,
+deleting and exporting run off the event loop: each returns the task, and a failure is shown when it comes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -328,13 +330,15 @@ class ConversationList(QFrame):
             self.list.setCurrentItem(item)
             self.list.editItem(item)
 
-    def rename(self, conversation_id: str, title: str) -> bool:
+    def rename(self, conversation_id: str, title: str) -> asyncio.Future[bool] | None:
+        """None for a blank title (nothing is asked); else the task, True once renamed."""
         title = title.strip()
-        if not title:
-            return False
+        return asyncio.ensure_future(self._rename(conversation_id, title)) if title else None
+
+    async def _rename(self, conversation_id: str, title: str) -> bool:
         try:
-            self.conversations.renameConversation(conversation_id, title)
-        except (LookupError, ValueError, OSError) as e:
+            await self.conversations.renameConversation(conversation_id, title)
+        except (LookupError, ValueError, OSError) as e:  # HistoryError is a LookupError
             self.error.emit("Could not rename the conversation", str(e))
             self.refresh()
             return False
@@ -354,11 +358,15 @@ class ConversationList(QFrame):
         box.exec()
         return box.clickedButton() is delete
 
-    def delete(self, conversation_id: str) -> bool:
+    def delete(self, conversation_id: str) -> asyncio.Future[bool] | None:
+        """None when the user says no; else the task, True once deleted."""
         if not self.confirm_delete(self.summary(conversation_id)):
-            return False
+            return None
+        return asyncio.ensure_future(self._delete(conversation_id))
+
+    async def _delete(self, conversation_id: str) -> bool:
         try:
-            self.conversations.deleteConversation(conversation_id)
+            await self.conversations.deleteConversation(conversation_id)
         except (LookupError, ValueError, OSError) as e:
             self.error.emit("Could not delete the conversation", str(e))
             return False
@@ -374,13 +382,15 @@ class ConversationList(QFrame):
             path += f".{fmt}"
         return path
 
-    def export(self, conversation_id: str, fmt: str) -> str:
-        """Export to a file the user picks; returns its path, or "" when cancelled or failed (error shown)."""
+    def export(self, conversation_id: str, fmt: str) -> asyncio.Future[str] | None:
+        """Export to a file the user picks: None when cancelled; else the task, giving the path written, or ""
+        when it failed (the error is shown)."""
         path = self.choose_export_path(self.summary(conversation_id), fmt)
-        if not path:
-            return ""
+        return asyncio.ensure_future(self._export(conversation_id, fmt, path)) if path else None
+
+    async def _export(self, conversation_id: str, fmt: str, path: str) -> str:
         try:
-            self.conversations.exportConversation(conversation_id, fmt, path)
+            await self.conversations.exportConversation(conversation_id, fmt, path)
         except (OSError, ValueError, LookupError) as e:
             self.error.emit(f"Could not export to {EXPORT_NAMES.get(fmt, fmt)}", str(e))
             return ""

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, Signal, Slot
 
@@ -17,13 +20,16 @@ from voxtral_desktop.core.model import VoxtralModel
 from voxtral_desktop.ui.model_vm import ModelViewModel
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class ConversationsViewModel(QObject):
     """The current conversation and the list of stored ones.
 
     Starting or opening a conversation emits ``conversationOpened``; the replies view-model listens to it and
-    stops the reply in flight, so a late answer never lands in the wrong conversation.
+    stops the reply in flight, so a late answer never lands in the wrong conversation. Every read and write of
+    the history runs on its own thread (core/history_thread.py): a busy or locked database never stalls the
+    window, and each action's result comes back on the event loop.
     """
 
     conversationsChanged = Signal()
@@ -39,6 +45,7 @@ class ConversationsViewModel(QObject):
         self._model = model
         self._history = history
         self._session: ConversationSession | None = None  # made on the first turn: no empty conversations
+        self._opening = 0  # counts opens and new ones: an open read late is not shown over a later choice
         model.modelReplaced.connect(self._use_model)
 
     @property
@@ -54,7 +61,7 @@ class ConversationsViewModel(QObject):
         return self._history
 
     def session(self) -> ConversationSession:
-        """The conversation the next turn goes into, created with that turn."""
+        """The conversation the next turn goes into, stored with that turn (on the history's thread)."""
         if self._session is None:
             self._session = ConversationSession(self._model.model, self.history)
         return self._session
@@ -85,6 +92,17 @@ class ConversationsViewModel(QObject):
             return
         self.conversationsListed.emit(summaries)
 
+    async def _in_history(self, call: Callable[..., T], *args: Any) -> T:
+        """``call(*args)`` on the history's thread, after the writes queued before it.
+
+        Writes raise HistoryWriteError (full, read-only, locked); a read that fails is said as a HistoryError.
+        """
+        history = self.history
+        try:
+            return await history_thread.run(history, call, *args)
+        except sqlite3.Error as e:  # reads are plain sqlite calls (writes are typed in history_tx already)
+            raise HistoryError(f"could not read the history {history.path}: {e}") from e
+
     def notify_changed(self) -> None:
         """A turn was added or finished: the list's order, sizes or titles may have changed."""
         self.conversationsChanged.emit()
@@ -102,33 +120,51 @@ class ConversationsViewModel(QObject):
     @Slot()
     def newConversation(self) -> None:
         """Start fresh: no memory of earlier turns; the conversation is created with its first turn."""
+        self._opening += 1
         self._session = None
         self.conversationOpened.emit("", [])
         self.conversationsChanged.emit()
 
-    @Slot(str)
-    def openConversation(self, conversation_id: str) -> None:
-        """Continue a stored conversation: its turns are shown and remembered (as text, or kept audio)."""
-        turns = self.history.turns(conversation_id)
-        self._session = ConversationSession(self._model.model, self.history, conversation_id)
-        self.conversationOpened.emit(conversation_id, turns)
+    def openConversation(self, conversation_id: str) -> asyncio.Future[bool]:
+        """Continue a stored conversation: its turns are read, then shown and remembered (as text, or kept
+        audio) with conversationOpened; a failure goes to errorOccurred. The task's result: it was opened.
+        Opening another one, or a new one, before the turns come wins: this one is then not shown."""
+        self._opening += 1
+        return asyncio.ensure_future(self._open(conversation_id, self._opening))
 
-    @Slot(str, str)
-    def renameConversation(self, conversation_id: str, title: str) -> None:
-        self.history.rename(conversation_id, title)
+    async def _open(self, conversation_id: str, ticket: int) -> bool:
+        history = self.history
+        try:
+            turns = await self._in_history(history.turns, conversation_id)
+        except HistoryError as e:
+            log.warning("conversation %s not opened: %s", conversation_id, e)
+            if ticket == self._opening:
+                self.errorOccurred.emit("Could not open the conversation", str(e))
+            return False
+        if ticket != self._opening:
+            return False
+        self._session = ConversationSession(self._model.model, history, conversation_id)
+        self.conversationOpened.emit(conversation_id, turns)
+        return True
+
+    async def renameConversation(self, conversation_id: str, title: str) -> None:
+        """Raises ValueError (a blank title) or HistoryError (no such conversation; not saved, and why)."""
+        await self._in_history(self.history.rename, conversation_id, title)
         self.conversationsChanged.emit()
 
-    @Slot(str)
-    def deleteConversation(self, conversation_id: str) -> None:
-        self.history.delete(conversation_id)
+    async def deleteConversation(self, conversation_id: str) -> None:
+        """Raises HistoryError (no such conversation; not deleted, and why). Deleting the open one starts
+        a new one."""
+        await self._in_history(self.history.delete, conversation_id)
         if conversation_id == self.current_conversation_id:
             self.newConversation()
         else:
             self.conversationsChanged.emit()
 
-    def exportConversation(self, conversation_id: str, fmt: str, path: str | Path) -> Path:
-        """Write the conversation as Markdown ("md") or JSON ("json"); raises ValueError/OSError with a message."""
-        return self.history.export_to(conversation_id, fmt, path)
+    async def exportConversation(self, conversation_id: str, fmt: str, path: str | Path) -> Path:
+        """Write the conversation as Markdown ("md") or JSON ("json"), read and written on the history's
+        thread; raises ValueError (format), HistoryError (no such conversation, unreadable) or OSError."""
+        return await self._in_history(self.history.export_to, conversation_id, fmt, path)
 
     def close(self) -> None:
         if self._history is not None:

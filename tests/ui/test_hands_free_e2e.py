@@ -13,6 +13,7 @@ from ui_helpers import SharedBackend, tiny_config, wait_reply_done
 from voxtral_desktop.core.chunks import ReplyStatus
 from voxtral_desktop.core.model import LoadPhase, VoxtralModel
 from voxtral_desktop.core.portaudio import SoundDeviceCapture, list_input_devices, list_output_devices
+from voxtral_desktop.testing import human_speech
 from voxtral_desktop.testing.missing import missing
 from voxtral_desktop.testing.pulse_rig import onset_in
 from voxtral_desktop.ui.listening_vm import ListenState
@@ -73,6 +74,23 @@ def test_an_utterance_with_no_key_pressed_is_answered_and_a_pause_splits_two(
     assert last.status == ReplyStatus.COMPLETE and len(last.text.split()) >= 5
     wait_quiet(qtbot, app, 3)
     assert len(app.chat.user_turns()) == 3 and len(user_turns_stored(app)) == 3
+
+
+def test_read_sentences_a_person_recorded_are_one_turn_and_one_reply_each(qtbot, echo_rig, hands_free_app,
+                                                                          human_sentences):
+    # Recorded human speech: two of the sentences hold the reader's own ~0.45 s pause, which must split neither.
+    app = hands_free_app
+    parts = [human_sentences[s.key] for s in human_speech.SENTENCES]
+    for n, part in enumerate(parts, 1):
+        echo_rig.say(part)
+        reply = wait_reply_done(qtbot, app, n, timeout_ms=60000)
+        # What the tiny model says to speech it never learned is noise; that it answers each sentence is not.
+        assert reply.status == ReplyStatus.COMPLETE and reply.text.strip(), f"reply {n} was {reply.status}"
+        wait_quiet(qtbot, app, n)
+        qtbot.wait(800)
+    assert len(app.chat.user_turns()) == 3 and len(user_turns_stored(app)) == 3
+    for turn, part in zip(user_turns_stored(app), parts):
+        assert turn.duration_s >= len(part) / 16000 - 0.6  # the whole sentence, less the clips' quiet ends
 
 
 def test_the_assistants_own_voice_starts_no_turn_over_five_spoken_replies(

@@ -5,8 +5,9 @@
 #   packaging/build.sh --clean    first remove build/pyinstaller, dist/voxtral-desktop and PyInstaller's cache
 #   packaging/build.sh --no-trim  keep everything the hooks collect (to compare sizes; see the spec)
 #
-# Installs pyinstaller and pyinstaller-hooks-contrib into the venv when missing. VOXTRAL_VENV picks another
-# venv (one with the CUDA torch wheel for a GPU build); PYI_LOG_LEVEL=INFO shows PyInstaller's full log.
+# First brings the venv to the tested set (scripts/setup.sh: requirements/lock.txt, PyInstaller included;
+# a few seconds when it is already there), so a bundle is never built from untested versions. VOXTRAL_VENV
+# picks another venv (TORCH_VARIANT=cuda for a GPU build); PYI_LOG_LEVEL=INFO shows PyInstaller's full log.
 # Prints the build time and the bundle's size.
 set -euo pipefail
 
@@ -23,19 +24,12 @@ for arg in "$@"; do
     case "$arg" in
         --clean) clean=1 ;;
         --no-trim) export VOXTRAL_BUNDLE_TRIM=0 ;;
-        -h|--help) sed -n '2,10p' "$ROOT/packaging/build.sh" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,11p' "$ROOT/packaging/build.sh" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "build.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
     esac
 done
 
-if [[ ! -x "$PY" ]]; then
-    echo "build.sh: no Python at $PY; run scripts/setup.sh first (or set VOXTRAL_VENV)" >&2
-    exit 1
-fi
-if ! "$PY" -c "import PyInstaller, _pyinstaller_hooks_contrib" >/dev/null 2>&1; then
-    echo "build.sh: installing pyinstaller and pyinstaller-hooks-contrib into $VENV"
-    "$PY" -m pip install --quiet "pyinstaller>=6.11" "pyinstaller-hooks-contrib>=2025.1"
-fi
+VENV="$VENV" "$ROOT/scripts/setup.sh"
 
 args=(--noconfirm --distpath "$DIST" --workpath "$WORK" --log-level "${PYI_LOG_LEVEL:-WARN}")
 if (( clean )); then

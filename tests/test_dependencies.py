@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from importlib import metadata
@@ -55,3 +56,70 @@ def test_every_floor_is_the_version_the_floor_test_installed():
 def test_this_environment_meets_the_floor(name):
     installed = metadata.version(name)
     assert release(installed) >= release(declared()[name]), f"{name} {installed} is older than the floor"
+
+
+# -- the lock: the tested set every install gets ------------------------------------------------------------
+
+LOCK = ROOT / "requirements" / "lock.txt"
+_PIN = re.compile(r"^([A-Za-z0-9_.-]+)==(\S+) \\$")
+
+
+def locked() -> dict[str, tuple[str, int]]:
+    """Package -> (version, number of hashes) from requirements/lock.txt."""
+    pins: dict[str, tuple[str, int]] = {}
+    current = None
+    for line in LOCK.read_text().splitlines():
+        if m := _PIN.match(line):
+            current = canonical(m.group(1))
+            pins[current] = (m.group(2), 0)
+        elif line.strip().startswith("--hash=sha256:") and current:
+            version, hashes = pins[current]
+            pins[current] = (version, hashes + 1)
+        elif line and not line.startswith((" ", "#")):
+            pytest.fail(f"requirements/lock.txt: not an exact pin with hashes: {line!r}")
+    return pins
+
+
+def torch_tested() -> str:
+    lines = [l for l in (ROOT / "requirements" / "torch.txt").read_text().splitlines() if l.startswith("torch==")]
+    assert len(lines) == 1
+    return lines[0].removeprefix("torch==")
+
+
+def all_requirements() -> list[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return [*project["dependencies"], *(s for extra in project["optional-dependencies"].values() for s in extra)]
+
+
+def test_the_lock_pins_every_dependency_with_hashes_within_pyproject_ranges():
+    from packaging.requirements import Requirement
+
+    pins = locked()
+    assert all(hashes > 0 for _, hashes in pins.values()), [n for n, (_, h) in pins.items() if not h]
+    for spec in all_requirements():
+        req = Requirement(spec)
+        name = canonical(req.name)
+        if name == "torch":  # its CPU and CUDA wheels differ: pinned by version in requirements/torch.txt
+            assert "torch" not in pins and req.specifier.contains(torch_tested())
+            continue
+        assert name in pins, f"{spec} is not in requirements/lock.txt: run scripts/update-lock.sh --no-upgrade"
+        assert req.specifier.contains(pins[name][0], prereleases=True), f"{spec}: locked {pins[name][0]}"
+    # The lock carries no CUDA-only packages (torch is resolved against its CPU wheel).
+    assert not [n for n in pins if n.startswith("nvidia-") or n == "triton"]
+
+
+@pytest.mark.skipif(
+    os.environ.get("VOXTRAL_DEPS") == "floor", reason="scripts/test-floor.sh runs on the floors, not the lock"
+)
+def test_this_environment_is_the_locked_set():
+    """scripts/setup.sh (and so CI, start.sh and packaging/build.sh) installs exactly the lock."""
+    different = {}
+    for name, (version, _) in locked().items():
+        try:
+            installed = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            installed = None
+        if installed != version:
+            different[name] = (installed, version)
+    assert not different, f"installed vs locked: {different}; run scripts/setup.sh"
+    assert metadata.version("torch").split("+")[0] == torch_tested()

@@ -4,6 +4,11 @@ The bundle answers an espeak-ng question with the trained tiny Voxtral (local ba
 inside the bundle), transcribes it, streams a reply from an OpenAI-compatible server (remote back-end: the
 openai SDK inside the bundle), and opens its window offscreen.
 
+It also guards what the hooks cannot see: every data file of a bundled package is in the bundle unless the
+spec drops it on purpose, and every bundled package imports inside the bundle wherever it imports in this venv
+(a dependency that reads a file at import, as kernels does since transformers 5.25, fails here even when no
+other test reaches it).
+
 The build (packaging/build.sh, a few minutes) is skipped when the bundle is newer than every file it is
 made from: the package, packaging/, resources/, pyproject.toml and the venv's site-packages folder (which
 changes when a package is installed or removed).
@@ -16,6 +21,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import sysconfig
 import time
 from collections.abc import Iterator
@@ -76,6 +82,8 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 [str(BUILD_SCRIPT)],
                 check=False,
                 cwd=ROOT,
+                # from the venv these tests run in (scripts/update-lock.sh runs them in a candidate's venv)
+                env={**os.environ, "VOXTRAL_VENV": sys.prefix},
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 timeout=BUILD_TIMEOUT_S,
@@ -167,6 +175,69 @@ def test_bundle_holds_the_app_its_config_and_resources(bundle: Path) -> None:
     assert not {m for m in modules if m.startswith("voxtral_desktop.testing")}, "test helpers were bundled"
     # transformers reads these sources at run time to build its lazy import table.
     assert (internal / "transformers" / "models" / "voxtral" / "modeling_voxtral.py").is_file()
+
+
+def _bundled_packages(bundle: Path) -> list[str]:
+    from PyInstaller.archive.readers import CArchiveReader  # installed with the lock's bundle extra
+
+    modules = CArchiveReader(str(bundle)).open_embedded_archive("PYZ.pyz").toc
+    tops = {m.split(".")[0] for m in modules} - {"voxtral_desktop", "launcher", "__main__"}
+    return sorted(t for t in tops if not t.startswith("_") and t.isidentifier())
+
+
+def _bundle_data():  # packaging/bundle_data.py: the rules the spec follows
+    sys.path.insert(0, str(ROOT / "packaging"))
+    try:
+        import bundle_data
+    finally:
+        sys.path.remove(str(ROOT / "packaging"))
+    return bundle_data
+
+
+def test_no_data_file_of_a_bundled_package_is_left_out(bundle: Path) -> None:
+    bundle_data = _bundle_data()
+    roots = [ROOT, *bundle_data.site_roots()]
+    left_out = bundle_data.missing(BUNDLE / "_internal", _bundled_packages(bundle), roots, bundle_data.DROP)
+    assert not left_out, (
+        "data files of bundled packages missing from the bundle (add them, or name them in "
+        f"packaging/bundle_data.py with the reason): {left_out[:20]}"
+    )
+    # The file whose absence broke the bundle built with transformers 5.25.
+    if (Path(sysconfig.get_paths()["purelib"]) / "kernels").is_dir():
+        assert (BUNDLE / "_internal" / "kernels" / "_internals" / "python_depends.json").is_file()
+
+
+def _import_results(command: list[str], packages: list[str], env: dict[str, str]) -> dict[str, dict | None]:
+    result = subprocess.run(
+        command, check=False, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+        env={**env, "VOXTRAL_BUNDLE_IMPORT_CHECK": ",".join(packages)}, cwd=env["VOXTRAL_DESKTOP_HOME"],
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    return {line["module"]: line["error"] for line in lines}
+
+
+def test_every_bundled_package_imports_in_the_bundle(bundle: Path, tmp_path: Path) -> None:
+    packages = _bundled_packages(bundle)
+    env = _env(tmp_path)
+    # The same check in this venv (the launcher run as a script) tells which packages import at all here.
+    in_venv = _import_results([sys.executable, str(ROOT / "packaging" / "launcher.py")], packages, env)
+    in_bundle = _import_results([str(bundle)], packages, env)
+    not_bundled = set(_bundle_data().NOT_BUNDLED)
+
+    def left_out_on_purpose(err: dict) -> bool:  # e.g. pytest's `py` shim, which imports pytest
+        return err["type"] == "ModuleNotFoundError" and (err["missing_module"] or "").split(".")[0] in not_bundled
+
+    assert set(in_bundle) == set(packages), "the bundle's import check stopped early"
+    broken = {
+        name: f"{err['type']}: {err['message']}\n{err['trace']}"
+        for name, err in in_bundle.items()
+        if err is not None and in_venv.get(name) is None and not left_out_on_purpose(err)
+    }
+    assert not broken, "packages that import in the venv but not in the bundle:\n" + "\n".join(
+        f"{name}: {why}" for name, why in broken.items()
+    )
+    assert {"transformers", "torch", "kernels"} & set(packages) <= {n for n, e in in_bundle.items() if e is None}
 
 
 def test_desktop_entry_is_valid() -> None:

@@ -72,13 +72,13 @@ async def test_a_session_reads_and_writes_the_history_only_on_its_thread_from_it
     with HistoryStore(tmp_path / "h.sqlite3") as store:
         # Every statement sqlite runs, with the thread that ran it (the trace runs on the caller's thread).
         statements: list[tuple[str, str]] = []
-        store._db.set_trace_callback(lambda sql: statements.append((threading.current_thread().name, sql)))
+        store.trace_statements(lambda sql: statements.append((threading.current_thread().name, sql)))
         new, _ = scripted_session(store, reply=REPLY)  # a new conversation, as the window's first turn makes
         assert statements == []  # made on the loop: nothing read or written yet
         await exchange_text(new, "when is the meeting?")
         again, _ = scripted_session(store, new.conversation_id, reply=REPLY)  # an opened one
         await exchange_text(again, "and where?")
-        store._db.set_trace_callback(None)
+        store.trace_statements(None)
         assert any(sql.startswith("INSERT INTO conversations") for _, sql in statements)
         on_loop = [sql for thread, sql in statements if thread == loop_thread]
         assert on_loop == []

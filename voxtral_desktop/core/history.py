@@ -9,7 +9,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -181,6 +181,11 @@ class HistoryStore:
         except OSError:
             pass
         return f"{self.path} is read-only (it was opened read-only)"
+
+    def trace_statements(self, callback: Callable[[str], None] | None) -> None:
+        """Calls `callback` with each SQL statement as it runs, on the thread that runs it (None stops it):
+        for diagnosing which thread touches the database."""
+        self._db.set_trace_callback(callback)
 
     def close(self) -> None:
         self._db.close()

@@ -143,8 +143,9 @@ def test_show_what_i_said_puts_the_transcript_in_the_user_turn(
     assert wait_reply_done(qtbot, app, 1).text == UTTERANCES[1].reply
     qtbot.waitUntil(lambda: bool(said), timeout=20000)
     assert said == [(1, UTTERANCES[1].spoken)]
-    user = app.vms.conversations.history.turns(app.vms.conversations.current_conversation_id)[0]
-    assert user.text == UTTERANCES[1].spoken
+    # Shown at once; saved by the history's thread just after (the write is queued, not awaited).
+    history, conversation = app.vms.conversations.history, app.vms.conversations.current_conversation_id
+    qtbot.waitUntil(lambda: history.turns(conversation)[0].text == UTTERANCES[1].spoken, timeout=10000)
     assert app.vms.conversations.conversations()[0].title == UTTERANCES[1].spoken  # named after what was said
 
 

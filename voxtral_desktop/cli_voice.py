@@ -47,10 +47,13 @@ def _progress(fraction: float) -> None:
 
 def load_voice(setting: str) -> Any:
     """The voice ``setting`` names (downloading it once, progress on stderr); raises SpeechError."""
+    from voxtral_desktop.core.errors import VoiceUnavailableOffline
     from voxtral_desktop.core.speech import SpeechError, resolve_voice
 
     try:
         return resolve_voice(setting, progress=_progress)
+    except VoiceUnavailableOffline:
+        raise  # its message names the voice and says what to do
     except SpeechError as e:
         raise SpeechError(f"no voice '{setting or 'default'}': {e}") from e
 

@@ -64,3 +64,19 @@ def test_stream_broken_says_how_many_words_arrived_and_why():
 def test_typed_errors_keep_their_fields_across_pickling(error):
     copy = pickle.loads(pickle.dumps(error))
     assert type(copy) is type(error) and str(copy) == str(error) and vars(copy) == vars(error)
+
+
+def test_offline_errors_are_load_and_speech_errors_and_keep_their_fields_across_pickling():
+    model = errors.ModelUnavailableOffline(
+        "offline: the model is not here", repo="mistralai/Voxtral-Mini-3B-2507", cause="ConnectError: x",
+        size_bytes=9_400_000_000,
+    )  # fmt: skip
+    voice = errors.VoiceUnavailableOffline("offline: no voice", repo="rhasspy/piper-voices", cause="c", offline_mode=True)
+    assert isinstance(model, errors.ModelLoadError) and isinstance(voice, errors.SpeechError)
+    for error in (model, voice):
+        assert isinstance(error, errors.HubUnreachable)
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is type(error) and str(copy) == str(error)
+        assert (copy.repo, copy.cause, copy.size_bytes, copy.offline_mode) == (
+            error.repo, error.cause, error.size_bytes, error.offline_mode
+        )  # fmt: skip

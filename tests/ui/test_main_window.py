@@ -93,3 +93,26 @@ def test_speaking_shows_in_the_hint_and_a_corrupt_history_in_the_banner(qtbot, m
     assert app.window.hint.text() == SPEAKING_HINT
     app.vms.replies.speakingChanged.emit(False)
     assert app.window.hint.text() == IDLE_HINT
+
+
+def test_long_banners_are_never_clipped_and_the_models_comes_first(qtbot, make_app, tmp_path, monkeypatch):
+    """A first start offline (the tests run with HF_HUB_OFFLINE=1): the model's and the voice's banners are long;
+    in a 760x700 window each shows its whole text (the banner area scrolls instead), the model's on top."""
+    from huggingface_hub import constants
+
+    from voxtral_desktop.core.config import load_config
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))  # never the developer's cache
+    config = load_config(overrides={"speech": {"voice": "en_GB-alan-low", "engine": "mock"}})
+    app = make_app(config=config, wait_ready=False)
+    window = app.window
+    window.resize(760, 700)
+    qtbot.waitUntil(lambda: window.banner("model") is not None and window.banner("voice") is not None, timeout=20000)
+    model, voice = window.banner("model"), window.banner("voice")
+    assert window.banners.indexOf(model) < window.banners.indexOf(voice)
+    qtbot.wait(200)  # the layout settles
+    for banner in (model, voice):
+        label = banner.text
+        assert label.height() >= label.heightForWidth(label.width()), (banner.title.text(), label.height())
+    assert model.visibleRegion().boundingRect().height() >= model.height() - 1  # the model's is in full view

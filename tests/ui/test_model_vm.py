@@ -146,3 +146,56 @@ def test_a_broken_model_folder_is_named_in_the_window(qtbot, make_app, tiny_mode
     assert "could not be loaded" in texts and filename in texts and what in texts, texts
     assert str(folder) in texts and "download" in texts  # where, and what to do
     assert not app.window.ptt.isEnabled()
+
+
+def test_offline_the_banner_says_it_plainly_with_the_librarys_words_behind_details(
+    qtbot, make_app, tmp_path, monkeypatch, caplog
+):
+    """The real local back-end and hub with the default model, offline (the tests run with HF_HUB_OFFLINE=1)
+    and an empty hub cache: the banner speaks as a person would; the library's error waits behind Details."""
+    import logging
+
+    from huggingface_hub import constants
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication, QLabel
+
+    from voxtral_desktop.core.errors import ModelUnavailableOffline
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))  # never the developer's cache
+    caplog.set_level(logging.INFO)
+    config = load_config(overrides={"speech": {"voice": "system", "engine": "mock"}})
+    assert config.model.id == "mistralai/Voxtral-Mini-3B-2507"
+    app = make_app(config=config, wait_ready=False)
+    window = app.window
+    qtbot.waitUntil(lambda: window.banner("model") is not None, timeout=20000)
+    banner = window.banner("model")
+    shown = banner.text.text()
+    assert "could not be loaded" in banner.title.text()
+    assert "offline" in shown and "about 9 GB" in shown and "hf download mistralai/Voxtral-Mini-3B-2507" in shown
+    assert "Settings > Model" in shown and "--model" in shown
+    visible = " ".join(label.text() for label in banner.findChildren(QLabel) if label.isVisible())
+    for library in ("Got:", "LocalEntryNotFoundError", "OfflineModeIsEnabled", "huggingface_hub", "try again.."):
+        assert library not in visible, visible
+
+    # Details: closed at first, reached with the keyboard (Shift+Tab from the banner's first button), opened
+    # with Enter (Space is push-to-talk anywhere in the window), showing the library's own error.
+    toggle, details = banner.details_toggle, banner.details
+    assert toggle is not None and details is not None
+    assert toggle.isVisible() and not details.isVisible() and toggle.text().startswith("Details")
+    first_button = banner.buttons["Open Settings"]
+    first_button.setFocus(Qt.FocusReason.TabFocusReason)
+    qtbot.waitUntil(first_button.hasFocus, timeout=2000)
+    qtbot.keyClick(first_button, Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(toggle.hasFocus, timeout=2000)
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
+    qtbot.waitUntil(details.isVisible, timeout=2000)
+    assert toggle.text().startswith("Details ▾")
+    raw = details.toPlainText()
+    assert "LocalEntryNotFoundError" in raw and "OfflineModeIsEnabled" in raw
+    qtbot.keyClick(toggle, Qt.Key.Key_Enter)
+    qtbot.waitUntil(lambda: not details.isVisible(), timeout=2000)
+
+    # The log has it too, with the exception and its cause.
+    logged = [r for r in caplog.records if r.exc_info and isinstance(r.exc_info[1], ModelUnavailableOffline)]
+    assert logged and "model load failed" in logged[0].getMessage()

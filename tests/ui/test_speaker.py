@@ -203,3 +203,25 @@ def test_an_output_that_cannot_open_hands_the_reply_to_the_system_voice(qtbot):
     assert queued == ["The weather is", "sunny today."]
     assert fallbacks == ["Could not open the sound output 'system default'"] and not speaker.neural
     assert ("close", "") in players[0].calls
+
+
+def test_offline_the_voice_banner_says_it_plainly_with_the_librarys_words_behind_details(qtbot, make_app):
+    """The real voice catalogue and hub, offline (the tests run with HF_HUB_OFFLINE=1), asked for a voice that
+    is not installed: the system voice speaks, and the banner says why in a person's words."""
+    from PySide6.QtWidgets import QLabel
+
+    speaker = Speaker(engine="mock", player_factory=Players())
+    model = scripted_model()
+    model.config.update({"speech": {"voice": "en_GB-alan-low", "engine": "mock"}})
+    app = make_app(model, speaker=speaker)
+    qtbot.waitUntil(lambda: app.window.banner("voice") is not None, timeout=10000)
+    banner = app.window.banner("voice")
+    assert "system voice" in banner.title.text()
+    shown = banner.text.text()
+    assert "offline" in shown and "en_GB-alan-low could not be downloaded" in shown and "hf download" in shown
+    visible = " ".join(label.text() for label in banner.findChildren(QLabel) if label.isVisible())
+    assert "OfflineModeIsEnabled" not in visible and "huggingface_hub" not in visible
+    assert banner.details is not None and not banner.details.isVisible()
+    banner.details_toggle.click()
+    qtbot.waitUntil(banner.details.isVisible, timeout=2000)
+    assert "OfflineModeIsEnabled" in banner.details.toPlainText()

@@ -15,9 +15,15 @@ VoxtralError                       root of every error the user may see (message
 │   │                              a conversation or turn that does not exist; an unusable history file
 │   └── HistoryWriteError          could not save (disk full, read-only, locked)
 ├── KeyringUnavailable             no usable OS keyring to store an API key in
+├── HubUnreachable                 the Hugging Face hub cannot be reached (offline, HF_HUB_OFFLINE=1, DNS,
+│                                  timeout) and the files are not here; ``.repo``, ``.size_bytes``, ``.cause``
 ├── ModelLoadError                 the model could not be loaded
-│   └── NotEnoughMemory            it would not fit in memory; ``.needed`` / ``.available`` in bytes
+│   ├── NotEnoughMemory            it would not fit in memory; ``.needed`` / ``.available`` in bytes
+│   └── ModelUnavailableOffline(ModelLoadError, HubUnreachable)
+│                                  the model is not on this machine and cannot be downloaded now
 ├── SpeechError                    voice / audio output trouble
+│   └── VoiceUnavailableOffline(SpeechError, HubUnreachable)
+│                                  the voice is not on this machine and cannot be downloaded now
 └── GenerationError                generation failed inside the back-end
     ├── ModelBusy                  an earlier, stuck generation still holds the model; nothing was started
     ├── RemoteConnectionError      the server could not be reached (refused, unknown host, TLS, reset)
@@ -41,11 +47,13 @@ __all__ = [
     "GenerationError",
     "HistoryError",
     "HistoryWriteError",
+    "HubUnreachable",
     "EchoCancellerUnavailable",
     "KeyringUnavailable",
     "ListeningUnavailable",
     "ModelBusy",
     "ModelLoadError",
+    "ModelUnavailableOffline",
     "NotEnoughMemory",
     "RemoteConnectionError",
     "RemoteStatusError",
@@ -53,6 +61,7 @@ __all__ = [
     "SpeechError",
     "StreamBroken",
     "VadUnavailable",
+    "VoiceUnavailableOffline",
     "VoxtralError",
 ]
 
@@ -121,6 +130,42 @@ class NotEnoughMemory(ModelLoadError):
 
 class SpeechError(VoxtralError):
     """Speaking a reply failed: no voice, or no audio output."""
+
+
+class HubUnreachable(VoxtralError):
+    """The Hugging Face hub could not be reached and the files are not on this machine.
+
+    The message is for people (offline, how big, how to get the files here); ``cause`` keeps the library's
+    own words for a Details disclosure and the log. ``offline_mode``: HF_HUB_OFFLINE=1 forbade the network,
+    rather than the network failing.
+    """
+
+    def __init__(
+        self, message: str, *, repo: str, cause: str, size_bytes: int | None = None, offline_mode: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.repo = repo  # the hub repository, e.g. mistralai/Voxtral-Mini-3B-2507
+        self.cause = cause  # what the library said, every exception of the chain
+        self.size_bytes = size_bytes  # what the download would be, when known (None: unknown)
+        self.offline_mode = offline_mode
+
+    def __reduce__(self) -> tuple[object, ...]:  # keyword fields survive pickling (worker processes)
+        return (_rebuild, (type(self), str(self), self.__dict__.copy()))
+
+
+def _rebuild(cls: type[HubUnreachable], message: str, fields: dict[str, object]) -> HubUnreachable:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(fields)
+    return error
+
+
+class ModelUnavailableOffline(ModelLoadError, HubUnreachable):
+    """The model is neither on this machine nor downloadable now; the message says how to bring it here."""
+
+
+class VoiceUnavailableOffline(SpeechError, HubUnreachable):
+    """The voice is neither on this machine nor downloadable now; the message says how to bring it here."""
 
 
 class GenerationError(VoxtralError):

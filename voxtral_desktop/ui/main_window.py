@@ -21,7 +21,7 @@ from voxtral_desktop.ui.push_to_talk import PushToTalk
 from voxtral_desktop.ui.status import LoadPhase, MicStatus, Mode, ModelStatus, ReplyResult, VoiceStatus
 from voxtral_desktop.ui.talk_rules import TalkState, idle_hint, talk_state
 from voxtral_desktop.ui.view_models import ViewModels
-from voxtral_desktop.ui.widgets import Banner, BannerStack
+from voxtral_desktop.ui.widgets import Banner, BannerArea, BannerStack
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +81,8 @@ class MainWindow(QMainWindow):
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
         self.banners = BannerStack()
-        column.addLayout(self.banners)
         self.chat = ChatView()
+        column.addWidget(BannerArea(self.banners, below=self.chat))
         column.addWidget(self.chat, 1)
         self.dock = Dock(self.chat)
         # The dock's widgets by name, for the window's own use and for tests and scripts driving it.
@@ -193,6 +193,7 @@ class MainWindow(QMainWindow):
                 "The model could not be loaded",
                 status.message[:1].upper() + status.message[1:],
                 [("Open Settings", self.open_settings), ("Retry", self.vms.model.load)],
+                details=status.detail,
             )
         else:
             self.banners.clear("model")
@@ -310,12 +311,14 @@ class MainWindow(QMainWindow):
     def _on_voice_fallback(self, why: str) -> None:
         """Said once: no neural voice, so replies are spoken by the system voice."""
         if self.vms.config.speech.enabled:
+            detail = self.vms.speaker.status.detail  # set for a voice the hub could not give: ``why`` says it all
             self.banners.set(
                 "voice",
                 "warning",
                 "Replies use the system voice",
-                f"The natural voice is not available: {why}",
+                why if detail else f"The natural voice is not available: {why}",
                 [("Open Settings", self.open_settings)],
+                details=detail,
             )
 
     def _update_speech_tip(self) -> None:

@@ -12,7 +12,7 @@ from PySide6.QtCore import QObject, Signal
 from qasync import asyncSlot
 
 from voxtral_desktop.core.config import Config
-from voxtral_desktop.core.errors import ModelLoadError
+from voxtral_desktop.core.errors import HubUnreachable, ModelLoadError
 from voxtral_desktop.core.model import LoadPhase, VoxtralModel
 from voxtral_desktop.ui.status import ModelStatus, model_label
 from voxtral_desktop.ui.workers import Workers
@@ -63,9 +63,9 @@ class ModelViewModel(QObject):
         self._borrowers.add(task)
         task.add_done_callback(self._borrowers.discard)
 
-    def _publish(self, phase: LoadPhase, message: str, fraction: float | None = None) -> None:
+    def _publish(self, phase: LoadPhase, message: str, fraction: float | None = None, detail: str = "") -> None:
         device = self._model.device if phase == LoadPhase.READY else None
-        self._status = ModelStatus(phase, message, fraction, device)
+        self._status = ModelStatus(phase, message, fraction, device, detail)
         self.statusChanged.emit(self._status)
 
     @asyncSlot()
@@ -88,6 +88,11 @@ class ModelViewModel(QObject):
         self._load_future = future
         try:
             await future
+        except HubUnreachable as e:  # offline: the message says what to do, the library's words go to Details
+            if model is self._model:
+                log.warning("model load failed: %s", e, exc_info=e)
+                self._publish(LoadPhase.FAILED, str(e), detail=e.cause)
+            return
         except ModelLoadError as e:
             if model is self._model:
                 log.warning("model load failed: %s", e)

@@ -24,6 +24,7 @@ class ModelStatus:
     message: str = ""  # for users: progress, where it runs, or what went wrong and what to do
     fraction: float | None = None  # download progress in [0, 1], when known
     device: str | None = None  # where the loaded model runs ("cpu", "cuda", ...), when the back-end says
+    detail: str = ""  # a failure's technical words (the library's error), shown behind "Details"
 
     @property
     def ready(self) -> bool:
@@ -49,6 +50,7 @@ class VoiceStatus:
     fraction: float | None = None  # download progress in [0, 1], when known
     neural: bool = False  # a neural (Piper) voice speaks; False: the system voice, or none yet
     name: str = ""  # the voice's name
+    detail: str = ""  # a failure's technical words (the library's error), shown behind "Details"
 
 
 @dataclass(frozen=True)

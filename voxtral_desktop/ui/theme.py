@@ -119,6 +119,7 @@ QToolButton#bannerDetailsToggle {{ background: transparent; border: 1px solid tr
     color: {MUTED}; font-size: 8.5pt; padding: 0px 4px; }}
 QToolButton#bannerDetailsToggle:hover, QToolButton#bannerDetailsToggle:focus {{ border-color: {BORDER};
     color: {TEXT}; }}
+QScrollArea#bannerArea, #bannerAreaInner {{ background: transparent; }}
 #bannerDetails {{ background: {SURFACE}; border: 1px solid {BORDER}; border-radius: 8px; padding: 2px 6px;
     color: {MUTED}; font-family: monospace; font-size: 8.5pt; }}
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QColor, QKeyEvent, QPainter, QPaintEvent
+from PySide6.QtCore import QEvent, QObject, QPoint, QSize, Qt, QTimer
+from PySide6.QtGui import QColor, QKeyEvent, QPainter, QPaintEvent, QResizeEvent, QShowEvent, QTextOption
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -108,11 +111,29 @@ class ElidedLabel(QLabel):
         p.end()
 
 
+class DisclosureButton(QToolButton):
+    """A checkable "Details ▸" toggle that Enter and Return open and close too: in the main window Space
+    belongs to push-to-talk, whichever widget has the focus."""
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.isCheckable():
+            self.toggle()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+
 class Banner(QFrame):
-    """A message across the top of the window: title, text, optional action buttons, and a close box."""
+    """A message across the top of the window: title, text, optional action buttons, and a close box.
+
+    ``details`` (the library's own words for a failure) sit behind a "Details" toggle, closed at first:
+    Tab reaches the toggle, and Enter (or Space outside the main window, as a reply's Details) opens it.
+    """
+
+    DETAILS_LINES = 5  # the details box's height; longer text scrolls
 
     def __init__(
-        self, kind: str, title: str, text: str, actions: list[tuple[str, Any]] | None = None
+        self, kind: str, title: str, text: str, actions: list[tuple[str, Any]] | None = None, details: str = ""
     ) -> None:
         super().__init__()
         self.setObjectName("banner")
@@ -130,13 +151,29 @@ class Banner(QFrame):
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         texts.addWidget(self.title)
         texts.addWidget(self.text)
-        lay.addLayout(texts, 1)
+        self.details_toggle: DisclosureButton | None = None
+        self.details: QPlainTextEdit | None = None
+        # With details (long, technical failures) the buttons sit on a row under the text, beside the toggle,
+        # so that the message keeps the banner's whole width.
+        row: QHBoxLayout | None = None
+        if details:
+            row = QHBoxLayout()
+            row.setSpacing(8)
+            self.details_toggle, self.details = self._details_widgets(details)
+            row.addWidget(self.details_toggle, 0, Qt.AlignmentFlag.AlignVCenter)
+            row.addStretch(1)
+            texts.addSpacing(6)
+            texts.addLayout(row)
         self.buttons: dict[str, QPushButton] = {}
         for label, slot in actions or []:
             button = QPushButton(label)
             button.clicked.connect(slot)
-            lay.addWidget(button, 0, Qt.AlignmentFlag.AlignVCenter)
+            (row if row is not None else lay).addWidget(button, 0, Qt.AlignmentFlag.AlignVCenter)
             self.buttons[label] = button
+        if self.details is not None:
+            texts.addSpacing(4)
+            texts.addWidget(self.details)
+        lay.insertLayout(0, texts, 1)
         close = QToolButton()
         close.setObjectName("bannerClose")
         close.setText("✕")
@@ -144,9 +181,54 @@ class Banner(QFrame):
         close.clicked.connect(self.deleteLater)
         lay.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
 
+    def _details_widgets(self, details: str) -> tuple[DisclosureButton, QPlainTextEdit]:
+        toggle = DisclosureButton()
+        toggle.setObjectName("bannerDetailsToggle")
+        toggle.setText("Details ▸")
+        toggle.setCheckable(True)
+        toggle.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        toggle.setCursor(Qt.CursorShape.PointingHandCursor)
+        toggle.setAccessibleName("Details")
+        toggle.setAccessibleDescription("Shows the error as the library reported it")
+        box = QPlainTextEdit(details)
+        box.setObjectName("bannerDetails")
+        box.setReadOnly(True)
+        box.setTabChangesFocus(True)  # Tab moves on, as everywhere else in the window
+        # URLs and paths have no spaces: break them anywhere rather than widen the window.
+        box.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        box.setFixedHeight(box.fontMetrics().lineSpacing() * self.DETAILS_LINES + 16)
+        box.hide()
+        toggle.toggled.connect(self._show_details)
+        return toggle, box
+
+    def _show_details(self, on: bool) -> None:
+        assert self.details_toggle is not None and self.details is not None
+        self.details_toggle.setText("Details ▾" if on else "Details ▸")
+        self.details.setVisible(on)
+        if on:
+            QTimer.singleShot(0, self._reveal_details)  # once the layout has made room for them
+
+    def _reveal_details(self) -> None:
+        """Scroll the banner area (when it scrolls) so that the opened details are in view."""
+        area = self.parentWidget()
+        while area is not None and not isinstance(area, QScrollArea):
+            area = area.parentWidget()
+        inner = area.widget() if area is not None else None
+        if area is None or inner is None or self.details is None or not self.details.isVisible():
+            return
+        # By hand: QScrollArea.ensureWidgetVisible left a grandchild of its widget out of view here.
+        top = self.details.mapTo(inner, QPoint(0, 0)).y()
+        bottom = top + self.details.height() + 8
+        bar, view = area.verticalScrollBar(), area.viewport().height()
+        if bottom > bar.value() + view:
+            bar.setValue(min(bottom - view, top))
+
 
 class BannerStack(QVBoxLayout):
-    """The banners above the conversation, at most one per key ("model", "mic", "error")."""
+    """The banners above the conversation, at most one per key ("model", "mic", "error"); the model's first,
+    since nothing works without it, the others in the order they came."""
+
+    FIRST = ("model",)
 
     def __init__(self) -> None:
         super().__init__()
@@ -154,14 +236,22 @@ class BannerStack(QVBoxLayout):
         self.setSpacing(8)
         self._banners: dict[str, Banner] = {}
 
-    def set(self, key: str, kind: str, title: str, text: str, actions: list[tuple[str, Any]] | None = None) -> Banner:
-        """Show a banner under ``key``, replacing the one there."""
+    def set(
+        self,
+        key: str,
+        kind: str,
+        title: str,
+        text: str,
+        actions: list[tuple[str, Any]] | None = None,
+        details: str = "",
+    ) -> Banner:
+        """Show a banner under ``key``, replacing the one there; ``details`` go behind a Details toggle."""
         self.clear(key)
-        banner = Banner(kind, title, text, actions)
+        banner = Banner(kind, title, text, actions, details)
         banner.destroyed.connect(lambda *_: self._forget(key, banner))
         self._banners[key] = banner
         self.setContentsMargins(16, 12, 16, 0)
-        self.addWidget(banner)
+        self.insertWidget(0 if key in self.FIRST else self.count(), banner)
         return banner
 
     def _forget(self, key: str, banner: Banner) -> None:
@@ -177,6 +267,57 @@ class BannerStack(QVBoxLayout):
 
     def get(self, key: str) -> Banner | None:
         return self._banners.get(key)
+
+
+class BannerArea(QScrollArea):
+    """The banner stack above the conversation. Each banner keeps its whole height (a long message is never
+    clipped); when together they would take more than ``MAX_SHARE`` of the room they share with ``below``
+    (the conversation), the area scrolls."""
+
+    MAX_SHARE = 0.7
+
+    def __init__(self, stack: BannerStack, below: QWidget) -> None:
+        super().__init__()
+        self._below = below
+        self.setObjectName("bannerArea")
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        inner = QWidget()
+        inner.setObjectName("bannerAreaInner")
+        inner.setLayout(stack)
+        self.setWidget(inner)
+        self.viewport().setAutoFillBackground(False)
+        inner.installEventFilter(self)  # a banner added, removed or opened: fit again
+        self.setFixedHeight(0)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.LayoutRequest or (obj is self.window() and event.type() == QEvent.Type.Resize):
+            QTimer.singleShot(0, self._fit)
+        return False
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.window().installEventFilter(self)  # a shorter window leaves the banners less room
+        self._fit()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            self._fit()
+
+    def _fit(self) -> None:
+        inner = self.widget()
+        if inner is None:
+            return
+        needed = inner.heightForWidth(self.viewport().width()) if inner.hasHeightForWidth() else -1
+        if needed < 0:
+            needed = inner.sizeHint().height()
+        if inner.layout() is not None and inner.layout().count() == 0:
+            needed = 0
+        cap = int((self.height() + self._below.height()) * self.MAX_SHARE)
+        self.setFixedHeight(max(0, min(needed, cap)))
 
 
 class Composer(QLineEdit):

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +20,8 @@ from voxtral_desktop.core.speech.catalogue import (
     resolve_voice,
     voices_dir,
 )
-from voxtral_desktop.core.errors import SpeechError
+from voxtral_desktop.core.errors import HubUnreachable, SpeechError, VoiceUnavailableOffline
+from voxtral_desktop.testing.offline_hub import unreachable_hub_env
 
 HUB_KEY = "en_GB-testvoice-low"
 HUB_DIR = "en/en_GB/testvoice/low"
@@ -45,14 +49,21 @@ def make_hub(root: Path, joe_voice) -> Path:
 
 
 def fake_hub(hub: Path | None, monkeypatch) -> list[str]:
-    """Stands in for huggingface_hub.hf_hub_download: copies from ``hub`` (None = offline), driving the
-    progress bar in byte steps as the hub does."""
+    """Stands in for huggingface_hub's file look-up and download: copies from ``hub`` (None = offline, raising
+    what the hub raises then), driving the progress bar in byte steps as the hub does."""
+    from huggingface_hub.errors import OfflineModeIsEnabled
+
     fetched: list[str] = []
+
+    def get_hf_file_metadata(url, **kwargs):
+        if hub is None:
+            raise OfflineModeIsEnabled(f"Cannot reach {url}: offline mode is enabled.")
+        return None
 
     def hf_hub_download(repo_id, filename, local_dir=None, tqdm_class=None, **kwargs):
         assert repo_id == "rhasspy/piper-voices"
         if hub is None:
-            raise OSError("We couldn't connect to the hub (offline)")
+            raise OfflineModeIsEnabled(f"Cannot reach {filename}: offline mode is enabled.")
         source = hub / filename
         target = Path(local_dir) / filename
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -68,6 +79,7 @@ def fake_hub(hub: Path | None, monkeypatch) -> list[str]:
     import huggingface_hub
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", hf_hub_download)
+    monkeypatch.setattr(huggingface_hub, "get_hf_file_metadata", get_hf_file_metadata)
     return fetched
 
 
@@ -104,8 +116,13 @@ def test_offline_with_no_voice_installed_says_what_to_do(monkeypatch):
     fake_hub(None, monkeypatch)
     monkeypatch.setattr(catalogue, "VOICE_PACKAGES", ())
     assert installed_voices() == []
-    with pytest.raises(SpeechError, match=r"could not download.*Connect once"):
+    with pytest.raises(VoiceUnavailableOffline) as raised:
         resolve_voice("")
+    message = str(raised.value)
+    assert "offline" in message and "en_US-ljspeech-medium (about 63 MB)" in message
+    onnx = "en/en_US/ljspeech/medium/en_US-ljspeech-medium.onnx"
+    assert f"hf download rhasspy/piper-voices {onnx} {onnx}.json" in message and str(voices_dir()) in message
+    assert "OfflineModeIsEnabled" in raised.value.cause and "OfflineModeIsEnabled" not in message
     with pytest.raises(SpeechError, match="not installed"):
         resolve_voice("en_US-ljspeech-medium", download=False)
 
@@ -139,3 +156,53 @@ def test_a_voice_dropped_into_the_voice_folder_is_listed(joe_voice):
     keys = [v.key for v in installed_voices()]
     assert keys[0] == "de_DE-mine-high" and "orphan" not in keys
     assert resolve_voice("de_DE-mine-high").name == "de_DE-mine-high"
+
+
+# A voice that is not installed, resolved in a child process whose hub cannot be reached.
+RESOLVE = """
+import json, sys
+from voxtral_desktop.core.speech.catalogue import resolve_voice
+try:
+    resolve_voice(sys.argv[1])
+except Exception as e:
+    print(json.dumps({"type": type(e).__name__, "message": str(e), "cause": getattr(e, "cause", "")}))
+"""
+
+
+@pytest.mark.parametrize("offline_mode", [False, True], ids=["no-network", "HF_HUB_OFFLINE=1"])
+def test_offline_a_voice_download_is_explained_as_a_person_would(tmp_path, offline_mode):
+    env = unreachable_hub_env(tmp_path, offline_mode=offline_mode)
+    env["VOXTRAL_DESKTOP_HOME"] = str(tmp_path / "home")
+    done = subprocess.run(
+        [sys.executable, "-c", RESOLVE, "en_GB-alan-low"], capture_output=True, text=True, env=env, timeout=120
+    )
+    error = json.loads(done.stdout.splitlines()[-1])
+    assert error["type"] == "VoiceUnavailableOffline", error
+    message = error["message"]
+    assert ("offline mode is on" if offline_mode else "This computer is offline") in message
+    assert "the voice en_GB-alan-low could not be downloaded" in message
+    assert "hf download rhasspy/piper-voices en/en_GB/alan/low/en_GB-alan-low.onnx" in message
+    assert not [w for w in ("ConnectError", "LocalEntryNotFoundError", "Errno", "OfflineMode") if w in message]
+    assert ("OfflineModeIsEnabled" if offline_mode else "ConnectError") in error["cause"]
+
+
+def test_a_voice_download_failing_for_another_reason_is_not_called_offline(tmp_path, monkeypatch, joe_voice):
+    import huggingface_hub
+
+    fake_hub(make_hub(tmp_path / "hub", joe_voice), monkeypatch)
+    downloadable_voices()  # the list is here; the voice itself fails
+
+    def full_disk(repo_id, filename, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", full_disk)
+    with pytest.raises(SpeechError, match="No space left") as raised:
+        resolve_voice(HUB_KEY)
+    assert not isinstance(raised.value, HubUnreachable)
+
+    def bug(repo_id, filename, **kwargs):
+        raise AttributeError("'NoneType' object has no attribute 'size'")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", bug)
+    with pytest.raises(AttributeError):
+        resolve_voice(HUB_KEY)

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from voxtral_desktop.core import prompts
+from voxtral_desktop.core import hub, prompts
 from voxtral_desktop.core.backends import memory
 from voxtral_desktop.core.backends.base import (
     DEFAULT_CONTEXT_TOKENS,
@@ -26,8 +26,7 @@ from voxtral_desktop.core.backends.base import (
 from voxtral_desktop.core.backends.model_files import check_model_folder, damaged_folder_advice
 from voxtral_desktop.core.backends.prefix_cache import PrefixReuse, ReuseStats, auto_budget_bytes
 from voxtral_desktop.core.config import Config
-from voxtral_desktop.core.errors import ModelBusy
-from voxtral_desktop.core.hub import byte_progress_class
+from voxtral_desktop.core.errors import HubUnreachable, ModelBusy, ModelUnavailableOffline
 from voxtral_desktop.core.timings import ReplyTimings, Stage
 
 log = logging.getLogger(__name__)
@@ -105,25 +104,45 @@ def _missing_model_advice(model_id: str, cause: BaseException) -> str:
 # What transformers needs from a Voxtral hub repo; its Mistral-format `consolidated.safetensors` (a second
 # full copy of the weights, for vLLM) is left out, which halves the download.
 HUB_FILES = ["*.json", "model*.safetensors", "*.model", "*.txt"]
+SKIPPED_FILE = "consolidated.safetensors"  # what the advice's `hf download --exclude` leaves out, likewise
+
+
+def _offline_model_advice(model_id: str, offline: HubUnreachable) -> str:
+    """What to do when the model is not here and the hub cannot be reached, in a person's words."""
+    size = f" ({hub.about(offline.size_bytes)})" if offline.size_bytes else ""
+    folder = model_id.rstrip("/").rsplit("/", 1)[-1].lower()
+    why = (
+        "Hugging Face's offline mode is on (HF_HUB_OFFLINE=1)"
+        if offline.offline_mode
+        else "This computer is offline (or the Hugging Face hub cannot be reached)"
+    )
+    again = "Or unset HF_HUB_OFFLINE and try again" if offline.offline_mode else "Or connect and try again"
+    return (
+        f"{why}, and the model {model_id}{size} is not on this computer yet. On a computer that is online, run "
+        f"`hf download {model_id} --exclude {SKIPPED_FILE} --local-dir {folder}`, copy that folder here and "
+        f"choose it under Settings > Model (or model.id in config.yaml, or --model FOLDER). {again}: it "
+        f"downloads once."
+    )
 
 
 def _fetch(model_id: str, report: ProgressCallback) -> str:
     """The hub snapshot's local folder: from the cache when it is there, else downloaded with progress."""
-    from huggingface_hub import snapshot_download
-
-    try:
-        return snapshot_download(model_id, allow_patterns=HUB_FILES, local_files_only=True)
-    except Exception:  # noqa: BLE001 - not cached (or a partial cache): download below
-        pass
+    cached = hub.cached_snapshot(model_id, HUB_FILES)
+    if cached is not None:
+        return cached
     report(LoadPhase.DOWNLOADING, 0.0)
     try:
-        return snapshot_download(model_id, allow_patterns=HUB_FILES, tqdm_class=_progress_class(report))
-    except Exception as e:  # offline, unknown repo, gated, disk full: all need the same advice
+        return hub.download_snapshot(model_id, HUB_FILES, lambda fraction: report(LoadPhase.DOWNLOADING, fraction))
+    except HubUnreachable as e:
+        raise ModelUnavailableOffline(
+            _offline_model_advice(model_id, e),
+            repo=e.repo,
+            cause=e.cause,
+            size_bytes=e.size_bytes,
+            offline_mode=e.offline_mode,
+        ) from e
+    except (OSError, ValueError) as e:  # unknown repo, gated, hub error, disk full, a malformed id
         raise ModelLoadError(_missing_model_advice(model_id, e)) from e
-
-
-def _progress_class(report: ProgressCallback) -> type:
-    return byte_progress_class(lambda fraction: report(LoadPhase.DOWNLOADING, fraction))
 
 
 class LocalBackend(Backend):

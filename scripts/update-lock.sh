@@ -64,7 +64,7 @@ say "installing the candidate into $WORK/venv and running the suite on it"
 cp "$CANDIDATE" "$WORK/candidate.txt"
 VENV="$WORK/venv" VOXTRAL_LOCK="$CANDIDATE" "$ROOT/scripts/setup.sh"
 set +e
-VOXTRAL_VENV="$WORK/venv" VOXTRAL_TINY_CACHE="$WORK/tiny-cache" "$WORK/venv/bin/python" -m pytest -q "${pytest_args[@]}"
+VOXTRAL_LOCK="$CANDIDATE" VOXTRAL_TINY_CACHE="$WORK/tiny-cache" "$WORK/venv/bin/python" -m pytest -q "${pytest_args[@]}"
 status=$?
 set -e
 if [ $status -ne 0 ]; then

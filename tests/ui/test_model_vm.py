@@ -156,10 +156,9 @@ def test_offline_the_banner_says_it_plainly_with_the_librarys_words_behind_detai
     import logging
 
     from huggingface_hub import constants
+    from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication, QLabel
-
-    from voxtral_desktop.core.errors import ModelUnavailableOffline
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))  # never the developer's cache
@@ -196,6 +195,9 @@ def test_offline_the_banner_says_it_plainly_with_the_librarys_words_behind_detai
     qtbot.keyClick(toggle, Qt.Key.Key_Enter)
     qtbot.waitUntil(lambda: not details.isVisible(), timeout=2000)
 
-    # The log has it too, with the exception and its cause.
-    logged = [r for r in caplog.records if r.exc_info and isinstance(r.exc_info[1], ModelUnavailableOffline)]
-    assert logged and "model load failed" in logged[0].getMessage()
+    # The log has it too: what the user was told, and the library's exception with its cause.
+    told = [r.getMessage() for r in caplog.records if r.name == "voxtral_desktop.ui.model_vm"]
+    assert any("model load failed" in m and "about 9 GB" in m for m in told), told
+    raised = [r.exc_info[1] for r in caplog.records if r.exc_info and r.name == "voxtral_desktop.core.hub"]
+    assert raised and isinstance(raised[0], LocalEntryNotFoundError)
+    assert isinstance(raised[0].__cause__, OfflineModeIsEnabled)

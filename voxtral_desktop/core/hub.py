@@ -101,6 +101,8 @@ def _unreachable_as_typed(repo: str, what: str) -> Iterator[None]:
     try:
         yield
     except unreachable_errors() as e:
+        # INFO: the log file has the library's exception; a terminal shows it only with -v (the caller says
+        # what it means in a person's words).
         log.info("the hub could not be reached for %s (%s)", repo, what, exc_info=True)
         raise HubUnreachable(
             f"the Hugging Face hub cannot be reached to download {what} from {repo}",

@@ -89,8 +89,8 @@ class ModelViewModel(QObject):
         try:
             await future
         except HubUnreachable as e:  # offline: the message says what to do, the library's words go to Details
-            if model is self._model:
-                log.warning("model load failed: %s", e, exc_info=e)
+            if model is self._model:  # (and to the log file: core/hub.py logged the exception at INFO)
+                log.warning("model load failed: %s", e)
                 self._publish(LoadPhase.FAILED, str(e), detail=e.cause)
             return
         except ModelLoadError as e:

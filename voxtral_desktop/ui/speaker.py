@@ -178,7 +178,7 @@ class Speaker(QObject):
             player = await loop.run_in_executor(None, lambda: self._player_factory(voice, device))
         except SpeechError as e:
             if generation == self._generation:
-                self._use_system(str(e), e.cause if isinstance(e, HubUnreachable) else "", e)
+                self._use_system(str(e), e.cause if isinstance(e, HubUnreachable) else "")
             return
         if generation != self._generation:  # the settings changed while it loaded
             player.close()
@@ -196,7 +196,7 @@ class Speaker(QObject):
             message = f"Downloading {name} (first use only)… {fraction:.0%}"
             self._publish(VoiceStatus(LoadPhase.DOWNLOADING, message, fraction))
 
-    def _use_system(self, why: str, detail: str = "", error: BaseException | None = None) -> None:
+    def _use_system(self, why: str, detail: str = "") -> None:
         """Speak with the system voice; ``why`` (not empty) is said once: the neural voice could not be had.
         ``detail``: the library's words behind it (the status carries it for a Details disclosure)."""
         if self._system is None:
@@ -205,7 +205,7 @@ class Speaker(QObject):
             self._system.unavailable.connect(self.unavailable)
         self._system.configure(enabled=self.enabled, rate=self._rate, engine=self._engine)
         if why:
-            log.warning("no neural voice, using the system voice: %s", why, exc_info=error)
+            log.warning("no neural voice, using the system voice: %s", why)
         phase = LoadPhase.FAILED if why else LoadPhase.READY
         self._publish(VoiceStatus(phase, why, None, False, self._system.voice, detail))
         if why and not self._fallback_said:

@@ -8,6 +8,7 @@
 
 Run: .venv/bin/python benchmarks/conversation.py --model mini-encoder --turns 8 --runs 3
      .venv/bin/python benchmarks/conversation.py --full --dtype bfloat16 [--device cuda --static-cache --compile]
+     .venv/bin/python benchmarks/conversation.py --full --dtype bfloat16 --cpu avx2   (a CPU without native bf16)
 Prints medians over --runs; figures, not pass/fail. Each measurement runs in a fresh process, so the peak
 RSS printed is that of one model (and is compared with the load-time memory estimate).
 """
@@ -34,6 +35,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 CACHE = Path(os.environ.get("VOXTRAL_BENCH_CACHE", Path.home() / ".cache" / "voxtral-bench"))
+# --cpu avx2: what a CPU without bf16 hardware runs (AVX2 only), on a newer one. torch, MKL and oneDNN each
+# pick their kernels from these at import; torch's oneDNN bf16 matmul is refused on such CPUs (see child()).
+AVX2_ONLY = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 MINI_AUDIO = dict(hidden_size=1280, intermediate_size=5120, num_hidden_layers=32, num_attention_heads=20)
 MINI_TEXT = dict(
     vocab_size=131072, hidden_size=3072, intermediate_size=8192, num_hidden_layers=30, num_attention_heads=32,
@@ -58,6 +62,7 @@ def build(kind: str, dtype: str = "float32") -> Path:
 
     out = CACHE / f"{kind}-{dtype}-v3"
     if (out / "config.json").exists():
+        _cover_vocabulary(out)
         return out
     text = MINI_TEXT if kind == "mini-full" else {**SMALL_TEXT, "vocab_size": tv.VOCAB_SIZE}
     config = VoxtralConfig(
@@ -83,10 +88,28 @@ def build(kind: str, dtype: str = "float32") -> Path:
     tmp = Path(tempfile.mkdtemp(dir=CACHE))  # renamed into place once complete: a killed build leaves no half
     model.save_pretrained(tmp)
     processor.save_pretrained(tmp)
+    _cover_vocabulary(tmp)
     tmp.rename(out)
     n = sum(p.numel() for p in model.parameters())
     print(f"built {out} ({n / 1e9:.2f} B parameters) in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return out
+
+
+def _cover_vocabulary(folder: Path) -> None:
+    """The tiny model's tekken.json, grown to the model's vocabulary (the app refuses a tokenizer that does not
+    cover it). Its first tokens are the tiny one's, the same ids; the lm_head keeps only words among them."""
+    import mistral_common
+
+    config = json.loads((folder / "config.json").read_text())
+    size = config["text_config"]["vocab_size"]
+    tekken = json.loads((folder / "tekken.json").read_text())
+    if tekken["config"]["default_vocab_size"] == size:
+        return
+    base = json.loads((Path(mistral_common.__file__).parent / "data" / "tekken_240911.json").read_text())
+    specials = tekken["config"]["default_num_special_tokens"]
+    tekken["vocab"] = base["vocab"][: size - specials]
+    tekken["config"].update(num_vocab_tokens=size - specials, default_vocab_size=size)
+    (folder / "tekken.json").write_text(json.dumps(tekken, ensure_ascii=False))
 
 
 def questions(kind: str, turns: int, seconds: float) -> list[np.ndarray]:
@@ -204,7 +227,13 @@ def full_shape(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
 def child(args: argparse.Namespace) -> None:
     """One measurement in this (fresh) process; prints one JSON line."""
     if args.full:
-        print(json.dumps(full_shape(build("mini-full", args.dtype), args)))
+        if args.cpu == "avx2" and args.dtype == "bfloat16":
+            import torch
+
+            # torch takes oneDNN's bf16 matmul only where the CPU has AVX512-BF16/AMX; elsewhere its own
+            # kernels convert to float32 and back: that emulation is what --cpu avx2 measures.
+            torch.backends.mkldnn.enabled = False
+        print(json.dumps({**full_shape(build("mini-full", args.dtype), args), "cpu": args.cpu}))
         return
     if args.model == "tiny":
         from voxtral_desktop.testing.tiny_voxtral import cached_tiny_voxtral
@@ -215,8 +244,10 @@ def child(args: argparse.Namespace) -> None:
     print(json.dumps(asyncio.run(conversation_turns(folder, args.model, args.turns, args.reuse == "on", args))))
 
 
-def spawn(argv: list[str]) -> Any:
-    out = subprocess.run([sys.executable, __file__, "--child", *argv], capture_output=True, text=True)
+def spawn(argv: list[str], env: dict[str, str] | None = None) -> Any:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", *argv], capture_output=True, text=True, env={**os.environ, **(env or {})}
+    )
     if out.returncode != 0:
         raise SystemExit(f"benchmark child failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -236,6 +267,9 @@ def main() -> None:
     p.add_argument("--decode-tokens", type=int, default=32)
     p.add_argument("--static-cache", action="store_true", help='(c) generate(cache_implementation="static")')
     p.add_argument("--compile", action="store_true", help="(c) torch.compile the model's forward")
+    p.add_argument(
+        "--cpu", choices=("native", "avx2"), default="native", help="(c) avx2: as on a CPU without native bf16"
+    )
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args, rest = p.parse_known_args()
     if args.child:
@@ -245,7 +279,7 @@ def main() -> None:
     if args.full:
         args.dtype = "bfloat16" if args.dtype == "auto" else args.dtype
         build("mini-full", args.dtype)
-        result = spawn([*argv, "--dtype", args.dtype])
+        result = spawn([*argv, "--dtype", args.dtype], AVX2_ONLY if args.cpu == "avx2" else None)
         print(json.dumps(result, indent=1))
         return
     modes = ["off", "on"] if args.reuse == "both" else [args.reuse]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -34,6 +35,24 @@ def remove(name: str) -> Callable[[Path], None]:
     return lambda folder: (folder / name).unlink()
 
 
+def vocabulary(file: str, scale: float) -> Callable[[Path], None]:
+    """Another model's tokenizer (tekken.json) or config: its vocabulary ``scale`` times the other's."""
+
+    def damage(folder: Path) -> None:
+        data = json.loads((folder / file).read_text())
+        where = data["config"] if file == "tekken.json" else data["text_config"]
+        key = "default_vocab_size" if file == "tekken.json" else "vocab_size"
+        where[key] = int(where[key] * scale)
+        (folder / file).write_text(json.dumps(data))
+
+    return damage
+
+
+def mismatch(tokenizer: int, model: int) -> str:
+    """Both sizes, in the order the message gives them (the tiny model's vocabulary is 8,100)."""
+    return f"covers {tokenizer:,} tokens but the model's vocabulary (config.json, text_config.vocab_size) has {model:,}"
+
+
 # damage, the file the message must name, and words that say what is wrong with it
 DAMAGES = {
     "config-invalid-json": (write("config.json", '{"model_type": "voxtral", '), "config.json", "not valid JSON"),
@@ -45,6 +64,11 @@ DAMAGES = {
     "weights-missing": (remove("model.safetensors"), "model.safetensors", "missing"),
     "tokenizer-missing": (remove("tekken.json"), "tekken.json", "missing"),
     "tokenizer-truncated": (truncate("tekken.json", 0.5), "tekken.json", "not valid JSON"),
+    # Before: it loaded, and a reply failed on the first token past the tokenizer's end ("Invalid token for
+    # decoding: 99976" with an 8k tokenizer on a 131k model).
+    "tokenizer-smaller-than-model": (vocabulary("tekken.json", 0.5), "tekken.json", mismatch(4050, 8100)),
+    "model-larger-than-tokenizer": (vocabulary("config.json", 16.0), "tekken.json", mismatch(8100, 129600)),
+    "tokenizer-larger-than-model": (vocabulary("tekken.json", 2.0), "tekken.json", mismatch(16200, 8100)),
 }
 
 
@@ -82,7 +106,9 @@ def test_an_intact_copy_still_loads(broken_copy, tiny_model_dir, tmp_path):
     model.close()
 
 
-@pytest.mark.parametrize("damage", ["config-invalid-json", "weights-truncated", "tokenizer-missing"])
+@pytest.mark.parametrize(
+    "damage", ["config-invalid-json", "weights-truncated", "tokenizer-missing", "tokenizer-smaller-than-model"]
+)
 def test_the_cli_reports_a_damaged_folder_in_one_line_and_exits_1(broken_copy, damage, tmp_path, isolated_home):
     folder = broken_copy(damage)
     _, filename, what = DAMAGES[damage]

@@ -52,6 +52,8 @@ def _first_problem(folder: Path) -> str | None:
     for name in TOKENIZERS:
         if (folder / name).is_file() and (problem := _json_problem(folder / name, want_object=True)):
             return problem
+    if problem := _vocabulary_problem(folder):
+        return problem
     index = folder / WEIGHTS_INDEX
     if index.is_file() and (problem := _json_problem(index, want_object=True)):
         return problem
@@ -74,6 +76,32 @@ def _json_problem(path: Path, *, want_object: bool) -> str | None:
     if want_object and not isinstance(data, dict):
         return f"{path.name} does not hold a JSON object"
     return None
+
+
+def _vocabulary_problem(folder: Path) -> str | None:
+    """tekken.json must cover the model's vocabulary exactly (both files already read as JSON objects).
+
+    A smaller tokenizer loads fine and fails mid-reply on the first token it cannot decode; a larger one
+    makes prompt tokens the model has no embedding for.
+    """
+    tekken = folder / TOKENIZERS[0]
+    if not tekken.is_file():
+        return None
+    config = json.loads((folder / CONFIG).read_bytes())
+    text_config = config.get("text_config")
+    model_size = (text_config if isinstance(text_config, dict) else {}).get("vocab_size", config.get("vocab_size"))
+    tokenizer = json.loads(tekken.read_bytes())
+    settings = tokenizer.get("config") if isinstance(tokenizer.get("config"), dict) else {}
+    tokenizer_size = settings.get("default_vocab_size")
+    if tokenizer_size is None and isinstance(tokenizer.get("vocab"), list):
+        specials = tokenizer.get("special_tokens")
+        tokenizer_size = len(tokenizer["vocab"]) + (len(specials) if isinstance(specials, list) else 0)
+    if not isinstance(model_size, int) or not isinstance(tokenizer_size, int) or model_size == tokenizer_size:
+        return None  # nothing to compare (transformers judges the rest), or they agree
+    return (
+        f"{TOKENIZERS[0]} (the tokenizer) covers {tokenizer_size:,} tokens but the model's vocabulary "
+        f"({CONFIG}, text_config.vocab_size) has {model_size:,}: the two files come from different models"
+    )
 
 
 def _weight_files(folder: Path) -> list[Path]:

@@ -84,9 +84,15 @@ def _chain(error: BaseException | None) -> Iterator[BaseException]:
         error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
 
 
+def _name(error: BaseException) -> str:
+    kind = type(error)
+    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+
+
 def describe(error: BaseException) -> str:
-    """The library's own words, for a Details disclosure: each exception of the chain as "Type: message"."""
-    return "\ncaused by ".join(f"{type(e).__name__}: {e}".strip() for e in _chain(error))
+    """The library's own words, for a Details disclosure: each exception of the chain as "module.Type: message"
+    (httpx2's and httpcore2's ConnectError are two different links)."""
+    return "\ncaused by ".join(f"{_name(e)}: {e}".strip() for e in _chain(error))
 
 
 def _offline_mode(error: BaseException) -> bool:

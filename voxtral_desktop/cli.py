@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
+import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -16,6 +19,9 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_ERROR_CHUNK, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # Ctrl+C, as shells report a command ended by SIGINT
+# How often `respond` looks at what the model is doing while no words have come, and how often it says so.
+PROGRESS_POLL_S, PROGRESS_REPEAT_S = 1.0, 10.0
 
 
 def _add_common(parser: argparse.ArgumentParser, *, sub: bool = False) -> None:
@@ -164,6 +170,8 @@ async def _respond(
         chunks = model.process_realtime_chunk_streaming(
             audio, chunk_id, mode=mode, sample_rate=rate, timings=ReplyTimings(read_at)
         )
+    interrupted = _cancel_on_ctrl_c(model)
+    progress = asyncio.ensure_future(_say_progress(model))
     try:
         async for chunk in chunks:
             sys.stdout.write(json.dumps(chunk) + "\n")
@@ -179,11 +187,49 @@ async def _respond(
         if unsaved is None and error is not None:
             _say_not_saved(error)
     finally:
+        progress.cancel()
+        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGINT)
         if store is not None:
             store.close()
         if voice is not None:
             voice.close()
+    if interrupted.is_set():
+        return EXIT_INTERRUPTED
     return EXIT_OK if final_ok else EXIT_ERROR_CHUNK
+
+
+def _cancel_on_ctrl_c(model: Any) -> asyncio.Event:
+    """The first Ctrl+C cancels the reply: it ends with its `cancelled` chunk and `respond` exits 130; a second
+    one interrupts at once. Returns the event that says it happened."""
+    loop = asyncio.get_running_loop()
+    interrupted = asyncio.Event()
+
+    def on_ctrl_c() -> None:
+        interrupted.set()
+        print("voxtral-desktop: interrupted, stopping the reply", file=sys.stderr, flush=True)
+        model.cancel()
+        loop.remove_signal_handler(signal.SIGINT)  # Python's own handler again: a second Ctrl+C raises
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, on_ctrl_c)
+    except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread: as before
+        pass
+    return interrupted
+
+
+async def _say_progress(model: Any) -> None:
+    """On stderr, what a slow model is doing before its first words ("listening to your 2 s question...
+    14 s"), once it has taken a second: when that changes, and every PROGRESS_REPEAT_S while it lasts."""
+    said, said_at = None, 0.0
+    while True:
+        await asyncio.sleep(PROGRESS_POLL_S)
+        now = model.progress()
+        if now is None:
+            continue
+        if now.activity != said or time.monotonic() - said_at >= PROGRESS_REPEAT_S:
+            print(f"voxtral-desktop: {now}", file=sys.stderr, flush=True)
+            said, said_at = now.activity, time.monotonic()
 
 
 def _quiet_history_logs() -> None:
@@ -217,9 +263,11 @@ def respond(args: argparse.Namespace) -> int:
     model = VoxtralModel(cfg)
     try:
         model.initialize()
-    except ModelLoadError as e:
+    except (ModelLoadError, KeyboardInterrupt) as e:
         if voice is not None:
             voice.close()
+        if isinstance(e, KeyboardInterrupt):
+            return EXIT_INTERRUPTED
         print(f"voxtral-desktop: error: {e}", file=sys.stderr)
         return EXIT_ERROR_CHUNK
     try:
@@ -264,6 +312,29 @@ def history(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; the exit status is returned, except when a generation step cannot be stopped."""
+    return _leave(_main(argv))
+
+
+def _leave(code: int) -> int:
+    """The status to exit with, once no generation step still runs inside torch.
+
+    A stopped generation leaves torch at its next layer and the model's close() waits for that. A step that
+    never returns (a hung kernel) cannot be stopped or joined, and exiting the interpreter under it aborts
+    the process ("terminate called without an active exception", SIGABRT): then, with everything flushed,
+    the process ends at once with its status (os._exit), the only exit that does not unwind that thread.
+    """
+    local = sys.modules.get("voxtral_desktop.core.backends.local")
+    if local is None or not local.generation_running():
+        return code
+    log.warning("a generation step is still running inside torch: exiting without waiting for it")
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from voxtral_desktop.app import setup_logging
@@ -272,7 +343,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "respond":
         if not args.verbose:
             _quiet_history_logs()
-        return respond(args)
+        try:
+            return respond(args)
+        except KeyboardInterrupt:  # a second Ctrl+C while the first one's reply was winding down
+            return EXIT_INTERRUPTED
     if args.command == "history":
         return history(args)
     if args.command == "say":

@@ -21,7 +21,7 @@ from voxtral_desktop.core.backends.base import MODES, LoadPhase, Mode, ProgressC
 from voxtral_desktop.core.errors import ModelBusy
 from voxtral_desktop.core.chunker import WordChunker
 from voxtral_desktop.core.config import Config, load_config
-from voxtral_desktop.core.timings import ReplyTimings, Stage
+from voxtral_desktop.core.timings import Progress, ReplyTimings, Stage
 from voxtral_desktop.core.errors import VoxtralError
 
 __all__ = ["NOT_INITIALIZED", "GenerationRequest", "LoadPhase", "Mode", "ProgressCallback", "Turn", "VoxtralModel"]
@@ -63,6 +63,7 @@ class VoxtralModel:
         )
         self._current_stop: _Stop | None = None
         self.last_timings: ReplyTimings | None = None  # the latest reply's stage times (see core/timings.py)
+        self._running: tuple[ReplyTimings, float | None] | None = None  # the reply in flight: timings, audio s
 
     @classmethod
     def from_config(cls, config: Config) -> VoxtralModel:
@@ -92,6 +93,20 @@ class VoxtralModel:
         with self._load_lock:
             if not self.backend.is_loaded:
                 self.backend.load(progress)
+
+    def progress(self) -> Progress | None:
+        """What the reply in flight is doing before its first words ("listening to your 2 s question... 14 s",
+        "thinking..."); None when no reply runs or its words have started. Safe to poll from the loop."""
+        running = self._running
+        return None if running is None else running[0].progress(running[1])
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Wait (blocking) up to ``timeout_s`` for the back-end's work to end; True when nothing still runs.
+
+        After cancel() or a timeout a generation step may still be inside torch; exiting then aborts the
+        process ("terminate called without an active exception"), so callers wait for this before exiting.
+        """
+        return self.backend.wait_idle(timeout_s)
 
     def cancel(self) -> None:
         """Stop the reply in flight, if any; it ends with a final ``cancelled`` chunk."""
@@ -191,6 +206,8 @@ class VoxtralModel:
             self._current_stop = stop
             inner = self._stream(request, chunk_id, stop, clock)
             timings = request.timings
+            if timings is not None:
+                self._running = (timings, duration_s(request.audio) if request.audio is not None else None)
             try:
                 async for chunk in inner:
                     if timings is not None:
@@ -207,6 +224,7 @@ class VoxtralModel:
                 stop.discard()
                 if self._current_stop is stop:
                     self._current_stop = None
+                    self._running = None
 
     async def process_realtime_chunk(
         self,
@@ -311,12 +329,16 @@ class VoxtralModel:
         pieces = self.backend.stream(request, stop.event)
         pending: asyncio.Future[str] | None = None
         last_piece = time.perf_counter()
+        timings = request.timings
         try:
             while not stop.event.is_set():
                 if pending is None:
                     pending = asyncio.ensure_future(pieces.__anext__())
                 now = time.perf_counter()
-                deadline = last_piece + timeout_s
+                # A stall is no progress at all: a slow CPU still encoding or prefilling (each finished layer
+                # touches the timings) keeps the reply alive; the timeout counts from its latest sign of work.
+                worked = max(last_piece, timings.last_worked) if timings is not None else last_piece
+                deadline = worked + timeout_s
                 wait = deadline - now
                 if chunker.pending_words:
                     wait = min(wait, last_piece + flush_s - now)
@@ -326,10 +348,11 @@ class VoxtralModel:
                 if pending not in done:
                     if stop.event.is_set():
                         break
-                    if time.perf_counter() >= deadline:
+                    if time.perf_counter() >= deadline and (timings is None or timings.last_worked <= worked):
                         yield C.error_chunk(
                             C.TIMEOUT_TEXT,
-                            f"no text from the model for {s.timeout_ms} ms (streaming.timeout_ms)",
+                            f"no progress from the model (no text, no finished layer) for {s.timeout_ms} ms "
+                            f"(streaming.timeout_ms)",
                             index,
                             clock.ms(),
                         )

@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -40,6 +41,21 @@ class ReplyTimings:
         self.origin = time.perf_counter() if origin is None else origin
         self._marks: dict[Stage, float] = {Stage.RECORDING_ENDED: self.origin}
         self._lock = threading.Lock()
+        self._worked = self.origin  # the latest sign of work (a stage mark or a finished layer)
+
+    def touch(self) -> None:
+        """The model finished a piece of work (a layer's forward): the reply is slow, not stalled.
+
+        Called from the generation thread once per layer, so it is one assignment, no lock.
+        """
+        self._worked = time.perf_counter()
+
+    @property
+    def last_worked(self) -> float:
+        """When the reply last showed progress (perf_counter): a stage mark or a touch(), whichever is later."""
+        with self._lock:
+            latest = max(self._marks.values())
+        return max(latest, self._worked)
 
     def mark(self, stage: Stage | str, at: float | None = None) -> None:
         """Record that ``stage`` happened now (or at ``at``, a perf_counter time); the first mark wins."""
@@ -47,6 +63,21 @@ class ReplyTimings:
         when = time.perf_counter() if at is None else at
         with self._lock:
             self._marks.setdefault(stage, when)
+
+    def progress(self, audio_s: float | None = None, now: float | None = None) -> Progress | None:
+        """What the model is doing before the first words, and for how long; None once words have come.
+
+        ``audio_s``: the spoken question's length (None for a typed turn, which has nothing to listen to).
+        """
+        now = time.perf_counter() if now is None else now
+        with self._lock:
+            marks = dict(self._marks)
+        if Stage.FIRST_CHUNK in marks or Stage.LAST_CHUNK in marks:
+            return None
+        if audio_s is not None and Stage.AUDIO_ENCODED not in marks:
+            return Progress(Activity.LISTENING, now - self.origin, audio_s)
+        since = marks.get(Stage.AUDIO_ENCODED, marks.get(Stage.NORMALISED, self.origin))
+        return Progress(Activity.THINKING, now - since, audio_s)
 
     def has(self, stage: Stage | str) -> bool:
         return Stage(stage) in self._marks
@@ -85,6 +116,30 @@ class ReplyTimings:
 
     def __repr__(self) -> str:
         return f"ReplyTimings({self.to_dict()!r})"
+
+
+class Activity(StrEnum):
+    """What a reply is busy with before its first words (the stages a slow CPU makes the user wait through)."""
+
+    LISTENING = "listening"  # the audio encoder is reading the question
+    THINKING = "thinking"  # prefill: the text model reads the prompt, up to the first words
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A reply's activity before its first words: what, for how many seconds, and the question's length."""
+
+    activity: Activity
+    seconds: float
+    audio_s: float | None = None
+
+    def __str__(self) -> str:
+        """"listening to your 2 s question... 14 s", "thinking... 3 s" (the window and the CLI say it so)."""
+        took = f" {self.seconds:.0f} s" if self.seconds >= 1 else ""
+        if self.activity == Activity.LISTENING:
+            question = f"your {self.audio_s:.0f} s question" if self.audio_s else "your question"
+            return f"listening to {question}...{took}"
+        return f"thinking...{took}"
 
 
 def saved_json(timings: Mapping[str, float | None] | None) -> str | None:

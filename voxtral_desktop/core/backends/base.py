@@ -97,7 +97,7 @@ class Backend(abc.ABC):
     """Loads once, then streams text pieces for one request at a time.
 
     Besides the abstract methods, a back-end may override ``device``, ``context_tokens``,
-    ``check_connection()``, ``close()`` and ``aclose()``; the defaults suit a back-end with nothing to say.
+    ``check_connection()``, ``close()``, ``wait_idle()`` and ``aclose()``; the defaults suit a back-end with nothing to say.
     """
 
     @property
@@ -131,6 +131,10 @@ class Backend(abc.ABC):
 
     def close(self) -> None:
         """Release the model and whatever else the back-end holds."""
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Block up to ``timeout_s`` until no work of this back-end still runs in a thread; True when none does."""
+        return True
 
     async def aclose(self) -> None:
         """Like close(), awaited on the event loop that used the back-end (network clients close there)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import threading
@@ -37,6 +38,21 @@ _END = object()  # the generation thread's last message: nothing more will come
 STOP_GRACE_S = 2.0
 # How long a new reply waits for a stuck thread to come back before saying the model is busy.
 BUSY_WAIT_S = 5.0
+# How long close() waits for a stopped generation to leave torch: it stops at the end of the layer it is in
+# (about a second for Voxtral Mini on a slow CPU); exiting while it is inside torch aborts the process.
+CLOSE_WAIT_S = 15.0
+
+
+GENERATION_THREAD = "voxtral-generate"
+
+
+class _Stopped(Exception):
+    """Raised between two layers of a forward pass once the reply is stopped: a long prefill ends at once."""
+
+
+def generation_running() -> bool:
+    """Whether a generation thread of this process is still alive (inside torch: exiting now would abort)."""
+    return any(t.name == GENERATION_THREAD and t.is_alive() for t in threading.enumerate())
 
 
 def resolve_device(requested: str) -> str:
@@ -220,7 +236,18 @@ class LocalBackend(Backend):
             return DEFAULT_CONTEXT_TOKENS
         return int(getattr(self.model.config.text_config, "max_position_embeddings", 0)) or DEFAULT_CONTEXT_TOKENS
 
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for the latest generation thread (stopped or not) to end."""
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout_s)
+        return worker is None or not worker.is_alive()
+
     def close(self) -> None:
+        # A stopped reply leaves torch at its next layer boundary; wait for it so the model is not released,
+        # or the process ended, under a running forward pass.
+        if not self.wait_idle(CLOSE_WAIT_S):
+            log.warning("a generation step is still running %.0f s after the model was closed", CLOSE_WAIT_S)
         self.model = None
         self.processor = None
         if self.reuse is not None:
@@ -263,7 +290,7 @@ class LocalBackend(Backend):
             loop.call_soon_threadsafe(queue.put_nowait, item)
 
         thread = threading.Thread(
-            target=self._generate, args=(request, stop, emit), name="voxtral-generate", daemon=True
+            target=self._generate, args=(request, stop, emit), name=GENERATION_THREAD, daemon=True
         )
         self._worker = thread
         thread.start()
@@ -287,7 +314,8 @@ class LocalBackend(Backend):
                     await asyncio.wait_for(_until_done(queue), STOP_GRACE_S)
                     finished = True
                 except TimeoutError:
-                    log.warning("generation did not stop within %.0f s of being asked; leaving it", STOP_GRACE_S)
+                    # A slow layer (a CPU) or a hung step: the reply ends now; close() waits for it.
+                    log.info("generation did not stop within %.0f s of being asked; leaving it", STOP_GRACE_S)
             if finished:
                 thread.join()
 
@@ -366,21 +394,43 @@ class LocalBackend(Backend):
             streamer = _ForwardingStreamer(
                 self.processor.tokenizer, skip_prompt=True, skip_special_tokens=True
             )
-            with torch.inference_mode():
+            hooks = _watch_layers(self.model, stop, timings)
+            with contextlib.ExitStack() as cleanup, torch.inference_mode():
+                for hook in hooks:
+                    cleanup.callback(hook.remove)
                 inputs = self.build_inputs(request)
-                if stop.is_set():
-                    return
-                extra = {
-                    "streamer": streamer,
-                    "stopping_criteria": StoppingCriteriaList([_StopWhenSet()]),
-                    **self.generate_kwargs(request),
-                }
-                self._run_generate(request, inputs, extra, timings)
+                if not stop.is_set():  # stopped already: end at once (and say so: the consumer waits for it)
+                    extra = {
+                        "streamer": streamer,
+                        "stopping_criteria": StoppingCriteriaList([_StopWhenSet()]),
+                        **self.generate_kwargs(request),
+                    }
+                    self._run_generate(request, inputs, extra, timings)
         except BaseException as e:  # forwarded: the consumer must not wait for a timeout to learn of it
             log.debug("generation raised %r", e)
-            _send(emit, e)
+            # Stopped (cancel, timeout, closing): it ended as asked, whatever a half-done step raised.
+            _send(emit, _END if stop.is_set() else e)
             return
         _send(emit, _END)
+
+
+def _watch_layers(model: Any, stop: threading.Event, timings: ReplyTimings | None) -> list[Any]:
+    """Hooks on every repeated layer (the audio encoder's and the text model's): each finished layer is
+    progress (a slow CPU is not a stall) and a point where a stopped reply leaves the forward pass."""
+    import torch
+
+    def after_layer(*_: Any) -> None:
+        if stop.is_set():
+            raise _Stopped
+        if timings is not None:
+            timings.touch()
+
+    return [
+        layer.register_forward_hook(after_layer)
+        for module in model.modules()
+        if isinstance(module, torch.nn.ModuleList)
+        for layer in module
+    ]
 
 
 async def _until_done(queue: asyncio.Queue[object]) -> None:

@@ -220,6 +220,8 @@ def full_shape(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
         "decode_tok_s": round(statistics.median(decode), 2),
         "peak_rss_gb": round(peak_rss_bytes() / 1e9, 2),
         "estimate_gb": round(memory.needed_bytes(weights.parameters, args.dtype) / 1e9, 2) if weights else None,
+        # What the app said at load (core/backends/cost.py's probe), to compare with the measured figures.
+        "said_at_load": backend.load_notice,
         "gpu": torch.cuda.get_device_name() if backend.device == "cuda" else None,
     }
 

@@ -270,6 +270,8 @@ def respond(args: argparse.Namespace) -> int:
             return EXIT_INTERRUPTED
         print(f"voxtral-desktop: error: {e}", file=sys.stderr)
         return EXIT_ERROR_CHUNK
+    if model.load_notice:  # on a CPU: what this reply will cost, before it starts
+        print(f"voxtral-desktop: {model.load_notice}", file=sys.stderr, flush=True)
     try:
         # The file stands in for a recording: its stage clock starts once the model is ready for it.
         read_at = time.perf_counter()

@@ -80,6 +80,11 @@ class VoxtralModel:
         return self.backend.device
 
     @property
+    def load_notice(self) -> str:
+        """Once loaded on a CPU: what a reply will cost here, and whether bfloat16 is emulated ("" otherwise)."""
+        return self.backend.load_notice
+
+    @property
     def context_tokens(self) -> int:
         """The model's context length in tokens (memory of earlier turns must fit in it)."""
         return self.backend.context_tokens

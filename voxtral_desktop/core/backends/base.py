@@ -96,8 +96,9 @@ ProgressCallback = Callable[[LoadPhase, "float | None"], None]
 class Backend(abc.ABC):
     """Loads once, then streams text pieces for one request at a time.
 
-    Besides the abstract methods, a back-end may override ``device``, ``context_tokens``,
-    ``check_connection()``, ``close()``, ``wait_idle()`` and ``aclose()``; the defaults suit a back-end with nothing to say.
+    Besides the abstract methods, a back-end may override ``device``, ``context_tokens``, ``load_notice``,
+    ``check_connection()``, ``close()``, ``wait_idle()`` and ``aclose()``; the defaults suit a back-end with
+    nothing to say.
     """
 
     @property
@@ -124,6 +125,11 @@ class Backend(abc.ABC):
     def context_tokens(self) -> int:
         """The model's context length in tokens: earlier turns sent as memory must fit in it."""
         return DEFAULT_CONTEXT_TOKENS
+
+    @property
+    def load_notice(self) -> str:
+        """What the user should know once the model is loaded (what a reply will cost on a CPU), or ""."""
+        return ""
 
     async def check_connection(self) -> tuple[bool, str]:
         """Whether the back-end can reach its model now, and a sentence for the user saying so."""

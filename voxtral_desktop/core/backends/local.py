@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from voxtral_desktop.core import hub, prompts
-from voxtral_desktop.core.backends import memory
+from voxtral_desktop.core.backends import cost, memory
 from voxtral_desktop.core.backends.base import (
     DEFAULT_CONTEXT_TOKENS,
     Backend,
@@ -174,6 +174,8 @@ class LocalBackend(Backend):
         # Free memory figure used before loading (a test passes a fake one to see the refusal).
         self.available_memory = available_memory
         self.reuse: PrefixReuse | None = None
+        self._load_notice = ""  # what replies will cost on this CPU, said once loaded (see core/backends/cost.py)
+        self.reply_cost: cost.ReplyCost | None = None
 
     @property
     def last_reuse(self) -> ReuseStats | None:
@@ -214,7 +216,7 @@ class LocalBackend(Backend):
         model.to(device)
         model.eval()
         if device == "cpu":
-            log.warning("running Voxtral on the CPU: a full-size model takes many seconds per reply")
+            self._say_cost(model, cfg.dtype)
         self.processor, self.model, self._device, self.model_id = processor, model, device, source
         # A fresh model never sees another model's caches: reuse starts empty on every load.
         weight_bytes = sum(p.nbytes for p in model.parameters())
@@ -223,6 +225,20 @@ class LocalBackend(Backend):
         log.info("prefix reuse: %.0f MB budget", budget / 2**20)
         _ = torch  # loaded above; keeps the import local to this back-end
         report(LoadPhase.READY, 1.0)
+
+    def _say_cost(self, model: Any, requested_dtype: str) -> None:
+        """Before the user talks: what a reply will cost here, and whether bfloat16 is emulated on this CPU."""
+        dtype = str(model.dtype).removeprefix("torch.")
+        emulated = dtype == "bfloat16" and not memory.has_native_bf16()
+        self.reply_cost = cost.probe(model)
+        self._load_notice = cost.notice(
+            self.reply_cost, dtype, emulated_bf16=emulated, float32_did_not_fit=emulated and requested_dtype == "auto"
+        )
+        log.info("running Voxtral on the CPU: %s", self._load_notice)  # the CLI and the window say it too
+
+    @property
+    def load_notice(self) -> str:
+        return self._load_notice
 
     @property
     def device(self) -> str | None:

@@ -51,6 +51,13 @@ class SharedBackend(Backend):
     def close(self) -> None:
         pass
 
+    def wait_idle(self, timeout_s: float) -> bool:
+        return self.inner.wait_idle(timeout_s)
+
+    @property
+    def load_notice(self) -> str:
+        return self.inner.load_notice
+
 
 # Where speech is not what a test is about: the system voice on Qt's mock engine, which "speaks" on timers
 # (real timing, no sound card, no speech-dispatcher). The neural voice has its own tests (test_speaker.py).

@@ -215,6 +215,11 @@ class AssistantTurn(Turn):
         lay.setSpacing(0)
         self.dots = TypingDots()
         lay.addWidget(self.dots)
+        # Before the first words on a slow machine: what the model is doing ("thinking... 12 s").
+        self.progress = QLabel()
+        self.progress.setObjectName("meta")
+        self.progress.hide()
+        lay.addWidget(self.progress)
         self.label = _text_label("bubbleText")
         self.label.hide()
         lay.addWidget(self.label)
@@ -243,12 +248,18 @@ class AssistantTurn(Turn):
     def text(self) -> str:
         return " ".join(self.chunks)
 
+    def set_progress(self, text: str) -> None:
+        """What the model is doing while no words have come; "" hides it."""
+        self.progress.setText(text)
+        self.progress.setVisible(bool(text) and not self.chunks and self.status == ReplyStatus.STREAMING)
+
     def append(self, text: str) -> None:
         if not text:
             return
         self.chunks.append(text)
         if self.label.isHidden():
             self.dots.hide()
+            self.progress.hide()
             self.label.show()
         # One label per reply; only its text changes, so only this bubble is laid out again.
         self.label.setText(self.text)
@@ -265,6 +276,7 @@ class AssistantTurn(Turn):
         self.status = ReplyStatus(status)
         self.first_ms, self.total_ms = first_ms, total_ms
         self.dots.hide()
+        self.progress.hide()
         if status == ReplyStatus.ERROR:
             if not self.chunks:
                 self.bubble.hide()

@@ -257,6 +257,12 @@ class ChatView(QScrollArea):
         reply = self._replies.get(turn_id) or self.begin_reply(turn_id)
         reply.append(text)
 
+    def set_reply_progress(self, turn_id: int, text: str) -> None:
+        """What the model is doing before a reply's first words ("listening to your 2 s question... 14 s")."""
+        reply = self._replies.get(turn_id)
+        if reply is not None:
+            reply.set_progress(text)
+
     def finish_reply(
         self,
         turn_id: int,

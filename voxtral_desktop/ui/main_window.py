@@ -123,6 +123,7 @@ class MainWindow(QMainWindow):
         replies.userTranscript.connect(self._on_user_transcript)
         replies.replyStarted.connect(self._on_reply_started)
         replies.replyChunk.connect(self._on_reply_chunk)
+        replies.replyProgress.connect(self.chat.set_reply_progress)
         replies.replyFinished.connect(self._on_reply_finished)
         replies.timingsChanged.connect(self._on_reply_timings)
         replies.trouble.connect(lambda key, title, text: self.banners.set(key, "warning", title, text))

@@ -120,8 +120,8 @@ class ModelViewModel(QObject):
 
     def _on_loaded(self) -> None:
         device = self._model.device
-        if device == "cpu":
-            message = "Running on the CPU: replies from a full-size model take a while."
+        if device == "cpu":  # what a reply will cost here, measured at load (core/backends/cost.py)
+            message = self._model.load_notice or "Running on the CPU: replies from a full-size model take a while."
         elif device:
             message = f"Running on {device.upper()}."
         else:

@@ -39,6 +39,9 @@ def _log_failed_write(done: concurrent.futures.Future[Any]) -> None:
         log.warning("history not updated: %s", done.exception())
 
 WAVEFORM_BARS = 40  # bars in the little picture of the user's voice message
+# A reply with no words yet says what the model is doing ("listening to your 2 s question... 14 s") once it
+# has taken this long (a fast model never shows it), and updates it this often.
+PROGRESS_AFTER_S, PROGRESS_EVERY_S = 1.0, 0.5
 
 
 
@@ -53,6 +56,8 @@ class RepliesViewModel(QObject):
     userTranscript = Signal(int, str)  # turn id, what the user said (the "show what I said" setting)
     replyStarted = Signal(int)
     replyChunk = Signal(int, str)  # turn id, the chunk's words
+    # turn id, what the model is doing before the first words ("thinking... 12 s"); "" once words come
+    replyProgress = Signal(int, str)
     replyFinished = Signal(int, object)  # turn id, ReplyResult
     busyChanged = Signal(bool)  # a reply is streaming
     modeChanged = Signal(object)  # Mode
@@ -218,6 +223,7 @@ class RepliesViewModel(QObject):
         self._timings.clear()
         self._unsounded.clear()
         timings: ReplyTimings | None = None
+        progress = asyncio.ensure_future(self._say_progress(turn_id, session))
         try:
             if recording is not None:
                 stream = session.respond(
@@ -236,6 +242,8 @@ class RepliesViewModel(QObject):
                 if chunk["success"] and chunk["text"]:
                     if first_ms is None:
                         first_ms = float(chunk["processing_time_ms"])
+                        progress.cancel()
+                        self.replyProgress.emit(turn_id, "")
                     self.replyChunk.emit(turn_id, chunk["text"])
                     if self._spoken_turn == turn_id:
                         self.speaker.say_chunk(chunk["text"])
@@ -252,6 +260,9 @@ class RepliesViewModel(QObject):
             )
             return
         finally:
+            if not progress.done():
+                progress.cancel()
+                self.replyProgress.emit(turn_id, "")
             self._active -= 1
             if self._active == 0:
                 self.busyChanged.emit(False)
@@ -285,6 +296,18 @@ class RepliesViewModel(QObject):
             and session.last is not None
         ):
             await self._show_transcript(turn_id, recording, session, session.last.user_turn_id)
+
+    async def _say_progress(self, turn_id: int, session: ConversationSession) -> None:
+        """While no words have come: what the model is doing, from the core's stage marks (polled)."""
+        await asyncio.sleep(PROGRESS_AFTER_S)
+        said = ""
+        while True:
+            now = session.model.progress()
+            text = str(now) if now is not None else ""
+            if text != said:
+                self.replyProgress.emit(turn_id, text)
+                said = text
+            await asyncio.sleep(PROGRESS_EVERY_S)
 
     # --- trouble the window must show ---------------------------------------------------------------
 

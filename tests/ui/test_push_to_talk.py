@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QEvent, Qt
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtGui import QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import QApplication, QLineEdit
-from ui_helpers import Captures, hold, scripted_model, settle, wait_reply_done
+from ui_helpers import Captures, hold, scripted_model, settle, speech_like, wait_reply_done
 
 from voxtral_desktop.core.chunks import ReplyStatus
 from voxtral_desktop.testing.speech import UTTERANCES
+from voxtral_desktop.ui.push_to_talk import RELEASE_GRACE_MS
 
 REPLY = {u.key: u.reply for u in UTTERANCES}
 
@@ -60,7 +61,7 @@ def test_space_auto_repeat_is_ignored_and_text_fields_keep_their_space(qtbot, ma
     assert app.vms.recording.is_recording
     qtbot.wait(400)
     qtbot.keyRelease(window, Qt.Key.Key_Space)
-    assert not app.vms.recording.is_recording
+    qtbot.waitUntil(lambda: not app.vms.recording.is_recording, timeout=3000)  # once no repeat follows
     wait_reply_done(qtbot, app, 1)
 
     field = QLineEdit(window)  # any text field in the window: Space types there
@@ -69,6 +70,63 @@ def test_space_auto_repeat_is_ignored_and_text_fields_keep_their_space(qtbot, ma
     qtbot.waitUntil(field.hasFocus)
     qtbot.keyClick(field, Qt.Key.Key_Space)
     assert not app.vms.recording.is_recording and field.text() == " "
+
+
+def test_a_repeat_qt_did_not_mark_as_one_neither_ends_the_recording_nor_interrupts_the_reply(qtbot, make_app):
+    # On a loaded X11 machine a held key's repeats often arrive as plain release+press pairs (isAutoRepeat
+    # false); tests/ui/test_push_to_talk_x11.py makes them for real. Here they are sent as Qt delivers them.
+    words = [f"word{i} " for i in range(30)]
+    app = make_app(scripted_model(words, delay_s=0.02), Captures(speech_like(3.0)))
+    window = app.window
+    started: list[bool] = []
+    app.vms.recording.recordingChanged.connect(started.append)
+    qtbot.keyPress(window, Qt.Key.Key_Space)
+    for _ in range(10):
+        qtbot.wait(40)  # the X server's repeat interval at 25 Hz
+        qtbot.keyRelease(window, Qt.Key.Key_Space)
+        qtbot.keyPress(window, Qt.Key.Key_Space)
+    assert app.vms.recording.is_recording and started == [True]
+    qtbot.keyRelease(window, Qt.Key.Key_Space)  # let go for real
+    qtbot.waitUntil(lambda: not app.vms.recording.is_recording, timeout=3000)
+    reply = wait_reply_done(qtbot, app, 1)
+
+    assert started == [True, False]
+    assert reply.status == ReplyStatus.COMPLETE and reply.text == "".join(words).strip()
+    (user,) = app.chat.user_turns()
+    assert 0.4 <= user.duration_s <= 1.5  # the whole hold, ~0.4 s plus the release's grace
+
+
+def test_first_words_after_space_count_from_the_let_go_not_from_the_end_of_its_grace(qtbot, make_app):
+    # Letting go of Space counts only after RELEASE_GRACE_MS without a press; the user waited all along.
+    app = make_app(scripted_model())  # answers at once: nearly all of "first words in" is the grace
+    qtbot.keyPress(app.window, Qt.Key.Key_Space)
+    qtbot.wait(400)
+    qtbot.keyRelease(app.window, Qt.Key.Key_Space)
+    reply = wait_reply_done(qtbot, app, 1)
+    first_words_s = float(reply.meta.text().split("First words in ")[1].split(" s")[0])
+    assert first_words_s >= RELEASE_GRACE_MS / 1000 - 0.005  # shown to 10 ms
+
+
+def test_a_second_press_of_a_held_button_is_not_a_second_press(qtbot, make_app):
+    app = make_app(scripted_model())
+    ptt, push = app.window.ptt, app.window.push_to_talk
+    signals: list[str] = []
+    push.pressed.connect(lambda: signals.append("pressed"))
+    push.released.connect(lambda: signals.append("released"))
+    center = QPointF(ptt.rect().center())
+    press = QMouseEvent(
+        QEvent.Type.MouseButtonPress, center, center, Qt.MouseButton.LeftButton,
+        Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(ptt, press)
+    QApplication.sendEvent(ptt, QMouseEvent(press))  # a second pointer (a touch and the mouse, say)
+    qtbot.keyPress(app.window, Qt.Key.Key_Space)  # and Space as well
+    qtbot.keyRelease(app.window, Qt.Key.Key_Space)
+    qtbot.wait(400)
+    qtbot.mouseRelease(ptt, Qt.MouseButton.LeftButton, pos=ptt.rect().center())
+    wait_reply_done(qtbot, app, 1)
+    assert signals == ["pressed", "released"]
+    assert len(app.chat.user_turns()) == 1
 
 
 def test_escape_cancels_a_reply_in_progress(qtbot, make_app):

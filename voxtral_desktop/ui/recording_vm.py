@@ -116,10 +116,11 @@ class RecordingViewModel(QObject):
         self.recordingChanged.emit(True)
 
     @Slot()
-    def stopRecording(self) -> None:
-        """Push-to-talk released: send what was recorded, unless the press was too short."""
+    def stopRecording(self, released_at: float | None = None) -> None:
+        """Push-to-talk released (at ``released_at``, ``time.perf_counter()``, when the let-go was noticed
+        earlier than now): send what was recorded, unless the press was too short."""
         if self._recorder is not None:
-            self._finish(send=True)
+            self._finish(send=True, released_at=released_at)
 
     @Slot()
     def discardRecording(self) -> None:
@@ -143,12 +144,13 @@ class RecordingViewModel(QObject):
             self.hint.emit(f"Recording stopped at the {limit:g} s limit (Settings: audio.max_recording_s).")
             self._finish(send=True)
 
-    def _finish(self, *, send: bool) -> None:
+    def _finish(self, *, send: bool, released_at: float | None = None) -> None:
         recorder, self._recorder = self._recorder, None
         assert recorder is not None
         self._poll.stop()
-        released = time.perf_counter()  # the reply's timings count from here ("first words in X s")
-        held = time.monotonic() - self._pressed_at
+        # The reply's timings count from the let-go ("first words in X s").
+        released = time.perf_counter() if released_at is None else released_at
+        held = time.monotonic() - self._pressed_at - (time.perf_counter() - released)
         try:
             recording = recorder.stop()
         finally:

@@ -108,9 +108,10 @@ class ViewModels(QObject):
         else:
             self.recording.startRecording()
 
-    def talk_released(self) -> None:
+    def talk_released(self, released_at: float | None = None) -> None:
+        """``released_at``: ``time.perf_counter()`` at the let-go; the reply's timings count from it."""
         if not self.listening.hands_free:
-            self.recording.stopRecording()
+            self.recording.stopRecording(released_at)
 
     async def shutdown(self) -> None:
         """Stop recording and generation, wait for worker threads, release the model. Idempotent."""

@@ -78,5 +78,6 @@ def test_ctrl_c_during_a_slow_forward_ends_the_reply_and_exits_130(tiny_model_di
     err = "".join(seen) + err
     assert_no_abort(proc.returncode, err)
     assert proc.returncode == 130, err[-2000:]
+    assert "voxtral-desktop: listening to your 2 s question..." in err  # what it was doing, said meanwhile
     got = chunks_of(out)
     assert got and C.is_cancelled(got[-1]), out  # the JSON lines still end with a final chunk

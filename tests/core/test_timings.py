@@ -30,3 +30,31 @@ def test_round_trip_through_a_dict_as_history_stores_it():
     again = ReplyTimings.from_dict(t.to_dict())
     assert again.to_dict() == t.to_dict()
     assert "prompt_built 20" in again.summary() and "last_chunk 1500" in again.summary()
+
+
+def test_progress_says_listening_then_thinking_then_nothing_once_words_come():
+    t = ReplyTimings(origin=100.0)
+    t.mark(Stage.NORMALISED, at=100.1)
+    assert str(t.progress(audio_s=2.4, now=114.2)) == "listening to your 2 s question... 14 s"
+    t.mark(Stage.AUDIO_ENCODED, at=115.0)
+    assert str(t.progress(audio_s=2.4, now=118.0)) == "thinking... 3 s"
+    assert str(t.progress(audio_s=2.4, now=115.5)) == "thinking..."  # under a second: no count yet
+    t.mark(Stage.FIRST_CHUNK, at=120.0)
+    assert t.progress(audio_s=2.4, now=121.0) is None
+
+
+def test_a_typed_turn_only_thinks_from_the_start():
+    t = ReplyTimings(origin=10.0)
+    t.mark(Stage.NORMALISED, at=10.0)
+    assert str(t.progress(audio_s=None, now=15.0)) == "thinking... 5 s"
+
+
+def test_a_finished_layer_is_progress_as_much_as_a_stage_mark():
+    import time
+
+    t = ReplyTimings()
+    t.mark(Stage.NORMALISED)
+    before = t.last_worked
+    time.sleep(0.01)
+    t.touch()
+    assert t.last_worked > before

@@ -18,6 +18,7 @@ import pytest
 import soundfile as sf
 
 from voxtral_desktop.core import chunks as C
+from voxtral_desktop.core.backends.local import CLOSE_WAIT_S
 from voxtral_desktop.testing.speech import UTTERANCES
 
 pytestmark = pytest.mark.integration
@@ -33,11 +34,13 @@ def question(tmp_path, utterance_audio) -> Path:
     return path
 
 
-def slow_cli(home: Path, model: Path, timeout_ms: int, *args: str) -> subprocess.Popen[str]:
+def slow_cli(
+    home: Path, model: Path, timeout_ms: int, *args: str, layer_s: float = LAYER_S
+) -> subprocess.Popen[str]:
     settings = home / "run.yaml"
     settings.write_text(f"streaming:\n  timeout_ms: {timeout_ms}\n")
     env = {**os.environ, "VOXTRAL_DESKTOP_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    cmd = [sys.executable, "-m", "voxtral_desktop.testing.slow_layers", str(LAYER_S), "--"]
+    cmd = [sys.executable, "-m", "voxtral_desktop.testing.slow_layers", str(layer_s), "--"]
     cmd += ["--model", str(model), "--config", str(settings), "respond", *args]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
@@ -61,6 +64,20 @@ def test_a_timeout_during_a_slow_forward_exits_1_cleanly(tiny_model_dir, questio
     got = chunks_of(out)
     assert got and got[-1]["is_final"] and got[-1]["text"] == C.TIMEOUT_TEXT, (out, err[-2000:])
     assert proc.returncode == 1
+
+
+def test_a_step_that_outlasts_the_wait_for_it_still_exits_1_cleanly(tiny_model_dir, question, isolated_home):
+    # A layer longer than close()'s wait (a hung kernel, as far as anyone can tell): the process leaves it
+    # behind with os._exit, after flushing, rather than abort under it.
+    long_layer = CLOSE_WAIT_S + 30.0
+    started = time.monotonic()
+    proc = slow_cli(isolated_home, tiny_model_dir, 1500, str(question), layer_s=long_layer)
+    out, err = proc.communicate(timeout=HANG_GUARD_S)
+    assert_no_abort(proc.returncode, err)
+    assert proc.returncode == 1
+    assert chunks_of(out)[-1]["text"] == C.TIMEOUT_TEXT  # flushed before leaving
+    assert "still running" in err
+    assert time.monotonic() - started < long_layer  # it did not wait for the layer
 
 
 def test_ctrl_c_during_a_slow_forward_ends_the_reply_and_exits_130(tiny_model_dir, question, isolated_home):

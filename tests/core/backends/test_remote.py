@@ -289,6 +289,48 @@ async def test_a_broken_stream_keeps_the_chunks_shown_and_says_what_happened(ser
     assert shown_text(chunks[:-1]).split() == words[:6]
 
 
+async def test_a_bug_while_reading_the_stream_is_a_bug_not_a_broken_stream(server, make_model, monkeypatch, caplog):
+    """The error boundary maps the failures it knows; a programming error raises as itself, with its traceback
+    in the log, instead of reading as 'the stream broke' (what a catch-all translation made of it)."""
+    from voxtral_desktop.core.backends import remote
+
+    def buggy_delta_text(content):
+        raise KeyError("choices")  # e.g. an SDK change this code misreads
+
+    monkeypatch.setattr(remote, "delta_text", buggy_delta_text)
+    model = make_model(server.url + "/v1")
+    with caplog.at_level(logging.ERROR):
+        chunks = await collect(model)
+    error = final_error(chunks)
+    assert error.startswith("KeyError: "), error
+    assert "StreamBroken" not in error and "stream broke" not in error
+    assert any(r.exc_info and r.exc_info[0] is KeyError for r in caplog.records)
+
+
+async def test_a_bug_before_the_request_is_not_a_connection_failure(server, make_model, monkeypatch):
+    import openai.resources.chat.completions as completions
+
+    async def buggy_create(self, **kwargs):
+        raise AttributeError("'NoneType' object has no attribute 'model'")
+
+    monkeypatch.setattr(completions.AsyncCompletions, "create", buggy_create)
+    model = make_model(server.url + "/v1")
+    error = final_error(await collect(model))
+    assert error.startswith("AttributeError: "), error
+    assert "request to" not in error and "failed:" not in error
+
+
+def test_the_boundary_refuses_to_explain_what_it_does_not_know():
+    from voxtral_desktop.core.backends.remote_errors import known_failures, translate
+
+    config = load_config(overrides={"backend": "openai"})
+    with pytest.raises(TypeError, match="not a remote failure: ZeroDivisionError"):
+        translate(ZeroDivisionError("bug"), config.remote)
+    import openai
+
+    assert issubclass(openai.APIConnectionError, known_failures())
+
+
 async def test_a_malformed_event_is_reported(server, make_model):
     server.script = Script(pieces=("one ", "two ", "three ", "four"), malformed_after=3)
     model = make_model(server.url + "/v1")

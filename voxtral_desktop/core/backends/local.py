@@ -422,7 +422,7 @@ class LocalBackend(Backend):
                         **self.generate_kwargs(request),
                     }
                     self._run_generate(request, inputs, extra, timings)
-        except BaseException as e:  # forwarded: the consumer must not wait for a timeout to learn of it
+        except BaseException as e:  # noqa: BLE001 - forwarded: the consumer must not wait for a timeout
             log.debug("generation raised %r", e)
             # Stopped (cancel, timeout, closing): it ended as asked, whatever a half-done step raised.
             _send(emit, _END if stop.is_set() else e)

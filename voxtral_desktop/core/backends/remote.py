@@ -22,7 +22,13 @@ from voxtral_desktop.core.backends.base import (
     ProgressCallback,
 )
 from voxtral_desktop.core.backends.openai_wire import FAILED_FINISH_REASONS, build_messages, delta_text
-from voxtral_desktop.core.backends.remote_errors import check_base_url, clip, error_detail, translate
+from voxtral_desktop.core.backends.remote_errors import (
+    check_base_url,
+    clip,
+    error_detail,
+    known_failures,
+    translate,
+)
 from voxtral_desktop.core.config import Config
 from voxtral_desktop.core.errors import StreamBroken
 
@@ -157,7 +163,7 @@ class RemoteBackend(Backend):
         started = time.perf_counter()
         try:
             page = await client.models.list()
-        except Exception as e:  # noqa: BLE001 - whatever failed, the user gets a sentence, not a traceback
+        except known_failures() as e:  # a bug raises as it is
             raise self._translate(e, stage="connect") from None
         ms = (time.perf_counter() - started) * 1000.0
         ids = [str(getattr(m, "id", "?")) for m in (getattr(page, "data", None) or [])]
@@ -198,7 +204,7 @@ class RemoteBackend(Backend):
             kwargs["language"] = request.language
         try:
             result = await client.audio.transcriptions.create(**kwargs)
-        except Exception as e:  # noqa: BLE001 - whatever failed, the user gets a sentence, not a traceback
+        except known_failures() as e:  # a bug raises as it is
             raise self._translate(e, stage="connect") from None
         text = result if isinstance(result, str) else getattr(result, "text", None)
         if not isinstance(text, str):
@@ -221,7 +227,7 @@ class RemoteBackend(Backend):
                 temperature=request.temperature,
                 top_p=request.top_p,
             )
-        except Exception as e:  # noqa: BLE001 - whatever failed, the user gets a sentence, not a traceback
+        except known_failures() as e:  # a bug raises as it is
             raise self._translate(e, stage="connect") from None
         stream = cast("AsyncStream[ChatCompletionChunk]", created)  # stream=True picks this overload
         received: list[str] = []
@@ -257,7 +263,7 @@ class RemoteBackend(Backend):
                                 return
             except GenerationError:
                 raise
-            except Exception as e:  # noqa: BLE001 - transport, JSON and SDK errors alike
+            except known_failures() as e:  # transport, JSON and SDK errors alike; a bug raises as it is
                 raise self._translate(e, stage="stream", words=_words(received)) from None
             if not finished and not stop.is_set():
                 # Every OpenAI-compatible server ends a reply with a finish_reason; a body that just stops

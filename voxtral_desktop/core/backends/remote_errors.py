@@ -1,12 +1,16 @@
 """SDK and HTTP failures, translated at the remote back-end's boundary into the typed errors of core/errors.py.
 
-Each becomes a sentence the user can act on: what failed, and which setting (or key) to check.
+Each becomes a sentence the user can act on: what failed, and which setting (or key) to check. Only the
+failures named by `known_failures()` cross this boundary as sentences (httpx's `map_exceptions` idea): any
+other exception is a bug, and raises as it is, so it is never read as "the stream broke".
 """
 
 from __future__ import annotations
 
 import email.utils
 import errno
+import functools
+import importlib
 import json
 import socket
 import ssl
@@ -33,6 +37,21 @@ MAX_DETAIL_CHARS = 300
 Scrub = Callable[[str], str]
 
 
+@functools.cache
+def known_failures() -> tuple[type[BaseException], ...]:
+    """What a request to a server can fail with: the SDK's errors, its HTTP transport's (httpx before openai
+    3.6x, httpx2 after), a malformed event. For `except known_failures() as e:`."""
+    import openai
+
+    kinds: list[type[BaseException]] = [openai.OpenAIError, json.JSONDecodeError]
+    for transport in ("httpx", "httpx2"):
+        try:
+            kinds.append(importlib.import_module(transport).HTTPError)
+        except ImportError:
+            continue
+    return tuple(kinds)
+
+
 def _unchanged(text: str) -> str:
     return text
 
@@ -43,8 +62,12 @@ def translate(
     """The typed error for an SDK or transport failure; ``stage`` is "connect" (no reply yet) or "stream".
 
     ``scrub`` removes secrets (the API key a server may echo) from every text taken from the failure.
+    Raises TypeError for anything `known_failures()` does not name: that is a bug, not a failure to explain.
     """
     import openai
+
+    if not isinstance(e, known_failures()):
+        raise TypeError(f"not a remote failure: {type(e).__name__}") from e
 
     url = remote.base_url
     timeout = f"{remote.timeout_s:g} s"
@@ -76,6 +99,7 @@ def translate(
         return StreamBroken(words, reported) if streaming else GenerationError(reported)
     if isinstance(e, openai.OpenAIError):
         return StreamBroken(words, scrub(str(e))) if streaming else GenerationError(scrub(str(e)))
+    # The transport's own errors, where the SDK let one through.
     if streaming:
         return StreamBroken(words, scrub(f"{type(e).__name__}: {e}"))
     return GenerationError(scrub(f"request to {url} failed: {type(e).__name__}: {e}"))

@@ -230,9 +230,9 @@ LOCKED_STALL_LIMIT_S = 0.1  # a call on the loop stalls it for its whole wait (0
 def history_waits_for_locks(monkeypatch) -> None:
     """History calls wait up to LOCK_WAIT_S for a lock (call before make_app): a test can hold the lock,
     watch the window, and let go before the call gives up, so the call then lands."""
-    from voxtral_desktop.core import history
+    from voxtral_desktop.core.history import store
 
-    monkeypatch.setattr(history, "BUSY_TIMEOUT_S", LOCK_WAIT_S)
+    monkeypatch.setattr(store, "BUSY_TIMEOUT_S", LOCK_WAIT_S)
 
 
 def locked_stall(qtbot, act, while_locked) -> tuple[float, bool]:

@@ -17,9 +17,9 @@ from voxtral_desktop.core.audio import SAMPLE_RATE, AudioError, duration_s, norm
 from voxtral_desktop.core.backends.base import Mode, Turn
 from voxtral_desktop.core.chunks import ReplyStatus
 from voxtral_desktop.core.errors import HistoryError, HistoryWriteError
-from voxtral_desktop.core import history_thread
+from voxtral_desktop.core.history import thread as history_thread
 from voxtral_desktop.core.history import HistoryStore, new_conversation_id
-from voxtral_desktop.core.history_tx import write_error
+from voxtral_desktop.core.history.transactions import write_error
 from voxtral_desktop.core.model import VoxtralModel
 from voxtral_desktop.core.timings import ReplyTimings
 from voxtral_desktop.core.turn_window import reuse_block, window_start

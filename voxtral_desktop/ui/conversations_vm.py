@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from voxtral_desktop.core import history_thread
+from voxtral_desktop.core.history import thread as history_thread
 from voxtral_desktop.core.conversation import ConversationSession
 from voxtral_desktop.core.errors import HistoryError
 from voxtral_desktop.core.history import ConversationSummary, HistoryStore
@@ -28,7 +28,7 @@ class ConversationsViewModel(QObject):
 
     Starting or opening a conversation emits ``conversationOpened``; the replies view-model listens to it and
     stops the reply in flight, so a late answer never lands in the wrong conversation. Every read and write of
-    the history runs on its own thread (core/history_thread.py): a busy or locked database never stalls the
+    the history runs on its own thread (core/history/thread.py): a busy or locked database never stalls the
     window, and each action's result comes back on the event loop.
     """
 
@@ -100,7 +100,7 @@ class ConversationsViewModel(QObject):
         history = self.history
         try:
             return await history_thread.run(history, call, *args)
-        except sqlite3.Error as e:  # reads are plain sqlite calls (writes are typed in history_tx already)
+        except sqlite3.Error as e:  # plain sqlite reads (writes are typed in history/transactions.py)
             raise HistoryError(f"could not read the history {history.path}: {e}") from e
 
     def notify_changed(self) -> None:

@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from qasync import asyncSlot
 
 from voxtral_desktop.core import chunks as C
-from voxtral_desktop.core import history_thread
+from voxtral_desktop.core.history import thread as history_thread
 from voxtral_desktop.core.audio import waveform
 from voxtral_desktop.core.capture import Recording
 from voxtral_desktop.core.chunks import ReplyStatus, status_of

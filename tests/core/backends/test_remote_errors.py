@@ -6,6 +6,7 @@ test_remote.py; these cover what needs no server.
 
 from __future__ import annotations
 
+import importlib
 import json
 
 import openai
@@ -18,16 +19,32 @@ from voxtral_desktop.core.errors import GenerationError, StreamBroken
 REMOTE = load_config(overrides={"remote": {"base_url": "http://gpu-box:8000/v1"}}).remote
 
 
-def test_a_failure_mid_stream_is_a_stream_broken_with_the_word_count():
-    error = translate(ConnectionError("boom"), REMOTE, stage="stream", words=4)
+def transport():
+    """The SDK's HTTP library: httpx up to openai 3.6x, httpx2 after."""
+    for name in ("httpx2", "httpx"):
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    raise AssertionError("the openai SDK has neither httpx nor httpx2")
+
+
+def test_a_transport_failure_mid_stream_is_a_stream_broken_with_the_word_count():
+    error = translate(transport().ReadError("boom"), REMOTE, stage="stream", words=4)
     assert isinstance(error, StreamBroken) and error.words == 4
-    assert str(error) == "the stream broke after 4 words: ConnectionError: boom"
+    assert str(error) == "the stream broke after 4 words: ReadError: boom"
 
 
-def test_a_failure_before_any_reply_names_the_server():
-    error = translate(RuntimeError("boom"), REMOTE, stage="connect")
+def test_a_transport_failure_before_any_reply_names_the_server():
+    error = translate(transport().ConnectError("boom"), REMOTE, stage="connect")
     assert type(error) is GenerationError
-    assert str(error) == "request to http://gpu-box:8000/v1 failed: RuntimeError: boom"
+    assert str(error) == "request to http://gpu-box:8000/v1 failed: ConnectError: boom"
+
+
+@pytest.mark.parametrize("bug", [RuntimeError("boom"), ConnectionError("boom"), KeyError("choices")])
+def test_anything_else_is_not_explained_as_a_remote_failure(bug):
+    with pytest.raises(TypeError, match=f"not a remote failure: {type(bug).__name__}"):
+        translate(bug, REMOTE, stage="stream", words=4)
 
 
 def test_an_sdk_error_keeps_its_own_text():
@@ -46,7 +63,8 @@ def test_a_malformed_event_quotes_what_arrived():
 
 
 def test_scrub_removes_the_key_from_every_quoted_text():
-    error = translate(RuntimeError("bad key sk-123456"), REMOTE, scrub=lambda t: t.replace("sk-123456", "***"))
+    failure = transport().ConnectError("bad key sk-123456")
+    error = translate(failure, REMOTE, scrub=lambda t: t.replace("sk-123456", "***"))
     assert "sk-123456" not in str(error) and "***" in str(error)
 
 

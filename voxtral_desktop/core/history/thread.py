@@ -15,7 +15,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from voxtral_desktop.core.history import HistoryStore
+from voxtral_desktop.core.history.store import HistoryStore
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

@@ -20,8 +20,8 @@ from voxtral_desktop.core import paths
 from voxtral_desktop.core.backends.base import Mode, Turn
 from voxtral_desktop.core.chunks import ReplyStatus
 from voxtral_desktop.core.errors import HistoryError, HistoryWriteError  # re-exported: their home before errors.py
-from voxtral_desktop.core.history_export import as_json, as_markdown, check_format, render
-from voxtral_desktop.core.history_tx import Transaction
+from voxtral_desktop.core.history.export import as_json, as_markdown, check_format, render
+from voxtral_desktop.core.history.transactions import Transaction
 from voxtral_desktop.core.timings import from_saved_json, saved_json
 from voxtral_desktop.core.turn_window import window_start
 
@@ -120,7 +120,7 @@ class HistoryStore:
         self.path = Path(path) if path is not None else default_path()
         self.read_only = False
         self._read_only_why = ""  # when read_only: why nothing can be written, said with each refused write
-        self._write_lock = threading.Lock()  # the GUI thread and a worker may both write (history_tx)
+        self._write_lock = threading.Lock()  # the GUI thread and a worker may both write (transactions.py)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from voxtral_desktop.core.chunks import ReplyStatus
 
 if TYPE_CHECKING:  # history imports this module; the types are only annotations here
-    from voxtral_desktop.core.history import ConversationSummary, TurnRecord
+    from voxtral_desktop.core.history.store import ConversationSummary, TurnRecord
 
 FORMATS = ("md", "json")
 _NOTE = {

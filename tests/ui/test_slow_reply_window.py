@@ -7,14 +7,13 @@ import threading
 
 import numpy as np
 import pytest
+from ui_helpers import tiny_config
 
 from voxtral_desktop.core.capture import Recording
 from voxtral_desktop.core.chunks import ReplyStatus
 from voxtral_desktop.core.model import VoxtralModel
 from voxtral_desktop.testing.slow_layers import slow_layers
 from voxtral_desktop.testing.speech import UTTERANCES, synthesize
-
-from ui_helpers import tiny_config
 
 pytestmark = pytest.mark.integration
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -88,10 +89,28 @@ def probe(model: Any) -> ReplyCost | None:
         return None
     dtype = next(model.parameters()).dtype
     started = time.perf_counter()
-    with torch.inference_mode():
-        weight = torch.ones(PROBE_SIZE, PROBE_SIZE, dtype=dtype)
-        flops_per_s = 2 * PROBE_ROWS * weight.numel() / _seconds(weight, PROBE_ROWS)
-        bytes_per_s = weight.numel() * weight.element_size() / _seconds(weight, 1)
+    speeds: list[float] = []
+    failed: list[BaseException] = []
+
+    def measure() -> None:
+        try:
+            with torch.inference_mode():
+                weight = torch.ones(PROBE_SIZE, PROBE_SIZE, dtype=dtype)
+                speeds.append(2 * PROBE_ROWS * weight.numel() / _seconds(weight, PROBE_ROWS))
+                speeds.append(weight.numel() * weight.element_size() / _seconds(weight, 1))
+        except Exception as e:  # noqa: BLE001 - handed to the loading thread below, which logs it
+            failed.append(e)
+
+    # In a thread of its own that then ends: the OpenMP workers a thread starts for its parallel ops live as
+    # long as it does, and with more of them than cores libgomp stops spinning, which made every later reply
+    # of the tiny model ~30% slower (benchmarks/streaming.py (d): 58 -> 77 ms per turn).
+    worker = threading.Thread(target=measure, name="voxtral-cost-probe")
+    worker.start()
+    worker.join()
+    if failed:  # an estimate is a courtesy: without one the model still loads
+        log.warning("could not measure this CPU's speed: %r", failed[0])
+        return None
+    flops_per_s, bytes_per_s = speeds
     cost = estimate(model, flops_per_s, bytes_per_s)
     log.info(
         "cost probe (%.1f s): %.1f GFLOP/s, %.1f GB/s decoding -> %s",

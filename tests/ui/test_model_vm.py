@@ -78,6 +78,42 @@ def test_download_progress_then_ready_with_a_cpu_note(qtbot, make_app):
     assert window.ptt.isEnabled()
 
 
+class MeasuredCpuBackend(ScriptedBackend):
+    """Loads at once on the CPU and, like the local back-end's probe, knows what a reply will cost."""
+
+    def __init__(self, first_words_s: float, notice: str) -> None:
+        super().__init__(pieces=["Hi."])
+        self.device = "cpu"
+        self._first_words_s, self._notice = first_words_s, notice
+
+    @property
+    def first_words_s(self) -> float | None:
+        return self._first_words_s
+
+    @property
+    def load_notice(self) -> str:
+        return self._notice
+
+
+@pytest.mark.parametrize(("first_words_s", "header", "warned"), [
+    (27.4, "on the CPU, first words in ~27 s", True),
+    (4.6, "on the CPU, first words in ~5 s", False),
+    (0.8, "on the CPU", False),
+])
+def test_the_measured_cost_of_a_reply_is_said_before_one_talks(qtbot, make_app, first_words_s, header, warned):
+    notice = f"On this CPU (bfloat16) a question should get its first words after about {first_words_s:.0f} s."
+    app = make_app(VoxtralModel(load_config(), backend=MeasuredCpuBackend(first_words_s, notice)), wait_ready=False)
+    window = app.window
+    qtbot.waitUntil(lambda: app.vms.model.status.phase == READY, timeout=5000)
+    assert window.model_name.text().endswith(header) and "slow" not in window.model_name.text()
+    banner = window.banner("cost")
+    if warned:  # a wait that long is said up front, in full, where the user looks
+        assert banner is not None and banner.isVisible() and banner.text.text() == notice
+    else:
+        assert banner is None
+    assert notice in window.model_name.toolTip()
+
+
 def test_a_load_error_is_shown_and_retry_loads_again(qtbot, make_app):
     backend = GatedBackend()
     backend.fail = "offline and not cached: choose a local folder in Settings"

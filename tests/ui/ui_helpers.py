@@ -58,6 +58,10 @@ class SharedBackend(Backend):
     def load_notice(self) -> str:
         return self.inner.load_notice
 
+    @property
+    def first_words_s(self) -> float | None:
+        return self.inner.first_words_s
+
 
 # Where speech is not what a test is about: the system voice on Qt's mock engine, which "speaks" on timers
 # (real timing, no sound card, no speech-dispatcher). The neural voice has its own tests (test_speaker.py).

@@ -85,6 +85,11 @@ class VoxtralModel:
         return self.backend.load_notice
 
     @property
+    def first_words_s(self) -> float | None:
+        """Once loaded on a CPU: the estimated seconds from a 30 s question to its first words (None: unknown)."""
+        return self.backend.first_words_s
+
+    @property
     def context_tokens(self) -> int:
         """The model's context length in tokens (memory of earlier turns must fit in it)."""
         return self.backend.context_tokens

@@ -29,6 +29,7 @@ SIDE_AUTO_HIDE_WIDTH = 720  # px: narrower windows hide the conversation list (t
 COMPACT_WIDTH = 860  # px: narrower windows show the Settings button as an icon only
 HANDS_FREE_HINT = "Hands-free: just talk  ·  the button, Space or Esc pauses listening"
 HINT_MS = 4000  # how long a transient hint stays before the idle hint returns
+SLOW_FIRST_WORDS_S = 10.0  # s: from this estimated wait for the first words, the window says so before one talks
 
 
 class MainWindow(QMainWindow):
@@ -198,6 +199,11 @@ class MainWindow(QMainWindow):
             )
         else:
             self.banners.clear("model")
+        if status.ready and (status.first_words_s or 0) >= SLOW_FIRST_WORDS_S:
+            # Said before the user talks, once per load: a long wait is expected, not a hang.
+            self.banners.set("cost", "info", "Replies take a while on this computer", status.message)
+        else:
+            self.banners.clear("cost")
         self._update_button()
 
     def _on_mic(self, mic: MicStatus) -> None:
@@ -368,8 +374,13 @@ class MainWindow(QMainWindow):
         name = self.vms.model.label()
         status = self.vms.model.status
         if status.ready and status.device == "cpu":
-            # Honest up front: a full-size Voxtral on a CPU takes seconds per reply.
-            name += "  ·  on the CPU, replies will be slow"
+            # Honest up front: a full-size Voxtral on a CPU takes seconds per reply (measured at load).
+            if status.first_words_s is None:
+                name += "  ·  on the CPU, replies will be slow"
+            elif status.first_words_s >= 2:
+                name += f"  ·  on the CPU, first words in ~{status.first_words_s:.0f} s"
+            else:
+                name += "  ·  on the CPU"
         self.model_name.setText(name)
         self.model_name.setToolTip(f"{self.vms.config.model.id}\n{status.message}".strip())
 

@@ -64,8 +64,10 @@ class ModelViewModel(QObject):
         task.add_done_callback(self._borrowers.discard)
 
     def _publish(self, phase: LoadPhase, message: str, fraction: float | None = None, detail: str = "") -> None:
-        device = self._model.device if phase == LoadPhase.READY else None
-        self._status = ModelStatus(phase, message, fraction, device, detail)
+        ready = phase == LoadPhase.READY
+        device = self._model.device if ready else None
+        first_words_s = self._model.first_words_s if ready else None
+        self._status = ModelStatus(phase, message, fraction, device, detail, first_words_s)
         self.statusChanged.emit(self._status)
 
     @asyncSlot()

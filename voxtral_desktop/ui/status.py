@@ -25,6 +25,7 @@ class ModelStatus:
     fraction: float | None = None  # download progress in [0, 1], when known
     device: str | None = None  # where the loaded model runs ("cpu", "cuda", ...), when the back-end says
     detail: str = ""  # a failure's technical words (the library's error), shown behind "Details"
+    first_words_s: float | None = None  # loaded on a CPU: the measured estimate for a 30 s question
 
     @property
     def ready(self) -> bool:

@@ -131,6 +131,11 @@ class Backend(abc.ABC):
         """What the user should know once the model is loaded (what a reply will cost on a CPU), or ""."""
         return ""
 
+    @property
+    def first_words_s(self) -> float | None:
+        """Once loaded: the estimated seconds from a 30 s question to its first words, where measured."""
+        return None
+
     async def check_connection(self) -> tuple[bool, str]:
         """Whether the back-end can reach its model now, and a sentence for the user saying so."""
         return True, "this back-end runs in this process: there is no server to connect to"

@@ -241,6 +241,10 @@ class LocalBackend(Backend):
         return self._load_notice
 
     @property
+    def first_words_s(self) -> float | None:
+        return None if self.reply_cost is None else self.reply_cost.first_words_s
+
+    @property
     def device(self) -> str | None:
         """The torch device the model was loaded on; None before loading."""
         return self._device

@@ -133,7 +133,9 @@ def _read_audio(path: Path) -> tuple[Any, int]:
 
 
 def _say_not_saved(error: Exception) -> Exception:
-    why = str(error).removeprefix("could not be saved: ")
+    from voxtral_desktop.core.errors import HistoryWriteError
+
+    why = error.reason if isinstance(error, HistoryWriteError) else str(error)  # the line says "not saved" already
     print(f"voxtral-desktop: warning: this exchange is not saved in the history: {why}", file=sys.stderr)
     return error
 

@@ -59,7 +59,9 @@ def test_stream_broken_says_how_many_words_arrived_and_why():
 
 
 @pytest.mark.parametrize(
-    "error", [RemoteStatusError("rate limited (429)", 429), StreamBroken(7, "no data")], ids=["status", "stream"]
+    "error",
+    [RemoteStatusError("rate limited (429)", 429), StreamBroken(7, "no data"), HistoryWriteError("the disk is full")],
+    ids=["status", "stream", "history"],
 )
 def test_typed_errors_keep_their_fields_across_pickling(error):
     copy = pickle.loads(pickle.dumps(error))

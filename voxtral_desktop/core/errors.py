@@ -108,7 +108,17 @@ class HistoryError(VoxtralError, LookupError):
 
 
 class HistoryWriteError(HistoryError):
-    """The history could not be saved (disk full, read-only, locked)."""
+    """The history could not be saved (disk full, read-only, locked); ``reason`` says why, in the user's words.
+
+    The one place the sentence "could not be saved: ..." is written.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"could not be saved: {reason}")
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.reason,))
 
 
 class KeyringUnavailable(VoxtralError):

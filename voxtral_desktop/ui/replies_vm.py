@@ -324,7 +324,7 @@ class RepliesViewModel(QObject):
     def _check_saving(self, session: ConversationSession) -> None:
         error = session.save_error
         if error is not None:
-            why = str(error).removeprefix("could not be saved: ")  # the banner's title says that already
+            why = error.reason  # the banner's title says "could not be saved" already
             self._say_trouble(
                 "history",
                 "This conversation could not be saved",

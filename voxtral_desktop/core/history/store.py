@@ -198,7 +198,7 @@ class HistoryStore:
 
     def _tx(self) -> Transaction:
         if self.read_only:
-            raise HistoryWriteError(f"could not be saved: {self._read_only_why}")
+            raise HistoryWriteError(self._read_only_why)
         return Transaction(self._db, self.path, self._write_lock)
 
     # --- conversations ---------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ def write_error(path: Path, e: sqlite3.Error) -> HistoryWriteError:
         why = f"{path} is locked by another program (another copy of voxtral-desktop?); close it"
     else:
         why = f"{path} could not be written ({e})"
-    return HistoryWriteError(f"could not be saved: {why}")
+    return HistoryWriteError(why)
 
 
 class Transaction:

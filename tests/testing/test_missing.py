@@ -48,6 +48,32 @@ def test_a_skipped_test_fails_a_run_that_must_prove_everything(tmp_path, env):
     assert "no frobnicator on this machine" in out.stdout
 
 
+SKIPPED_MODULE = """
+import pytest
+
+frobnicator = pytest.importorskip("frobnicator_not_installed")
+
+def test_uses_it():
+    assert frobnicator
+"""
+
+
+@pytest.mark.parametrize("env", [{"CI": "true"}, {}], ids=["ci", "developer"])
+def test_a_module_skipped_while_collected_fails_a_run_that_must_prove_everything(tmp_path, env):
+    (tmp_path / "test_sample.py").write_text(SKIPPED_MODULE)
+    clean = {k: v for k, v in os.environ.items() if k not in ("CI", "VOXTRAL_REQUIRE_ALL")}
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "voxtral_desktop.testing.no_skips", "-p", "no:cacheprovider",
+         "--rootdir", str(tmp_path), str(tmp_path / "test_sample.py")],
+        env={**clean, **env}, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )
+    if env:
+        assert out.returncode != 0, out.stdout
+        assert "frobnicator_not_installed" in out.stdout and "1 error" in out.stdout, out.stdout
+    else:
+        assert out.returncode in (0, 5) and "1 skipped" in out.stdout, out.stdout  # 5: no test ran
+
+
 def test_a_developer_run_still_skips(tmp_path):
     out = _run(tmp_path)
     assert out.returncode == 0, out.stdout

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import torch
+import transformers
 
 from voxtral_desktop.core.backends import cost
-
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
 
 # Voxtral Mini's shape (benchmarks/conversation.py builds it with random weights): 32 encoder layers of
 # width 1280, a 30-layer 3072-wide text model, a 131k vocabulary.

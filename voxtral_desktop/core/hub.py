@@ -60,6 +60,18 @@ def about(size_bytes: int) -> str:
     return f"about {max(size_bytes / 1e6, 1):.0f} MB"
 
 
+def why_unreachable(offline: HubUnreachable) -> str:
+    """How every offline message starts: why the hub cannot be asked, in a person's words."""
+    if offline.offline_mode:
+        return "Hugging Face's offline mode is on (HF_HUB_OFFLINE=1)"
+    return "This computer is offline (or the Hugging Face hub cannot be reached)"
+
+
+def try_again(offline: HubUnreachable) -> str:
+    """How every offline message ends: what to change before trying again."""
+    return "Or unset HF_HUB_OFFLINE and try again" if offline.offline_mode else "Or connect and try again"
+
+
 def unreachable_errors() -> tuple[type[BaseException], ...]:
     """The exception types that mean "the hub cannot be reached": HF_HUB_OFFLINE=1, no cached copy after a
     failed look-up, and the HTTP client's connection, timeout and proxy failures (httpx2 for huggingface_hub

@@ -127,17 +127,12 @@ def _offline_model_advice(model_id: str, offline: HubUnreachable) -> str:
     """What to do when the model is not here and the hub cannot be reached, in a person's words."""
     size = f" ({hub.about(offline.size_bytes)})" if offline.size_bytes else ""
     folder = model_id.rstrip("/").rsplit("/", 1)[-1].lower()
-    why = (
-        "Hugging Face's offline mode is on (HF_HUB_OFFLINE=1)"
-        if offline.offline_mode
-        else "This computer is offline (or the Hugging Face hub cannot be reached)"
-    )
-    again = "Or unset HF_HUB_OFFLINE and try again" if offline.offline_mode else "Or connect and try again"
     return (
-        f"{why}, and the model {model_id}{size} is not on this computer yet. On a computer that is online, run "
+        f"{hub.why_unreachable(offline)}, and the model {model_id}{size} is not on this computer yet. "
+        f"On a computer that is online, run "
         f"`hf download {model_id} --exclude {SKIPPED_FILE} --local-dir {folder}`, copy that folder here and "
-        f"choose it under Settings > Model (or model.id in config.yaml, or --model FOLDER). {again}: it "
-        f"downloads once."
+        f"choose it under Settings > Model (or model.id in config.yaml, or --model FOLDER). "
+        f"{hub.try_again(offline)}: it downloads once."
     )
 
 

@@ -106,7 +106,7 @@ def downloadable_voices(*, refresh: bool = False, progress: Progress | None = No
         try:
             _download(CATALOGUE_FILE, progress)
         except HubUnreachable as e:
-            raise _offline(e, f"{_why_offline(e)}, so the list of voices to download could not be fetched. "
+            raise _offline(e, f"{hub.why_unreachable(e)}, so the list of voices to download could not be fetched. "
                            f"The voices already on this computer still work; connect and refresh the list "
                            f"to see more.") from e
     try:
@@ -164,22 +164,15 @@ def _voice_size(key: str, info: VoiceInfo | None) -> int | None:
     return DEFAULT_VOICE_BYTES if key == DEFAULT_VOICE else None
 
 
-def _why_offline(offline: HubUnreachable) -> str:
-    if offline.offline_mode:
-        return "Hugging Face's offline mode is on (HF_HUB_OFFLINE=1)"
-    return "This computer is offline (or the Hugging Face hub cannot be reached)"
-
-
 def _offline_voice_advice(key: str, info: VoiceInfo | None, offline: HubUnreachable) -> str:
     size = _voice_size(key, info)
     onnx = next((f for f in info.files if f.endswith(".onnx")), None) if info is not None else None
     onnx = onnx or _hub_path(key)
-    again = "unset HF_HUB_OFFLINE" if offline.offline_mode else "connect"
+    weighs = f" ({hub.about(size)})" if size else ""
     return (
-        f"{_why_offline(offline)}, so the voice {key}{f' ({hub.about(size)})' if size else ''} could not be "
-        f"downloaded. On a computer that is online, run `hf download {VOICES_REPO} {onnx} {onnx}.json "
-        f"--local-dir voices` and copy the two files into {voices_dir()}. Or {again} and try again: it "
-        f"downloads once."
+        f"{hub.why_unreachable(offline)}, so the voice {key}{weighs} could not be downloaded. On a computer "
+        f"that is online, run `hf download {VOICES_REPO} {onnx} {onnx}.json --local-dir voices` and copy the "
+        f"two files into {voices_dir()}. {hub.try_again(offline)}: it downloads once."
     )
 
 

@@ -51,6 +51,11 @@ def test_the_footer_counts_from_the_release_and_details_open_from_the_keyboard(q
     assert reply.details.expanded and "Prompt and features built" in reply.details.panel.text()
     qtbot.keyClick(reply.details.toggle, Qt.Key.Key_Space)
     assert not reply.details.expanded
+    # Enter too: in the window Space is push-to-talk, whichever widget has the focus.
+    qtbot.keyClick(reply.details.toggle, Qt.Key.Key_Return)
+    assert reply.details.expanded and reply.details.toggle.text() == "Details ▾"
+    qtbot.keyClick(reply.details.toggle, Qt.Key.Key_Enter)
+    assert not reply.details.expanded and reply.details.toggle.text() == "Details ▸"
 
 
 def test_a_reply_without_timings_offers_no_details(qtbot):

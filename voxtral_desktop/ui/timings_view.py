@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QToolButton, QWidget
+from PySide6.QtWidgets import QLabel, QWidget
 
 from voxtral_desktop.core.timings import STAGES, Stage
+from voxtral_desktop.ui.widgets import DisclosureButton
 
 Timings = Mapping[str, float | None]
 
@@ -87,13 +88,7 @@ class TimingsDetails:
         self.footer = footer
         self.rows: list[StageRow] = []
         self.spoken = True
-        self.toggle = QToolButton()
-        self.toggle.setObjectName("timingsToggle")
-        self.toggle.setText("Details ▸")
-        self.toggle.setCheckable(True)
-        self.toggle.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.toggle.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.toggle.setAccessibleName("Where the time went")
+        self.toggle = DisclosureButton("timingsToggle", "Where the time went")
         self.toggle.toggled.connect(self._toggled)
         self.toggle.hide()
         self.panel = QLabel()
@@ -126,5 +121,4 @@ class TimingsDetails:
         self.toggle.setChecked(on)
 
     def _toggled(self, on: bool) -> None:
-        self.toggle.setText("Details ▾" if on else "Details ▸")
         self.panel.setVisible(on and len(self.rows) > 1)

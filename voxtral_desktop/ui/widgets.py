@@ -112,8 +112,19 @@ class ElidedLabel(QLabel):
 
 
 class DisclosureButton(QToolButton):
-    """A checkable "Details ▸" toggle that Enter and Return open and close too: in the main window Space
-    belongs to push-to-talk, whichever widget has the focus."""
+    """The one "Details ▸" / "Details ▾" toggle (a banner's library words, a reply's timings): checkable,
+    reached with Tab, opened and closed with Enter and Return too, since in the main window Space belongs to
+    push-to-talk whichever widget has the focus."""
+
+    def __init__(self, object_name: str, accessible_name: str) -> None:
+        super().__init__()
+        self.setObjectName(object_name)
+        self.setText("Details ▸")
+        self.setCheckable(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setAccessibleName(accessible_name)
+        self.toggled.connect(lambda on: self.setText("Details ▾" if on else "Details ▸"))
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.isCheckable():
@@ -182,13 +193,7 @@ class Banner(QFrame):
         lay.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
 
     def _details_widgets(self, details: str) -> tuple[DisclosureButton, QPlainTextEdit]:
-        toggle = DisclosureButton()
-        toggle.setObjectName("bannerDetailsToggle")
-        toggle.setText("Details ▸")
-        toggle.setCheckable(True)
-        toggle.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        toggle.setCursor(Qt.CursorShape.PointingHandCursor)
-        toggle.setAccessibleName("Details")
+        toggle = DisclosureButton("bannerDetailsToggle", "Details")
         toggle.setAccessibleDescription("Shows the error as the library reported it")
         box = QPlainTextEdit(details)
         box.setObjectName("bannerDetails")
@@ -203,7 +208,6 @@ class Banner(QFrame):
 
     def _show_details(self, on: bool) -> None:
         assert self.details_toggle is not None and self.details is not None
-        self.details_toggle.setText("Details ▾" if on else "Details ▸")
         self.details.setVisible(on)
         if on:
             QTimer.singleShot(0, self._reveal_details)  # once the layout has made room for them

@@ -4,6 +4,7 @@ closing the window while a forward pass runs waits for it to stop (no thread lef
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from ui_helpers import tiny_config
 from voxtral_desktop.core.capture import Recording
 from voxtral_desktop.core.chunks import ReplyStatus
 from voxtral_desktop.core.model import VoxtralModel
-from voxtral_desktop.testing.slow_layers import slow_layers
+from voxtral_desktop.testing.slow_layers import layers, slow_layers
 from voxtral_desktop.testing.speech import UTTERANCES, synthesize
 
 pytestmark = pytest.mark.integration
@@ -71,3 +72,33 @@ def test_closing_the_window_during_a_slow_forward_pass_waits_for_it(qtbot, slow_
         # interpreter can exit without aborting ("terminate called without an active exception").
         assert generation_threads() == []
     assert app.chat.reply(1).status == ReplyStatus.INTERRUPTED
+
+
+def test_esc_during_a_slow_forward_pass_stops_it_within_a_layer_and_talking_goes_on(qtbot, slow_app):
+    """A cancel while the model is still listening: the forward pass leaves torch at its next layer (no
+    thread left running under the model), the reply is marked interrupted, and the next turn answers."""
+    from PySide6.QtCore import Qt
+
+    app = slow_app
+    net = app.vms.model.model.backend.model
+    started: list[float] = []  # when each layer's forward began
+    counting = [layer.register_forward_pre_hook(lambda *_: started.append(time.perf_counter()))
+                for layer in layers(net)]
+    try:
+        with slow_layers(net, 3.0, "all") as ran:  # each layer outlasts the reply's own 2 s wait for a stop
+            app.vms.replies.sendRecording(question())
+            qtbot.waitUntil(ran.is_set, timeout=10000)
+            assert generation_threads()
+            qtbot.keyClick(app.window, Qt.Key.Key_Escape)
+            cancelled_at = time.perf_counter()
+            qtbot.waitUntil(lambda: app.chat.reply(1).status == ReplyStatus.INTERRUPTED, timeout=10000)
+            qtbot.waitUntil(lambda: generation_threads() == [], timeout=30000)
+    finally:
+        for hook in counting:
+            hook.remove()
+    # The layer running at the Esc finished; no other began (before: every remaining layer of the prefill ran).
+    assert [t for t in started if t > cancelled_at] == []
+    app.vms.replies.sendRecording(question())
+    qtbot.waitUntil(lambda: app.chat.has_reply(2) and app.chat.reply(2).status != ReplyStatus.STREAMING,
+                    timeout=30000)
+    assert app.chat.reply(2).status == ReplyStatus.COMPLETE and app.chat.reply(2).text == UTTERANCES[0].reply

@@ -248,9 +248,9 @@ class MainWindow(QMainWindow):
         if turn_id in self._live_turns:
             self.chat.set_user_transcript(turn_id, text)
 
-    def _on_reply_started(self, turn_id: int) -> None:
+    def _on_reply_started(self, turn_id: int, mode: Mode) -> None:
         if turn_id in self._live_turns:
-            self.chat.begin_reply(turn_id, Mode.CONVERSATION if turn_id in self._typed_turns else None)
+            self.chat.begin_reply(turn_id, mode)
 
     def _on_reply_chunk(self, turn_id: int, text: str) -> None:
         if turn_id not in self._live_turns:

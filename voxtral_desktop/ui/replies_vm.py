@@ -54,7 +54,7 @@ class RepliesViewModel(QObject):
     userTurn = Signal(int, float, object)  # turn id, recording seconds, waveform (list of floats)
     userText = Signal(int, str)  # turn id, a typed turn's text
     userTranscript = Signal(int, str)  # turn id, what the user said (the "show what I said" setting)
-    replyStarted = Signal(int)
+    replyStarted = Signal(int, object)  # turn id, the Mode the reply answers in (a typed turn: CONVERSATION)
     replyChunk = Signal(int, str)  # turn id, the chunk's words
     # turn id, what the model is doing before the first words ("thinking... 12 s"); "" once words come
     replyProgress = Signal(int, str)
@@ -208,14 +208,14 @@ class RepliesViewModel(QObject):
     ) -> None:
         # A reply cancelled by talking over it may still be winding down; the model runs one at a time.
         self._active += 1
-        self.replyStarted.emit(turn_id)
+        mode = self._mode if recording is not None else Mode.CONVERSATION
+        self.replyStarted.emit(turn_id, mode)
         if self._active == 1:
             self.busyChanged.emit(True)
         started = time.monotonic()
         first_ms: float | None = None
         final: dict[str, Any] | None = None
         session = self._conversations.session()
-        mode = self._mode if recording is not None else Mode.CONVERSATION
         self.speaker.stop()  # a previous reply still being spoken gives way to this one
         self._sounding = None
         self._spoken_turn = turn_id if mode == Mode.CONVERSATION else None

@@ -70,6 +70,10 @@ class ReplyResult:
     # Where the reply's time went: stage -> ms since the recording ended (core/timings.py); None for a reply
     # that failed before the model started it.
     timings: Mapping[str, float | None] | None = None
+    # A spoken reply the user interrupted: how many of its chunks the voice had begun (what the user heard,
+    # and all that is kept); the rest was written but never said. None: the whole text counts (voice off,
+    # or nothing cut it short).
+    heard_chunks: int | None = None
 
 
 def model_label(model_id: str) -> str:

@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import logging
 import math
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
 
 from voxtral_desktop.core import chunks as C
-from voxtral_desktop.core.audio import SAMPLE_RATE, AudioError, duration_s, normalize_audio
-from voxtral_desktop.core.backends.base import Mode, Turn
+from voxtral_desktop.core.audio import AudioError, duration_s
+from voxtral_desktop.core.backends.base import TYPED_MODE, GenerationRequest, Mode, Turn
 from voxtral_desktop.core.chunks import ReplyStatus
-from voxtral_desktop.core.errors import HistoryError, HistoryWriteError
-from voxtral_desktop.core.history import thread as history_thread
+from voxtral_desktop.core.errors import EmptyTurn, HistoryError, HistoryWriteError, InputRejected, ReplyClosed
 from voxtral_desktop.core.history import HistoryStore, new_conversation_id
+from voxtral_desktop.core.history import thread as history_thread
 from voxtral_desktop.core.history.transactions import write_error
 from voxtral_desktop.core.model import VoxtralModel
+from voxtral_desktop.core.reply import Ended, Reply, ReplyEvent, Words, chunk_of
 from voxtral_desktop.core.timings import ReplyTimings
 from voxtral_desktop.core.turn_window import reuse_block, window_start
 
@@ -55,22 +58,37 @@ def fit_history(history: Sequence[Turn], max_turns: int, budget_tokens: int, blo
 
 @dataclass
 class ExchangeResult:
-    """How the last exchange went: the stored turns, how the reply ended, and its text."""
+    """How the last exchange went: the stored turns and the reply itself (its status, text and timings)."""
 
     user_turn_id: int | None  # None: the user's turn could not be saved
     reply_turn_id: int | None
-    status: ReplyStatus
-    text: str
+    reply: Reply
     save_error: HistoryWriteError | None = None  # what kept (part of) this exchange out of the history
-    timings: ReplyTimings | None = None  # where the reply's time went (saved with the reply too)
 
     @property
     def saved(self) -> bool:
         return self.save_error is None
 
+    @property
+    def status(self) -> ReplyStatus:
+        return self.reply.status
+
+    @property
+    def text(self) -> str:
+        """What the history keeps of the reply (what the user heard of an interrupted spoken one)."""
+        return self.reply.kept_text
+
+    @property
+    def timings(self) -> ReplyTimings:
+        return self.reply.timings
+
 
 class ConversationSession:
-    """Runs exchanges in one stored conversation; the reply is saved chunk by chunk as it streams."""
+    """Runs exchanges in one stored conversation; the reply is saved chunk by chunk as it streams.
+
+    Every history call runs on the store's own thread (core/history/thread.py), so a busy or locked
+    database delays the history, never the caller's event loop.
+    """
 
     def __init__(self, model: VoxtralModel, store: HistoryStore, conversation_id: str | None = None) -> None:
         self.model = model
@@ -112,13 +130,8 @@ class ConversationSession:
             self.store.create_conversation(conversation_id=self.conversation_id)
         self._stored = True
 
-    async def _in_store(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """``call`` on the store's own thread (in order with the writes queued before it): a busy or locked
-        database delays the history, never the caller's event loop."""
-        return await history_thread.run(self.store, call, *args, **kwargs)
-
     def _save(self, write: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
-        """One history write, on the store's thread; the reply streams on whatever happens to it.
+        """One history write (run on the store's thread); the reply streams on whatever happens to it.
 
         After the first failure of an exchange the rest are skipped: each would wait for the same lock or
         fail on the same full disk, and the reply must not stall behind them.
@@ -132,6 +145,33 @@ class ConversationSession:
             self.save_error = e
             return None
 
+    # --- one exchange ----------------------------------------------------------------------------------
+
+    def reply(
+        self,
+        audio: Any,
+        *,
+        sample_rate: int = 16000,
+        mode: str = Mode.CONVERSATION,
+        chunk_id: str = "",
+        recording_ended: float | None = None,
+    ) -> Reply:
+        """The reply to a recording, stored as it streams (the user's turn first, then each chunk).
+
+        ``recording_ended`` (a ``time.perf_counter()`` value) starts the reply's stage clock at the moment
+        the user stopped speaking; by default it starts now. Nothing runs until its events are read.
+        """
+        timings = ReplyTimings(recording_ended)
+        reply = Reply(timings)
+        reply.feed(self._spoken(reply, audio, sample_rate, mode, chunk_id, started=time.perf_counter()))
+        return reply
+
+    def reply_text(self, text: str, *, chunk_id: str = "") -> Reply:
+        """The reply to a typed turn: stored as text, answered with the same memory (always TYPED_MODE)."""
+        reply = Reply(ReplyTimings())
+        reply.feed(self._typed(reply, text, chunk_id, started=time.perf_counter()))
+        return reply
+
     async def respond(
         self,
         audio: Any,
@@ -141,129 +181,163 @@ class ConversationSession:
         chunk_id: str = "",
         recording_ended: float | None = None,
     ) -> AsyncIterator[C.Chunk]:
-        """Stream the reply's chunk dicts (the model's contract) while saving the turn and every chunk.
-
-        ``recording_ended`` (a ``time.perf_counter()`` value) starts the reply's stage clock at the moment
-        the user stopped speaking; by default it starts now.
-        """
-        timings = ReplyTimings(recording_ended)
-        cfg = self.model.config.conversation
-        try:
-            audio16k: np.ndarray | None = normalize_audio(
-                audio, sample_rate, max_seconds=self.model.config.audio.max_recording_s
-            )
-        except AudioError:
-            audio16k = None  # the model will explain the problem in its error chunk; nothing to store
-        self.save_error = None
-        await self._in_store(self._save, self._begin)
-        history = await self._in_store(self.history) if mode == Mode.CONVERSATION else ()
-        user_id = await self._in_store(
-            self._save,
-            self.store.add_user_turn,
-            self.conversation_id,
-            duration_s=duration_s(audio16k) if audio16k is not None else None,
-            mode=str(mode),
-            audio16k=audio16k if cfg.keep_audio else None,
-        )
-        if audio16k is not None and user_id is not None:
-            self._audio[user_id] = audio16k
-        sent = audio16k if audio16k is not None else audio
-        # Rejected audio goes to the model as it came, with its own rate, so the model names the problem.
-        rate = SAMPLE_RATE if audio16k is not None else sample_rate
-        conversation = self.conversation_id if mode == Mode.CONVERSATION else None
-        exchange = self._exchange(
-            user_id,
-            str(mode),
-            chunk_id,
-            lambda cid: self.model.process_realtime_chunk_streaming(
-                sent, cid, mode, sample_rate=rate, history=history, conversation_id=conversation, timings=timings
-            ),
-            timings,
+        """``reply()`` as the seed's chunk dicts (the CLI's and the benchmarks' face of an exchange)."""
+        reply = self.reply(
+            audio, sample_rate=sample_rate, mode=mode, chunk_id=chunk_id, recording_ended=recording_ended
         )
         # aclosing: a caller that stops reading early gets the reply saved (as interrupted) at once, not
         # whenever the garbage collector finalises the inner generator.
-        async with contextlib.aclosing(exchange) as chunks:
+        async with contextlib.aclosing(reply.chunks_out()) as chunks:
             async for chunk in chunks:
                 yield chunk
 
     async def respond_text(self, text: str, *, chunk_id: str = "") -> AsyncIterator[C.Chunk]:
-        """A typed turn: stored as text, answered with the same memory and the same chunk dicts."""
-        if not text.strip():  # the model explains; an empty turn is not worth a place in the history
-            async for chunk in self.model.process_text_streaming(text, chunk_id or "empty"):
-                yield chunk
-            return
-        self.save_error = None
-        await self._in_store(self._save, self._begin)
-        history = await self._in_store(self.history)
-        user_id = await self._in_store(
-            self._save, self.store.add_user_turn, self.conversation_id, text=text.strip(), mode=Mode.CONVERSATION.value
-        )
-        history_thread.submit(self.store, self._save, self.store.title_from, self.conversation_id, text)
-        timings = ReplyTimings()
-        exchange = self._exchange(
-            user_id,
-            Mode.CONVERSATION.value,
-            chunk_id,
-            lambda cid: self.model.process_text_streaming(
-                text, cid, history=history, conversation_id=self.conversation_id, timings=timings
-            ),
-            timings,
-        )
-        async with contextlib.aclosing(exchange) as chunks:  # saved at once when closed early (see respond)
+        """``reply_text()`` as the seed's chunk dicts."""
+        async with contextlib.aclosing(self.reply_text(text, chunk_id=chunk_id).chunks_out()) as chunks:
             async for chunk in chunks:
                 yield chunk
+
+    async def _spoken(
+        self, reply: Reply, audio: Any, sample_rate: int, mode: str, chunk_id: str, started: float
+    ) -> AsyncGenerator[ReplyEvent, None]:
+        model = self.model
+        request: GenerationRequest | BaseException
+        try:
+            audio16k: np.ndarray | None = model.check_audio(audio, sample_rate)
+        except AudioError as e:  # nothing to store; the reply says what is wrong with the recording
+            audio16k, request = None, e
+        if audio16k is not None:
+            reply.audio_s = duration_s(audio16k)
+        self.save_error = None
+        await history_thread.run(self.store, self._save, self._begin)
+        history = await history_thread.run(self.store, self.history) if mode == Mode.CONVERSATION else ()
+        user_id = await history_thread.run(
+            self.store,
+            self._save,
+            self.store.add_user_turn,
+            self.conversation_id,
+            duration_s=reply.audio_s,
+            mode=str(mode),
+            audio16k=audio16k if model.config.conversation.keep_audio else None,
+        )
+        if audio16k is not None:
+            if user_id is not None:
+                self._audio[user_id] = audio16k
+            conversation = self.conversation_id if mode == Mode.CONVERSATION else None
+            try:
+                request = model.request_for(audio16k, mode, history=history, conversation_id=conversation)
+            except InputRejected as e:
+                request = e
+        async with contextlib.aclosing(self._exchange(reply, user_id, str(mode), chunk_id, request, started)) as ev:
+            async for event in ev:
+                yield event
+
+    async def _typed(self, reply: Reply, text: str, chunk_id: str, started: float) -> AsyncGenerator[ReplyEvent, None]:
+        model = self.model
+        if not text.strip():  # the model explains; an empty turn is not worth a place in the history
+            refusal = EmptyTurn(f"a typed turn needs some text, got {text!r}")
+            async with contextlib.aclosing(model.stream(refusal, reply, chunk_id or "empty", started=started)) as ev:
+                async for event in ev:
+                    yield event
+            return
+        self.save_error = None
+        await history_thread.run(self.store, self._save, self._begin)
+        history = await history_thread.run(self.store, self.history)
+        user_id = await history_thread.run(
+            self.store, self._save, self.store.add_user_turn, self.conversation_id, text=text.strip(), mode=TYPED_MODE.value
+        )
+        history_thread.submit(self.store, self._save, self.store.title_from, self.conversation_id, text)
+        request = model.prepare_text(text, history=history, conversation_id=self.conversation_id)
+        async with contextlib.aclosing(
+            self._exchange(reply, user_id, TYPED_MODE.value, chunk_id, request, started)
+        ) as ev:
+            async for event in ev:
+                yield event
 
     async def _exchange(
         self,
+        reply: Reply,
         user_id: int | None,
         mode: str,
         chunk_id: str,
-        reply: Callable[[str], AsyncIterator[C.Chunk]],
-        timings: ReplyTimings,
-    ) -> AsyncIterator[C.Chunk]:
-        """Stream ``reply`` to the stored user turn, saving each chunk, then how the reply ended.
+        request: GenerationRequest | BaseException,
+        started: float,
+    ) -> AsyncGenerator[ReplyEvent, None]:
+        """Stream the model's events for the stored user turn, saving each chunk, then how the reply ended.
 
         The reply streams whatever happens to the history; a failed save is kept in ``save_error``.
         """
-        reply_id = await self._in_store(self._save, self.store.start_reply, self.conversation_id, mode)
-        chunks = reply(chunk_id or f"{self.conversation_id}-{user_id}")
-        texts: list[str] = []
-        final: C.Chunk | None = None
+        reply_id = await history_thread.run(self.store, self._save, self.store.start_reply, self.conversation_id, mode)
+        events = self.model.stream(request, reply, chunk_id or f"{self.conversation_id}-{user_id}", started=started)
         try:
-            async for chunk in chunks:
-                if chunk["success"]:
-                    if reply_id is not None:  # queued, not awaited: the chunk is shown at once, saved in order
-                        history_thread.submit(self.store, self._save, self.store.append_chunk, reply_id, chunk)
-                    texts.append(chunk["text"])
-                final = chunk
-                yield chunk
+            async for event in events:
+                if isinstance(event, Words) and reply_id is not None:
+                    # queued, not awaited: the chunk is shown at once, saved in order
+                    history_thread.submit(self.store, self._save, self.store.append_chunk, reply_id, chunk_of(event))
+                yield event
         finally:
-            await chunks.aclose()  # type: ignore[attr-defined]
+            await events.aclose()
             # After the queued chunks, on the same thread; runs even if this await is cancelled.
-            await self._in_store(self._finish, user_id, reply_id, final, " ".join(t for t in texts if t), timings)
+            await history_thread.run(self.store, self._finish, user_id, reply_id, reply)
 
-    def _finish(
-        self, user_id: int | None, reply_id: int | None, final: C.Chunk | None, text: str, timings: ReplyTimings
-    ) -> None:
-        status = C.status_of(final)
-        error = final.get("error") if final is not None and status is ReplyStatus.ERROR else None
-        if status is ReplyStatus.STREAMING:
-            status, error = ReplyStatus.INTERRUPTED, "closed before the reply ended"
-        total = final["processing_time_ms"] if final else None
+    def _finish(self, user_id: int | None, reply_id: int | None, reply: Reply) -> None:
+        if not reply.ended:
+            reply.record(Ended(ReplyStatus.INTERRUPTED, len(reply.chunks), reply.elapsed_ms, ReplyClosed()))
         if reply_id is not None:
             # Tried even after a chunk failed to save: if the trouble has passed, the whole text lands now.
-            missed_chunks = self.save_error is not None
+            # A spoken reply cut short keeps only what the user heard.
+            rewrite = self.save_error is not None or reply.kept_chunks < len(reply.chunks)
             try:
                 self.store.finish_reply(
                     reply_id,
-                    status,
-                    error=error,
-                    total_ms=total,
-                    text=text if missed_chunks else None,
-                    timings=timings.to_dict(),
+                    reply.status,
+                    error=reply.describe()[1] if reply.status is ReplyStatus.ERROR else None,
+                    total_ms=reply.elapsed_ms,
+                    text=reply.kept_text if rewrite else None,
+                    timings=reply.timings.to_dict(),
                 )
                 self.save_error = None
             except HistoryWriteError as e:
                 log.warning("conversation %s: %s", self.conversation_id, e)
                 self.save_error = self.save_error or e
-        self.last = ExchangeResult(user_id, reply_id, status, text, self.save_error, timings)
+        self.last = ExchangeResult(user_id, reply_id, reply, self.save_error)
+
+    # --- after the reply's text ended: its voice ----------------------------------------------------
+
+    def keep_heard(self, exchange: ExchangeResult) -> concurrent.futures.Future[None] | None:
+        """The voice was cut short after the reply was written: keep only what was heard, marked interrupted
+        (queued on the store's thread; the window answers the voice at once). None if it was not saved."""
+        if exchange.reply_turn_id is None or not exchange.saved:
+            return None
+        reply = exchange.reply
+        return history_thread.submit(
+            self.store,
+            self.store.finish_reply,
+            exchange.reply_turn_id,
+            reply.status,
+            total_ms=reply.elapsed_ms,
+            text=reply.kept_text,
+            timings=reply.timings.to_dict(),
+        )
+
+    async def keep_transcript(self, exchange: ExchangeResult, transcript: str) -> None:
+        """Write what the user said into their stored turn; a conversation still untitled is named after it.
+        On the store's thread, after the turn's own saves. Raises HistoryError when it cannot be written."""
+        user_id = exchange.user_turn_id
+        if user_id is None:
+            return
+
+        def write() -> None:
+            self.store.set_turn_text(user_id, transcript)
+            self.store.title_from(self.conversation_id, transcript)
+
+        await history_thread.run(self.store, write)
+
+    async def save_timings(self, exchange: ExchangeResult) -> None:
+        """The voice's first sound came after the reply was saved: store the reply's timings again.
+        Raises HistoryError when it cannot be written."""
+        if exchange.reply_turn_id is None or not exchange.saved:
+            return
+        await history_thread.run(
+            self.store, self.store.set_timings, exchange.reply_turn_id, exchange.reply.timings.to_dict()
+        )

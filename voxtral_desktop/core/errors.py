@@ -24,11 +24,23 @@ VoxtralError                       root of every error the user may see (message
 ├── SpeechError                    voice / audio output trouble
 │   └── VoiceUnavailableOffline(SpeechError, HubUnreachable)
 │                                  the voice is not on this machine and cannot be downloaded now
+├── ReplyError                     why a reply ended without its answer (a reply's Ended event carries it)
+│   ├── InputRejected              the input cannot be answered; the model was not called
+│   │   ├── NoSpeech               no speech heard in the recording
+│   │   ├── TooShort               too short to hold speech (audio.min_speech_ms)
+│   │   ├── UnknownMode(InputRejected, ValueError)
+│   │   │                          a mode other than conversation / transcribe
+│   │   └── EmptyTurn              a typed turn with no text
+│   ├── ReplyTimedOut              no progress from the model for streaming.timeout_ms
+│   ├── ReplyCancelled             the user stopped it (Esc, a new turn, barge-in)
+│   └── ReplyClosed                its reader stopped reading before the reply ended (the app quit)
 └── GenerationError                generation failed inside the back-end
     ├── ModelBusy                  an earlier, stuck generation still holds the model; nothing was started
     ├── RemoteConnectionError      the server could not be reached (refused, unknown host, TLS, reset)
     ├── RemoteTimeout              the server did not answer in remote.timeout_s
     ├── RemoteStatusError          the server answered with an HTTP error; ``.status`` holds the code
+    ├── KeyInClearRefused          an API key would go over plain http:// to another machine: refused before
+    │                              connecting; ``.base_url``, ``.host`` (fix: https, remote.allow_http_hosts)
     └── StreamBroken               the reply stream ended early; ``.words`` says how many arrived first
 ```
 
@@ -44,22 +56,32 @@ __all__ = [
     "AudioTooLong",
     "CaptureError",
     "ConfigError",
+    "EchoCancellerUnavailable",
+    "EmptyTurn",
     "GenerationError",
     "HistoryError",
     "HistoryWriteError",
     "HubUnreachable",
-    "EchoCancellerUnavailable",
+    "InputRejected",
+    "KeyInClearRefused",
     "KeyringUnavailable",
     "ListeningUnavailable",
     "ModelBusy",
     "ModelLoadError",
     "ModelUnavailableOffline",
+    "NoSpeech",
     "NotEnoughMemory",
     "RemoteConnectionError",
     "RemoteStatusError",
     "RemoteTimeout",
+    "ReplyCancelled",
+    "ReplyClosed",
+    "ReplyError",
+    "ReplyTimedOut",
     "SpeechError",
     "StreamBroken",
+    "TooShort",
+    "UnknownMode",
     "VadUnavailable",
     "VoiceUnavailableOffline",
     "VoxtralError",
@@ -178,6 +200,48 @@ class VoiceUnavailableOffline(SpeechError, HubUnreachable):
     """The voice is neither on this machine nor downloadable now; the message says how to bring it here."""
 
 
+class ReplyError(VoxtralError):
+    """Why a reply ended without its answer; the reply's final event carries it (core/reply.py)."""
+
+
+class InputRejected(ReplyError):
+    """The input cannot be answered (no speech, too short, unknown mode, no text); the model was not called."""
+
+
+class NoSpeech(InputRejected):
+    """The recording holds no speech the detectors could hear."""
+
+
+class TooShort(InputRejected):
+    """The recording is shorter than audio.min_speech_ms."""
+
+
+class UnknownMode(InputRejected, ValueError):
+    """A mode other than conversation or transcribe."""
+
+
+class EmptyTurn(InputRejected):
+    """A typed turn with no text."""
+
+
+class ReplyTimedOut(ReplyError):
+    """No progress from the model (no text, no finished layer) for streaming.timeout_ms."""
+
+
+class ReplyCancelled(ReplyError):
+    """The user stopped the reply; its words so far stay."""
+
+    def __init__(self) -> None:
+        super().__init__("cancelled")
+
+
+class ReplyClosed(ReplyCancelled):
+    """Whoever read the reply stopped before its end (the window closed, the caller broke off)."""
+
+    def __init__(self) -> None:
+        ReplyError.__init__(self, "closed before the reply ended")
+
+
 class GenerationError(VoxtralError):
     """Generation failed inside the back-end; the message says what happened."""
 
@@ -203,6 +267,27 @@ class RemoteStatusError(GenerationError):
 
     def __reduce__(self) -> tuple[object, ...]:  # keeps ``status`` across pickling (worker processes)
         return (type(self), (str(self), self.status))
+
+
+class KeyInClearRefused(GenerationError):
+    """An API key would travel unencrypted (plain http://) to a host that is not this machine; nothing was sent.
+
+    The message names the server and the two fixes: an https:// address, or the host in
+    remote.allow_http_hosts when the network between is trusted.
+    """
+
+    def __init__(self, base_url: str, host: str, key_source: str) -> None:
+        super().__init__(
+            f"not sending the API key (from {key_source}) to {base_url}: plain http:// would carry it "
+            f"unencrypted to {host}, another machine. Use an https:// address for the server, or, if the "
+            f"network to {host} is one you trust, add it to remote.allow_http_hosts in the settings file"
+        )
+        self.base_url = base_url
+        self.host = host
+        self.key_source = key_source
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.base_url, self.host, self.key_source))
 
 
 class StreamBroken(GenerationError):

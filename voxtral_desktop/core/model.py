@@ -15,16 +15,37 @@ from typing import Any
 import numpy as np
 
 from voxtral_desktop.core import chunks as C
-from voxtral_desktop.core.audio import AudioError, AudioTooLong, detect_speech, duration_s, normalize_audio
+from voxtral_desktop.core.audio import AudioError, detect_speech, duration_s, normalize_audio
 from voxtral_desktop.core.backends import Backend, GenerationRequest, Turn, create_backend
-from voxtral_desktop.core.backends.base import MODES, LoadPhase, Mode, ProgressCallback
-from voxtral_desktop.core.errors import ModelBusy
+from voxtral_desktop.core.backends.base import MODES, TYPED_MODE, LoadPhase, Mode, ProgressCallback
 from voxtral_desktop.core.chunker import WordChunker
+from voxtral_desktop.core.chunks import ReplyStatus
 from voxtral_desktop.core.config import Config, load_config
+from voxtral_desktop.core.errors import (
+    EmptyTurn,
+    InputRejected,
+    ModelBusy,
+    NoSpeech,
+    ReplyCancelled,
+    ReplyTimedOut,
+    TooShort,
+    UnknownMode,
+    VoxtralError,
+)
+from voxtral_desktop.core.reply import Clock, Ended, Marked, Reply, ReplyEvent, Words, chunk_of, status_for
 from voxtral_desktop.core.timings import Progress, ReplyTimings, Stage
-from voxtral_desktop.core.errors import VoxtralError
 
-__all__ = ["NOT_INITIALIZED", "GenerationRequest", "LoadPhase", "Mode", "ProgressCallback", "Turn", "VoxtralModel"]
+__all__ = [
+    "NOT_INITIALIZED",
+    "TYPED_MODE",
+    "GenerationRequest",
+    "LoadPhase",
+    "Mode",
+    "ProgressCallback",
+    "Reply",
+    "Turn",
+    "VoxtralModel",
+]
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +84,7 @@ class VoxtralModel:
         )
         self._current_stop: _Stop | None = None
         self.last_timings: ReplyTimings | None = None  # the latest reply's stage times (see core/timings.py)
-        self._running: tuple[ReplyTimings, float | None] | None = None  # the reply in flight: timings, audio s
+        self._running: Reply | None = None  # the reply in flight
 
     @classmethod
     def from_config(cls, config: Config) -> VoxtralModel:
@@ -108,7 +129,7 @@ class VoxtralModel:
         """What the reply in flight is doing before its first words ("listening to your 2 s question... 14 s",
         "thinking..."); None when no reply runs or its words have started. Safe to poll from the loop."""
         running = self._running
-        return None if running is None else running[0].progress(running[1])
+        return None if running is None else running.progress()
 
     def wait_idle(self, timeout_s: float) -> bool:
         """Wait (blocking) up to ``timeout_s`` for the back-end's work to end; True when nothing still runs.
@@ -159,25 +180,20 @@ class VoxtralModel:
         core/chunks.py spells out the contract. Raises RuntimeError if not initialized.
         ``conversation_id`` lets the back-end reuse the conversation's last exchange; ``timings`` (made
         when the recording ended) receives the stage marks, else a new one is made; either way it is
-        ``last_timings`` once the reply starts.
+        ``last_timings`` once the reply starts. The dicts are the events of ``reply()`` (core/reply.py).
         """
         started = time.perf_counter()
         if not self.is_initialized:
             raise RuntimeError(NOT_INITIALIZED)
-        clock = _Clock(started)
-        timings = timings if timings is not None else ReplyTimings(started)
-        self.last_timings = timings
-
-        request = self.build_request(audio_data, mode, sample_rate=sample_rate, history=history, chunk_id=chunk_id)
-        if isinstance(request, dict):
-            timings.mark(Stage.LAST_CHUNK)
-            yield {**request, "processing_time_ms": clock.ms()}
-            return
-        timings.mark(Stage.NORMALISED)
-        request = dataclasses.replace(request, conversation_id=conversation_id, timings=timings)
-
-        # aclosing: when our caller stops early, generation must stop now, not when the GC finalises _run.
-        async with contextlib.aclosing(self._run(request, chunk_id, clock)) as chunks:
+        try:
+            request: GenerationRequest | BaseException = self.prepare(
+                audio_data, mode, sample_rate=sample_rate, history=history, conversation_id=conversation_id
+            )
+        except (InputRejected, AudioError) as e:
+            log.info("[%s] rejected input: %s", chunk_id, e)
+            request = e
+        reply = self.reply(request, chunk_id, timings=timings, started=started)
+        async with contextlib.aclosing(reply.chunks_out()) as chunks:
             async for chunk in chunks:
                 yield chunk
 
@@ -192,41 +208,70 @@ class VoxtralModel:
     ) -> AsyncGenerator[C.Chunk, None]:
         """A typed turn instead of speech: the same chunk dicts, the same rules (conversation mode)."""
         started = time.perf_counter()
-        clock = _Clock(started)
         if not self.is_initialized:
             raise RuntimeError(NOT_INITIALIZED)
-        timings = timings if timings is not None else ReplyTimings(started)
-        self.last_timings = timings
-        if not isinstance(text, str) or not text.strip():
-            timings.mark(Stage.LAST_CHUNK)
-            yield C.error_chunk(C.EMPTY_TEXT, f"a typed turn needs some text, got {text!r}", 0, clock.ms())
-            return
-        request = self._request(None, Mode.CONVERSATION, history, text=text.strip())
-        request = dataclasses.replace(request, conversation_id=conversation_id, timings=timings)
-        timings.mark(Stage.NORMALISED)
-        # aclosing: when our caller stops early, generation must stop now, not when the GC finalises _run.
-        async with contextlib.aclosing(self._run(request, chunk_id, clock)) as chunks:
+        try:
+            request: GenerationRequest | BaseException = self.prepare_text(
+                text, history=history, conversation_id=conversation_id
+            )
+        except EmptyTurn as e:
+            request = e
+        reply = self.reply(request, chunk_id, timings=timings, started=started)
+        async with contextlib.aclosing(reply.chunks_out()) as chunks:
             async for chunk in chunks:
                 yield chunk
 
-    async def _run(self, request: GenerationRequest, chunk_id: str, clock: _Clock) -> AsyncGenerator[C.Chunk, None]:
-        """One generation at a time: wait for the turn lock, then stream, stopping cleanly however it ends."""
+    def reply(
+        self,
+        request: GenerationRequest | BaseException,
+        chunk_id: str,
+        *,
+        timings: ReplyTimings | None = None,
+        started: float | None = None,
+    ) -> Reply:
+        """A reply to a prepared request (or one that ends at once on the error that refused its input).
+
+        Nothing runs until its ``events()`` are read; one reply generates at a time, in order.
+        ``started`` (perf_counter) is when the call began: processing_time_ms counts from there.
+        """
+        timings = timings if timings is not None else ReplyTimings(started)
+        self.last_timings = timings
+        audio = request.audio if isinstance(request, GenerationRequest) else None
+        reply = Reply(timings, audio_s=duration_s(audio) if audio is not None else None)
+        reply.feed(self.stream(request, reply, chunk_id, started=started))
+        return reply
+
+    async def stream(
+        self,
+        request: GenerationRequest | BaseException,
+        reply: Reply,
+        chunk_id: str,
+        *,
+        started: float | None = None,
+    ) -> AsyncGenerator[ReplyEvent, None]:
+        """Generate ``request`` into ``reply``: each event is recorded in it, then yielded.
+
+        A refused input (an exception in place of the request) is one Ended event and no model call.
+        """
+        if not self.is_initialized:
+            raise RuntimeError(NOT_INITIALIZED)
+        clock = Clock(started)
+        self.last_timings = reply.timings
+        if isinstance(request, BaseException):
+            yield reply.record(Ended(status_for(request), 0, clock.ms(), request))
+            return
+        reply.timings.mark(Stage.NORMALISED)
+        request = dataclasses.replace(request, timings=reply.timings)
         async with self._turn_lock():
             stop = _Stop()
             self._current_stop = stop
-            inner = self._stream(request, chunk_id, stop, clock)
-            timings = request.timings
-            if timings is not None:
-                self._running = (timings, duration_s(request.audio) if request.audio is not None else None)
+            self._running = reply
+            inner = self._generate(request, reply, chunk_id, stop, clock)
             try:
-                async for chunk in inner:
-                    if timings is not None:
-                        if chunk["success"] and chunk["text"]:
-                            timings.mark(Stage.FIRST_CHUNK)
-                        if chunk["is_final"]:
-                            timings.mark(Stage.LAST_CHUNK)
-                            log.info("[%s] %s", chunk_id, timings.summary())
-                    yield chunk
+                async for event in inner:
+                    if isinstance(event, Ended):
+                        log.info("[%s] %s", chunk_id, reply.timings.summary())
+                    yield event
             finally:
                 # Closed early (break, aclose): stop generation now rather than when the GC gets to it.
                 stop.event.set()
@@ -259,6 +304,69 @@ class VoxtralModel:
             return C.error_chunk(final["text"], final.get("error", ""), 0, final["processing_time_ms"])
         return C.text_chunk(" ".join(texts), 0, final["processing_time_ms"], final=True)
 
+    # --- checking the input (once per reply) ----------------------------------------------------------
+
+    def check_audio(self, audio_data: Any, sample_rate: int = 16000) -> np.ndarray:
+        """The recording as mono float32 at 16 kHz; raises AudioError (AudioTooLong past audio.max_recording_s).
+
+        The one place a reply's audio is normalised: the conversation stores what this returns and
+        passes it on to ``request_for``.
+        """
+        return normalize_audio(audio_data, sample_rate, max_seconds=self.config.audio.max_recording_s)
+
+    def request_for(
+        self,
+        audio16k: np.ndarray,
+        mode: str = Mode.CONVERSATION,
+        *,
+        history: Sequence[Turn] = (),
+        conversation_id: str | None = None,
+    ) -> GenerationRequest:
+        """The request for checked audio (``check_audio``), with the settings as they are now.
+
+        Raises UnknownMode, TooShort or NoSpeech (InputRejected) when it cannot be answered.
+        """
+        if mode not in MODES:
+            raise UnknownMode(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
+        cfg = self.config.audio
+        seconds = duration_s(audio16k)
+        if seconds * 1000.0 < cfg.min_speech_ms:
+            raise TooShort(
+                f"audio is {seconds * 1000.0:.0f} ms long; speech needs at least {cfg.min_speech_ms} ms "
+                f"(audio.min_speech_ms)"
+            )
+        speech = detect_speech(audio16k, cfg.speech_threshold, cfg.min_speech_ms)
+        if not speech.is_speech and not _quiet_speech(audio16k, cfg.min_speech_ms):
+            raise NoSpeech(
+                f"no speech detected: {speech.speech_ms:.0f} ms above the threshold "
+                f"{cfg.speech_threshold:g} (loudest 20 ms frame RMS {speech.peak_rms:.4f}); "
+                f"need {cfg.min_speech_ms} ms"
+            )
+        return self._request(audio16k, Mode(mode), history, conversation_id=conversation_id)
+
+    def prepare(
+        self,
+        audio_data: Any,
+        mode: str = Mode.CONVERSATION,
+        *,
+        sample_rate: int = 16000,
+        history: Sequence[Turn] = (),
+        conversation_id: str | None = None,
+    ) -> GenerationRequest:
+        """``check_audio`` then ``request_for``: raises UnknownMode (checked first), AudioError or InputRejected."""
+        if mode not in MODES:
+            raise UnknownMode(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
+        audio = self.check_audio(audio_data, sample_rate)
+        return self.request_for(audio, mode, history=history, conversation_id=conversation_id)
+
+    def prepare_text(
+        self, text: str, *, history: Sequence[Turn] = (), conversation_id: str | None = None
+    ) -> GenerationRequest:
+        """The request for a typed turn (always TYPED_MODE); raises EmptyTurn when there is no text."""
+        if not isinstance(text, str) or not text.strip():
+            raise EmptyTurn(f"a typed turn needs some text, got {text!r}")
+        return self._request(None, TYPED_MODE, history, text=text.strip(), conversation_id=conversation_id)
+
     def build_request(
         self,
         audio_data: Any,
@@ -268,48 +376,27 @@ class VoxtralModel:
         history: Sequence[Turn] = (),
         chunk_id: str = "",
     ) -> GenerationRequest | C.Chunk:
-        """Check the input and build the request the back-end would get, from the settings as they are now.
+        """The request a reply would send for this input, from the settings as they are now, or the final
+        error chunk that explains why the input cannot be used (``processing_time_ms`` 0).
 
-        Returns the GenerationRequest, or, when the input cannot be used (bad audio, too long, no speech,
-        unknown mode), the final error chunk that explains why, with ``processing_time_ms`` 0. The streaming
-        calls use it first; tests and benchmarks use it to drive a back-end directly with a real request.
-        ``chunk_id`` only labels the log line of a rejected input.
+        For tests and benchmarks that drive a back-end directly with a real request. ``chunk_id`` only
+        labels the log line of a rejected input.
         """
-        cfg = self.config
-        if mode not in MODES:
-            return C.error_chunk(C.BAD_MODE_TEXT, f"unknown mode {mode!r}; use one of {', '.join(MODES)}", 0, 0.0)
         try:
-            audio = normalize_audio(audio_data, sample_rate, max_seconds=cfg.audio.max_recording_s)
-        except AudioTooLong as e:
-            return C.error_chunk(C.TOO_LONG_TEXT, str(e), 0, 0.0)
-        except AudioError as e:
-            log.info("[%s] rejected audio: %s", chunk_id, e)
-            return C.error_chunk(C.BAD_AUDIO_TEXT, str(e), 0, 0.0)
-        seconds = duration_s(audio)
-        if seconds * 1000.0 < cfg.audio.min_speech_ms:
-            return C.error_chunk(
-                C.TOO_SHORT_TEXT,
-                f"audio is {seconds * 1000.0:.0f} ms long; speech needs at least {cfg.audio.min_speech_ms} ms "
-                f"(audio.min_speech_ms)",
-                0,
-                0.0,
-            )
-        speech = detect_speech(audio, cfg.audio.speech_threshold, cfg.audio.min_speech_ms)
-        if not speech.is_speech and _quiet_speech(audio, cfg.audio.min_speech_ms):
-            speech = dataclasses.replace(speech, is_speech=True)
-        if not speech.is_speech:
-            return C.error_chunk(
-                C.NO_SPEECH_TEXT,
-                f"no speech detected: {speech.speech_ms:.0f} ms above the threshold "
-                f"{cfg.audio.speech_threshold:g} (loudest 20 ms frame RMS {speech.peak_rms:.4f}); "
-                f"need {cfg.audio.min_speech_ms} ms",
-                0,
-                0.0,
-            )
-        return self._request(audio, Mode(mode), history)
+            return self.prepare(audio_data, mode, sample_rate=sample_rate, history=history)
+        except (InputRejected, AudioError) as e:
+            log.info("[%s] rejected input: %s", chunk_id, e)
+            chunk = chunk_of(Ended(status_for(e), 0, 0.0, e))
+            assert chunk is not None
+            return chunk
 
     def _request(
-        self, audio: np.ndarray | None, mode: Mode, history: Sequence[Turn], text: str = ""
+        self,
+        audio: np.ndarray | None,
+        mode: Mode,
+        history: Sequence[Turn],
+        text: str = "",
+        conversation_id: str | None = None,
     ) -> GenerationRequest:
         """The request for checked input, with the settings as they are now."""
         cfg = self.config
@@ -326,49 +413,56 @@ class VoxtralModel:
             language=cfg.transcription.language or None,
             history=tuple(history),
             text=text,
+            conversation_id=conversation_id,
         )
 
-    async def _stream(
-        self, request: GenerationRequest, chunk_id: str, stop: _Stop, clock: _Clock
-    ) -> AsyncGenerator[C.Chunk, None]:
+    # --- generating ------------------------------------------------------------------------------------
+
+    async def _generate(
+        self, request: GenerationRequest, reply: Reply, chunk_id: str, stop: _Stop, clock: Clock
+    ) -> AsyncGenerator[ReplyEvent, None]:
+        """The back-end's text pieces as events: Words of 3-5 words, Marked stages, and one Ended."""
         s = self.config.streaming
         chunker = WordChunker(s.chunk_size_words)
         flush_s = s.flush_interval_ms / 1000.0
         timeout_s = s.timeout_ms / 1000.0
+        timings = reply.timings
         index = 0
         pieces = self.backend.stream(request, stop.event)
         pending: asyncio.Future[str] | None = None
         last_piece = time.perf_counter()
-        timings = request.timings
+        marks = _Marks(timings)
         try:
             while not stop.event.is_set():
+                for event in marks.new():
+                    yield reply.record(event)
                 if pending is None:
                     pending = asyncio.ensure_future(pieces.__anext__())
                 now = time.perf_counter()
                 # A stall is no progress at all: a slow CPU still encoding or prefilling (each finished layer
                 # touches the timings) keeps the reply alive; the timeout counts from its latest sign of work.
-                worked = max(last_piece, timings.last_worked) if timings is not None else last_piece
+                worked = max(last_piece, timings.last_worked)
                 deadline = worked + timeout_s
                 wait = deadline - now
                 if chunker.pending_words:
                     wait = min(wait, last_piece + flush_s - now)
                 done, _ = await asyncio.wait(
-                    {pending, stop.woken}, timeout=max(wait, 0.0), return_when=asyncio.FIRST_COMPLETED
+                    {pending, stop.woken, marks.woken}, timeout=max(wait, 0.0), return_when=asyncio.FIRST_COMPLETED
                 )
                 if pending not in done:
                     if stop.event.is_set():
                         break
-                    if time.perf_counter() >= deadline and (timings is None or timings.last_worked <= worked):
-                        yield C.error_chunk(
-                            C.TIMEOUT_TEXT,
+                    if marks.woken in done:
+                        continue
+                    if time.perf_counter() >= deadline and timings.last_worked <= worked:
+                        timeout = ReplyTimedOut(
                             f"no progress from the model (no text, no finished layer) for {s.timeout_ms} ms "
-                            f"(streaming.timeout_ms)",
-                            index,
-                            clock.ms(),
+                            f"(streaming.timeout_ms)"
                         )
+                        yield reply.record(Ended(ReplyStatus.ERROR, index, clock.ms(), timeout))
                         return
                     if (text := chunker.flush()) is not None:
-                        yield C.text_chunk(text, index, clock.ms(), final=False)
+                        yield reply.record(Words(text, index, clock.ms()))
                         index += 1
                     continue
                 task, pending = pending, None
@@ -377,43 +471,80 @@ class VoxtralModel:
                 except StopAsyncIteration:
                     break
                 last_piece = time.perf_counter()
-                if request.timings is not None:
-                    request.timings.mark(Stage.FIRST_TOKEN)  # back-ends that cannot see tokens: first text
+                timings.mark(Stage.FIRST_TOKEN)  # back-ends that cannot see tokens: first text
                 for text in chunker.push(piece):
-                    yield C.text_chunk(text, index, clock.ms(), final=False)
+                    yield reply.record(Words(text, index, clock.ms()))
                     index += 1
         except ModelBusy as e:
             log.warning("[%s] not started: %s", chunk_id, e)
-            yield C.error_chunk(C.BUSY_TEXT, str(e), index, clock.ms())
+            yield reply.record(Ended(ReplyStatus.ERROR, index, clock.ms(), e))
             return
         except Exception as e:
-            # The words already shown stay; the final chunk says what went wrong.
+            # The words already shown stay; the final event says what went wrong.
             log.exception("[%s] generation failed", chunk_id)
             if (text := chunker.flush()) is not None:
-                yield C.text_chunk(text, index, clock.ms(), final=False)
+                yield reply.record(Words(text, index, clock.ms()))
                 index += 1
-            yield C.error_chunk(C.FALLBACK_TEXT, f"{type(e).__name__}: {e}", index, clock.ms())
+            yield reply.record(Ended(ReplyStatus.ERROR, index, clock.ms(), e))
             return
         finally:
             cancelled = stop.requested
             stop.event.set()
+            marks.close()
             if pending is not None:
                 pending.cancel()
                 await asyncio.gather(pending, return_exceptions=True)
             await pieces.aclose()  # type: ignore[attr-defined]
+        for event in marks.new():
+            yield reply.record(event)
         rest = chunker.finish()
         if cancelled:
             # Words already generated were the user's to see; show them, then say the reply was stopped.
             for text in rest:
-                yield C.text_chunk(text, index, clock.ms(), final=False)
+                yield reply.record(Words(text, index, clock.ms()))
                 index += 1
-            yield C.error_chunk(C.CANCELLED_TEXT, C.CANCELLED_ERROR, index, clock.ms())
+            yield reply.record(Ended(ReplyStatus.INTERRUPTED, index, clock.ms(), ReplyCancelled()))
             return
         last = rest.pop() if rest else ""
         for text in rest:
-            yield C.text_chunk(text, index, clock.ms(), final=False)
+            yield reply.record(Words(text, index, clock.ms()))
             index += 1
-        yield C.text_chunk(last, index, clock.ms(), final=True)
+        yield reply.record(Words(last, index, clock.ms(), last=True))
+        yield reply.record(Ended(ReplyStatus.COMPLETE, index, clock.ms()))
+
+
+class _Marks:
+    """The stage marks the back-end makes from its thread, as Marked events on the loop, as they happen."""
+
+    # Marked by the reply itself (from its Words and Ended), or the origin: never announced again.
+    _OWN = frozenset({Stage.RECORDING_ENDED, Stage.FIRST_CHUNK, Stage.LAST_CHUNK, Stage.FIRST_SOUND})
+
+    def __init__(self, timings: ReplyTimings) -> None:
+        self._timings = timings
+        self._said: set[Stage] = set(self._OWN)
+        self._loop = asyncio.get_running_loop()
+        self.woken: asyncio.Future[None] = self._loop.create_future()
+        timings.on_mark = self._on_mark
+
+    def _on_mark(self) -> None:  # any thread
+        self._loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
+        if not self.woken.done():
+            self.woken.set_result(None)
+
+    def new(self) -> list[Marked]:
+        """The stages marked since the last call, as events; re-arms the wake-up."""
+        if self.woken.done():
+            self.woken = self._loop.create_future()
+        fresh = [stage for stage in self._timings.stages() if stage not in self._said]
+        self._said.update(fresh)
+        return [Marked(stage, self._timings.ms(stage)) for stage in fresh]
+
+    def close(self) -> None:
+        self._timings.on_mark = None
+        if not self.woken.done():
+            self.woken.cancel()
 
 
 class _Stop:
@@ -439,15 +570,3 @@ class _Stop:
     def discard(self) -> None:
         if not self.woken.done():
             self.woken.cancel()
-
-
-class _Clock:
-    """Milliseconds since the call began, never decreasing (the contract's processing_time_ms)."""
-
-    def __init__(self, started: float) -> None:
-        self._started = started
-        self._last = 0.0
-
-    def ms(self) -> float:
-        self._last = max(self._last, (time.perf_counter() - self._started) * 1000.0)
-        return round(self._last, 3)

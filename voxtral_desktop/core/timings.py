@@ -6,7 +6,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -42,6 +42,8 @@ class ReplyTimings:
         self._marks: dict[Stage, float] = {Stage.RECORDING_ENDED: self.origin}
         self._lock = threading.Lock()
         self._worked = self.origin  # the latest sign of work (a stage mark or a finished layer)
+        # Called (from whichever thread marked) after each new stage mark: the model wakes its stream with it.
+        self.on_mark: Callable[[], None] | None = None
 
     def touch(self) -> None:
         """The model finished a piece of work (a layer's forward): the reply is slow, not stalled.
@@ -62,7 +64,10 @@ class ReplyTimings:
         stage = Stage(stage)
         when = time.perf_counter() if at is None else at
         with self._lock:
+            new = stage not in self._marks
             self._marks.setdefault(stage, when)
+        if new and self.on_mark is not None:
+            self.on_mark()
 
     def progress(self, audio_s: float | None = None, now: float | None = None) -> Progress | None:
         """What the model is doing before the first words, and for how long; None once words have come.
@@ -78,6 +83,11 @@ class ReplyTimings:
             return Progress(Activity.LISTENING, now - self.origin, audio_s)
         since = marks.get(Stage.AUDIO_ENCODED, marks.get(Stage.NORMALISED, self.origin))
         return Progress(Activity.THINKING, now - since, audio_s)
+
+    def stages(self) -> tuple[Stage, ...]:
+        """The stages marked so far, in the order of STAGES."""
+        with self._lock:
+            return tuple(stage for stage in STAGES if stage in self._marks)
 
     def has(self, stage: Stage | str) -> bool:
         return Stage(stage) in self._marks

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_CONTEXT_TOKENS",
     "MODES",
+    "TYPED_MODE",
     "Backend",
     "GenerationError",
     "GenerationRequest",
@@ -42,6 +43,8 @@ class Mode(StrEnum):
 
 
 MODES: tuple[str, ...] = tuple(Mode)
+# A typed turn is always answered as a conversation: there is no speech to transcribe. Decided here only.
+TYPED_MODE = Mode.CONVERSATION
 
 
 class LoadPhase(StrEnum):

@@ -36,7 +36,7 @@ def test_a_typed_turn_shows_its_text_then_the_reply(qtbot, make_app):
     reply = wait_reply_done(qtbot, app, 1)
     user = app.chat.user_turns()[0]
     assert user.text == "What is the capital of France?" and user.duration is None
-    assert [type(t).__name__ for t in app.chat.turns()] == ["UserTurn", "AssistantTurn"]
+    assert [type(t).__name__ for t in app.chat.turns()] == ["UserBubble", "ReplyBubble"]
     assert reply.status == ReplyStatus.COMPLETE and reply.text == "Paris is the capital."
     assert reply.speaker.text() == "Voxtral"
     assert window.composer.text() == ""
@@ -89,9 +89,12 @@ def test_speaking_shows_in_the_hint_and_a_corrupt_history_in_the_banner(qtbot, m
     app = make_app(scripted_model())
     banner = app.window.banner("error")
     assert banner is not None and banner.title.text() == "History is not being saved"
-    app.vms.replies.speakingChanged.emit(True)
+    # The speaker is the one owner of "speaking": the hint follows it (the mock engine speaks on timers).
+    app.vms.speaker.say_chunk("A reply long enough to be heard speaking for a moment or two.")
+    qtbot.waitUntil(lambda: app.vms.speaker.is_speaking, timeout=3000)
     assert app.window.hint.text() == SPEAKING_HINT
-    app.vms.replies.speakingChanged.emit(False)
+    app.vms.speaker.stop()
+    qtbot.waitUntil(lambda: not app.vms.speaker.is_speaking, timeout=3000)
     assert app.window.hint.text() == IDLE_HINT
 
 

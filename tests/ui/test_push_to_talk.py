@@ -45,7 +45,7 @@ def test_holding_space_talks_too_and_turns_follow_each_other(qtbot, make_app, ti
     hold(qtbot, app, space=True)
     second = wait_reply_done(qtbot, app, 2)
     assert second.text == REPLY["b"]
-    assert [type(t).__name__ for t in app.chat.turns()] == ["UserTurn", "AssistantTurn"] * 2
+    assert [type(t).__name__ for t in app.chat.turns()] == ["UserBubble", "ReplyBubble"] * 2
 
 
 def test_space_auto_repeat_is_ignored_and_text_fields_keep_their_space(qtbot, make_app):

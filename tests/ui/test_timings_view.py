@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from voxtral_desktop.core.chunks import ReplyStatus
-from voxtral_desktop.ui.bubbles import AssistantTurn
+from voxtral_desktop.ui.bubbles import ReplyBubble
 from voxtral_desktop.ui.timings_view import breakdown, breakdown_text
 
 SPOKEN = {
@@ -29,13 +29,13 @@ def test_stages_are_listed_as_they_happened_with_the_step_from_the_one_before():
 def test_a_typed_turn_starts_when_it_was_sent_and_skips_the_stages_it_has_not():
     typed = {"recording_ended": 0.0, "normalised": 0.1, "prompt_built": 3.0, "audio_encoded": None,
              "first_token": 50.0, "first_chunk": 70.0, "last_chunk": 400.0, "first_sound": None}  # fmt: skip
-    labels = [r.label for r in breakdown(typed, spoken=False)]
+    labels = [r.label for r in breakdown(typed, from_recording=False)]
     assert labels[0] == "Message sent" and "Audio encoded" not in labels and "First sound" not in labels
     assert breakdown(None) == [] and breakdown({}) == []
 
 
 def test_the_footer_counts_from_the_release_and_details_open_from_the_keyboard(qtbot):
-    reply = AssistantTurn(1)
+    reply = ReplyBubble(1)
     qtbot.addWidget(reply)
     reply.show()
     reply.append("Sunny today.")
@@ -59,7 +59,7 @@ def test_the_footer_counts_from_the_release_and_details_open_from_the_keyboard(q
 
 
 def test_a_reply_without_timings_offers_no_details(qtbot):
-    reply = AssistantTurn(1)
+    reply = ReplyBubble(1)
     qtbot.addWidget(reply)
     reply.finish(ReplyStatus.INTERRUPTED, None, 300.0)
     reply.set_timings({"recording_ended": 0.0})

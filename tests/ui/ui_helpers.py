@@ -18,7 +18,7 @@ from voxtral_desktop.core.config import Config, load_config
 from voxtral_desktop.core.model import VoxtralModel
 from voxtral_desktop.testing.fakes import ScriptedBackend
 from voxtral_desktop.testing.wav_capture import WavFileCapture
-from voxtral_desktop.ui.bubbles import AssistantTurn
+from voxtral_desktop.ui.bubbles import ReplyBubble
 from voxtral_desktop.ui.chat_view import ChatView
 from voxtral_desktop.ui.main_window import MainWindow
 from voxtral_desktop.ui.view_models import ViewModels
@@ -148,7 +148,7 @@ def hold(
         qtbot.mouseRelease(window.ptt, Qt.MouseButton.LeftButton, pos=window.ptt.rect().center())
 
 
-def wait_reply_done(qtbot, app: App, turn_id: int, timeout_ms: int = 30000) -> AssistantTurn:
+def wait_reply_done(qtbot, app: App, turn_id: int, timeout_ms: int = 30000) -> ReplyBubble:
     chat = app.chat
     qtbot.waitUntil(
         lambda: chat.has_reply(turn_id) and chat.reply(turn_id).status != ReplyStatus.STREAMING, timeout=timeout_ms

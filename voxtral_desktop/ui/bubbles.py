@@ -1,7 +1,8 @@
-"""The bubbles of the chat view: a turn row, the user's voice or typed turn, and Voxtral's reply as it grows."""
+"""The bubbles of the chat view: a bubble row, the user's voice or typed turn, and Voxtral's reply as it grows."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 
 from PySide6.QtCore import QRectF, QSize, Qt, QTimer
@@ -13,6 +14,7 @@ from voxtral_desktop.ui import theme
 from voxtral_desktop.ui.timings_view import TimingsDetails
 
 BUBBLE_PADDING_X = 2 * 16 + 2  # left and right padding inside a bubble, plus its border
+NOT_SAID_TIP = "The greyed words were written but not said: you interrupted the voice before them."
 
 
 def format_seconds(seconds: float) -> str:
@@ -33,9 +35,18 @@ class BubbleLabel(QLabel):
     A plain word-wrapped QLabel guesses a narrow width and wraps short replies into tall, thin bubbles.
     """
 
+    _plain = ""  # the words a rich text shows (its markup must not count towards the width)
+
+    def show_text(self, plain: str, rich: str = "") -> None:
+        """``plain`` as it is, or its ``rich`` rendering when given (model output itself is never markup)."""
+        self._plain = plain
+        self.setTextFormat(Qt.TextFormat.RichText if rich else Qt.TextFormat.PlainText)
+        self.setText(rich or plain)
+
     def _natural_width(self) -> int:
         fm = self.fontMetrics()
-        lines = self.text().splitlines() or [" "]
+        shown = self._plain if self.textFormat() == Qt.TextFormat.RichText else self.text()
+        lines = shown.splitlines() or [" "]
         m = self.contentsMargins()
         return max(fm.horizontalAdvance(line) for line in lines) + m.left() + m.right() + 2
 
@@ -49,7 +60,7 @@ class BubbleLabel(QLabel):
         return QSize(min(self._natural_width(), 80), self.fontMetrics().height())
 
 
-def _text_label(object_name: str) -> QLabel:
+def _text_label(object_name: str) -> BubbleLabel:
     label = BubbleLabel()
     label.setObjectName(object_name)
     label.setWordWrap(True)
@@ -122,7 +133,7 @@ class TypingDots(QWidget):
         p.end()
 
 
-class Turn(QWidget):
+class Bubble(QWidget):
     """A row: a small speaker name, the bubble(s), and a line of details, aligned left or right."""
 
     def __init__(self, turn_id: int, speaker: str, right: bool) -> None:
@@ -152,8 +163,12 @@ class Turn(QWidget):
             label.setMaximumWidth(width - BUBBLE_PADDING_X)
 
 
-class UserTurn(Turn):
-    """What the user said: a voice message (waveform and length, later perhaps its transcript) or typed text."""
+class UserBubble(Bubble):
+    """What the user said: a voice message (waveform and length, later perhaps its transcript) or typed text.
+
+    ``from_recording``: the turn was a recording (its reply's timings start when the recording ended), not typed;
+    by default, when it has a waveform or a length.
+    """
 
     def __init__(
         self,
@@ -161,9 +176,13 @@ class UserTurn(Turn):
         duration_s: float | None = None,
         levels: list[float] | None = None,
         text: str = "",
+        *,
+        from_recording: bool | None = None,
     ) -> None:
         super().__init__(turn_id, "You", right=True)
         self.duration_s = duration_s
+        recorded = levels is not None or duration_s is not None
+        self.from_recording = recorded if from_recording is None else from_recording
         bubble = QFrame()
         bubble.setObjectName("userBubble")
         lay = QVBoxLayout(bubble)
@@ -201,7 +220,7 @@ class UserTurn(Turn):
         self.set_max_width(self.column.maximumWidth())
 
 
-class AssistantTurn(Turn):
+class ReplyBubble(Bubble):
     """Voxtral's reply: dots, then words as chunks arrive, then timings (or an error, or "interrupted")."""
 
     def __init__(self, turn_id: int, speaker: str = "Voxtral") -> None:
@@ -243,10 +262,26 @@ class AssistantTurn(Turn):
         self.first_ms: float | None = None
         self.total_ms: float | None = None
         self.first_sound_ms: float | None = None
+        # A spoken reply the user interrupted: how many of its chunks the voice had begun; None: all count.
+        self.heard_chunks: int | None = None
 
     @property
     def text(self) -> str:
         return " ".join(self.chunks)
+
+    @property
+    def heard_text(self) -> str:
+        """The words the voice said (the whole reply unless the user cut the voice short)."""
+        return " ".join(self.chunks[: self._heard_count()])
+
+    @property
+    def unheard_text(self) -> str:
+        """The words written but never said: shown greyed; "" when there are none."""
+        return " ".join(self.chunks[self._heard_count() :])
+
+    def _heard_count(self) -> int:
+        shown = len(self.chunks)
+        return shown if self.heard_chunks is None else max(0, min(self.heard_chunks, shown))
 
     def set_progress(self, text: str) -> None:
         """What the model is doing while no words have come; "" hides it."""
@@ -262,7 +297,22 @@ class AssistantTurn(Turn):
             self.progress.hide()
             self.label.show()
         # One label per reply; only its text changes, so only this bubble is laid out again.
-        self.label.setText(self.text)
+        self._show_text()
+
+    def _show_text(self) -> None:
+        heard, rest = self.heard_text, self.unheard_text
+        if not rest:
+            self.label.show_text(self.text)
+            self.label.setToolTip("")
+            return
+        # The unsaid rest stays readable (it was written) but greyed and slanted: not only colour tells it.
+        lead = f"{html.escape(heard)} " if heard else ""
+        rich = (
+            f"<p style='white-space:pre-wrap; margin:0'>{lead}"
+            f"<span style='color:{theme.MUTED}; font-style:italic'>{html.escape(rest)}</span></p>"
+        )
+        self.label.show_text(self.text, rich)
+        self.label.setToolTip(NOT_SAID_TIP)
 
     def finish(
         self,
@@ -271,32 +321,43 @@ class AssistantTurn(Turn):
         total_ms: float | None,
         text: str = "",
         detail: str = "",
+        heard_chunks: int | None = None,
     ) -> None:
-        """The reply ended: COMPLETE shows its timings, INTERRUPTED says so, ERROR adds an error bubble."""
+        """The reply ended: COMPLETE shows its timings, INTERRUPTED says so (and greys the words the voice never
+        said, ``heard_chunks`` being how many it began), ERROR adds an error bubble. Called again for a reply
+        already finished (the voice was stopped after the last words), it updates the bubble in place."""
         self.status = ReplyStatus(status)
         self.first_ms, self.total_ms = first_ms, total_ms
+        self.heard_chunks = heard_chunks if self.status == ReplyStatus.INTERRUPTED else None
         self.dots.hide()
         self.progress.hide()
+        self.bubble.setVisible(bool(self.chunks) or self.status != ReplyStatus.ERROR)
+        if self.chunks:
+            self._show_text()
+        self._remove_error()
         if status == ReplyStatus.ERROR:
-            if not self.chunks:
-                self.bubble.hide()
             self._add_error(text, detail)
             self.meta.setText(f"Failed after {format_seconds(total_ms / 1000)}" if total_ms else "Failed")
         elif status == ReplyStatus.INTERRUPTED:
             if not self.chunks:
-                self.label.setText("…")
+                self.label.show_text("…")
                 self.label.show()
-            self.meta.setObjectName("metaInterrupted")
             took = f" after {format_seconds(total_ms / 1000)}" if total_ms else ""
-            self.meta.setText(f"Interrupted{took}")
+            self.meta.setText(f"Interrupted{took}{self._unsaid_note()}")
         else:
             if not self.chunks:
-                self.label.setText("(no reply)")
+                self.label.show_text("(no reply)")
                 self.label.show()
             self.meta.setText(self._complete_text())
+        self.meta.setObjectName("metaInterrupted" if self.status == ReplyStatus.INTERRUPTED else "meta")
         theme.repolish(self.meta)
         self.meta.setVisible(bool(self.meta.text()))
         self._show_footer()
+
+    def _unsaid_note(self) -> str:
+        if not self.unheard_text:
+            return ""
+        return "  ·  none of it was said" if not self.heard_text else "  ·  the rest was not said"
 
     def _show_footer(self) -> None:
         self.footer.setVisible(bool(self.meta.text()) or not self.details.toggle.isHidden())
@@ -311,18 +372,27 @@ class AssistantTurn(Turn):
             parts.append(f"{format_seconds(self.total_ms / 1000)} in all")
         return "  ·  ".join(parts)
 
-    def set_timings(self, timings: Mapping[str, float | None], *, spoken: bool = True) -> None:
-        """Where the reply's time went (stage -> ms since the recording ended; ``spoken``: the user's turn was
-        a recording): first words, first sound and the end count from the release of the button, and
-        Details opens the whole breakdown. Called again when the first sound comes after the last words."""
+    def set_timings(self, timings: Mapping[str, float | None], *, from_recording: bool = True) -> None:
+        """Where the reply's time went (stage -> ms since the user's turn ended; ``from_recording``: that turn
+        was a recording, not typed): first words, first sound and the end count from the release of the
+        button, and Details opens the whole breakdown. Called again when the first sound comes after the
+        last words."""
         first, last, sound = (timings.get(k) for k in ("first_chunk", "last_chunk", "first_sound"))
         self.first_ms = first if first is not None else self.first_ms
         self.total_ms = last if last is not None else self.total_ms
         self.first_sound_ms = sound if sound is not None else self.first_sound_ms
         if self.status == ReplyStatus.COMPLETE:
             self.meta.setText(self._complete_text())
-        self.details.show_timings(timings, spoken=spoken)
+        self.details.show_timings(timings, from_recording=from_recording)
         self._show_footer()
+
+    def _remove_error(self) -> None:
+        if self.error_bubble is not None:
+            self.body.removeWidget(self.error_bubble)
+            self.error_bubble.hide()
+            self.error_bubble.setParent(None)  # out of the row now, not at the next turn of the event loop
+            self.error_bubble.deleteLater()
+            self.error_bubble = None
 
     def _add_error(self, text: str, detail: str) -> None:
         box = QFrame()

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 from voxtral_desktop.core.chunks import ReplyStatus
 from voxtral_desktop.core.history import TurnRecord
 from voxtral_desktop.ui import theme
-from voxtral_desktop.ui.bubbles import AssistantTurn, Turn, UserTurn, format_duration
+from voxtral_desktop.ui.bubbles import Bubble, ReplyBubble, UserBubble, format_duration
 from voxtral_desktop.ui.status import Mode
 
 BUBBLE_WIDTH_SHARE = 0.78  # of the visible width
@@ -105,9 +105,9 @@ class ChatView(QScrollArea):
         self._layout.addWidget(self._empty)
         self._layout.addStretch(1)
         self.setWidget(container)
-        self._turns: list[Turn] = []
-        self._replies: dict[int, AssistantTurn] = {}
-        self._users: dict[int, UserTurn] = {}
+        self._turns: list[Bubble] = []
+        self._replies: dict[int, ReplyBubble] = {}
+        self._users: dict[int, UserBubble] = {}
         self._stick = True
         self.mode: str = Mode.CONVERSATION
         bar = self.verticalScrollBar()
@@ -138,7 +138,7 @@ class ChatView(QScrollArea):
     def _bubble_width(self) -> int:
         return max(200, min(BUBBLE_MAX_WIDTH, int(self.viewport().width() * BUBBLE_WIDTH_SHARE)))
 
-    def _add(self, turn: Turn) -> None:
+    def _add(self, turn: Bubble) -> None:
         self._empty.hide()
         turn.set_max_width(self._bubble_width())
         self._layout.insertWidget(self._layout.count() - 1, turn)
@@ -158,16 +158,16 @@ class ChatView(QScrollArea):
         """(title, text) the empty conversation shows."""
         return self._empty.title.text(), self._empty.text.text()
 
-    def add_user_turn(self, turn_id: int, duration_s: float, levels: list[float]) -> UserTurn:
-        turn = UserTurn(turn_id, duration_s, levels)
+    def add_user_turn(self, turn_id: int, duration_s: float, levels: list[float]) -> UserBubble:
+        turn = UserBubble(turn_id, duration_s, levels)
         self._users[turn_id] = turn
         self.scroll_to_bottom()  # the user just spoke: show their turn and what follows
         self._add(turn)
         return turn
 
-    def add_user_text(self, turn_id: int, text: str) -> UserTurn:
+    def add_user_text(self, turn_id: int, text: str) -> UserBubble:
         """A typed turn: the user's words in their bubble, no waveform."""
-        turn = UserTurn(turn_id, text=text)
+        turn = UserBubble(turn_id, text=text)
         self._users[turn_id] = turn
         self.scroll_to_bottom()
         self._add(turn)
@@ -179,8 +179,9 @@ class ChatView(QScrollArea):
         if turn is not None:
             turn.set_transcript(text)
 
-    def begin_reply(self, turn_id: int, mode: str | None = None) -> AssistantTurn:
-        turn = AssistantTurn(turn_id, REPLY_SPEAKER.get(mode or self.mode, "Voxtral"))
+    def begin_reply(self, turn_id: int, mode: str | None = None) -> ReplyBubble:
+        """A reply bubble labelled for the ``mode`` it answers in (default: the view's mode)."""
+        turn = ReplyBubble(turn_id, REPLY_SPEAKER.get(mode or self.mode, "Voxtral"))
         self._replies[turn_id] = turn
         self._add(turn)
         return turn
@@ -205,42 +206,44 @@ class ChatView(QScrollArea):
         """
         self.clear()
         self.setUpdatesEnabled(False)
-        spoken = True  # whether the turn a reply answers was spoken (its timings start at a recording's end)
+        asked: UserBubble | None = None  # the turn the next reply answers
         try:
             for rec in records:
                 key = -int(rec.id)
                 if rec.role == "user":
-                    self._add_stored_user(key, rec)
-                    spoken = rec.duration_s is not None or not (rec.text or "").strip()
+                    asked = self._add_stored_user(key, rec)
                 else:
-                    self._add_stored_reply(key, rec)
-                    self.set_reply_timings(key, rec.timings, spoken=spoken)
+                    reply = self._add_stored_reply(key, rec)
+                    if rec.timings:
+                        reply.set_timings(rec.timings, from_recording=asked is None or asked.from_recording)
         finally:
             self.setUpdatesEnabled(True)
         self.scroll_to_bottom()
 
-    def _add_stored_user(self, key: int, rec: TurnRecord) -> None:
+    def _add_stored_user(self, key: int, rec: TurnRecord) -> UserBubble:
         text = (rec.text or "").strip()
         duration = rec.duration_s
         if text:
-            turn = UserTurn(key, duration, text=text)
+            turn = UserBubble(key, duration, text=text)
             if duration:
                 turn.text_label.setToolTip(f"Spoken, {format_duration(duration)}")
-        else:
-            turn = UserTurn(key, duration, text=f"(spoken, {format_duration(duration or 0.0)})")
+        else:  # a voice message kept without its words (or its length)
+            placeholder = f"(spoken, {format_duration(duration or 0.0)})"
+            turn = UserBubble(key, duration, text=placeholder, from_recording=True)
             turn.text_label.setProperty("kind", "placeholder")
             theme.repolish(turn.text_label)
         self._users[key] = turn
         self._add(turn)
+        return turn
 
-    def _add_stored_reply(self, key: int, rec: TurnRecord) -> None:
-        turn = AssistantTurn(key, REPLY_SPEAKER.get(rec.mode, "Voxtral"))
+    def _add_stored_reply(self, key: int, rec: TurnRecord) -> ReplyBubble:
+        turn = ReplyBubble(key, REPLY_SPEAKER.get(rec.mode, "Voxtral"))
         chunks = list(rec.chunks) if rec.chunks else ([rec.text] if rec.text else [])
         for chunk in chunks:
             turn.append(chunk)
         if rec.text and turn.text != rec.text:
             turn.chunks = [rec.text]  # the stored text is the truth; chunks are only how it arrived
-            turn.label.setText(rec.text)
+            turn.label.show_text(rec.text)
         self._replies[key] = turn
         self._add(turn)
         status = ReplyStatus(rec.status)
@@ -252,6 +255,7 @@ class ChatView(QScrollArea):
         else:
             first = rec.first_chunk_ms if rec.total_ms is not None else None
             turn.finish(status, first, rec.total_ms)
+        return turn
 
     def append_chunk(self, turn_id: int, text: str) -> None:
         reply = self._replies.get(turn_id) or self.begin_reply(turn_id)
@@ -271,28 +275,35 @@ class ChatView(QScrollArea):
         total_ms: float,
         text: str = "",
         detail: str = "",
+        heard_chunks: int | None = None,
     ) -> None:
+        """How the reply ended (again, for one already finished: its bubble is updated, never doubled);
+        ``heard_chunks``: an interrupted spoken reply's chunks the voice began (the rest shows as not said)."""
         reply = self._replies.get(turn_id) or self.begin_reply(turn_id)
-        reply.finish(status, first_ms, total_ms, text, detail)
+        reply.finish(status, first_ms, total_ms, text, detail, heard_chunks)
 
-    def set_reply_timings(
-        self, turn_id: int, timings: Mapping[str, float | None] | None, *, spoken: bool = True
-    ) -> None:
-        """A reply's stage times (stage -> ms since the recording ended): the footer's figures and breakdown."""
+    def set_reply_timings(self, turn_id: int, timings: Mapping[str, float | None] | None) -> None:
+        """A reply's stage times (stage -> ms since the user's turn ended): the footer's figures and breakdown,
+        counted from the recording's end or, for a typed turn, from when it was sent (as its bubble shows)."""
         reply = self._replies.get(turn_id)
         if reply is not None and timings:
-            reply.set_timings(timings, spoken=spoken)
+            asked = self._users.get(turn_id)
+            reply.set_timings(timings, from_recording=asked is None or asked.from_recording)
 
-    def reply(self, turn_id: int) -> AssistantTurn:
+    def reply(self, turn_id: int) -> ReplyBubble:
         return self._replies[turn_id]
 
-    def replies(self) -> list[AssistantTurn]:
+    def replies(self) -> list[ReplyBubble]:
         return list(self._replies.values())
 
-    def user_turns(self) -> list[UserTurn]:
+    def user_turns(self) -> list[UserBubble]:
         return list(self._users.values())
 
-    def turns(self) -> list[UserTurn | AssistantTurn]:
+    def has_turn(self, turn_id: int) -> bool:
+        """This view shows the user's side of ``turn_id`` (so its reply belongs here)."""
+        return turn_id in self._users
+
+    def turns(self) -> list[UserBubble | ReplyBubble]:
         """Every bubble row, oldest first."""
         return list(self._turns)  # type: ignore[arg-type]
 

@@ -1,14 +1,18 @@
-"""The window's header: the conversations toggle, the title with the model's name, the Conversation/Transcribe
-switch, the model's status pill and the Settings button (widgets only; the window connects them)."""
+"""The window's header: conversations toggle, model name and status pill, Conversation/Transcribe switch, Settings."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout
 
 from voxtral_desktop.ui import theme
-from voxtral_desktop.ui.status import Mode
+from voxtral_desktop.ui.status import Mode, ModelStatus
 from voxtral_desktop.ui.widgets import ElidedLabel, StatusPill
+
+if TYPE_CHECKING:
+    from voxtral_desktop.ui.speaker import Speaker
 
 MODES = ((Mode.CONVERSATION, "Conversation"), (Mode.TRANSCRIBE, "Transcribe"))
 MODE_TIPS = {
@@ -66,3 +70,30 @@ class Header(QFrame):
         self.settings_button.setToolTip("Settings (Ctrl+,)")
         self.settings_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         lay.addWidget(self.settings_button)
+
+    def show_model(self, label: str, model_id: str, status: ModelStatus) -> None:
+        """The model's name under the title, and its state: the pill, and on a CPU how slow replies will be."""
+        self.status_pill.show_status(status)
+        name = label
+        if status.ready and status.device == "cpu":
+            # Honest up front: a full-size Voxtral on a CPU takes seconds per reply (measured at load).
+            if status.first_words_s is None:
+                name += "  ·  on the CPU, replies will be slow"
+            elif status.first_words_s >= 2:
+                name += f"  ·  on the CPU, first words in ~{status.first_words_s:.0f} s"
+            else:
+                name += "  ·  on the CPU"
+        self.model_name.setText(name)
+        self.model_name.setToolTip(f"{model_id}\n{status.message}".strip())
+
+    def show_voice(self, model: ModelStatus, speech_on: bool, speaker: Speaker) -> None:
+        """The status pill's tooltip: the model's state, then whether and by whom replies are spoken."""
+        lines = [model.message]
+        if not speech_on:
+            lines.append("Spoken replies are off (Settings).")
+        elif not speaker.available:
+            lines.append(f"Spoken replies are unavailable: {speaker.error or 'no text-to-speech engine'}.")
+        elif speaker.voice:
+            kind = "the voice" if speaker.neural else "the system voice"
+            lines.append(f"Replies are spoken by {kind} {speaker.voice}.")
+        self.status_pill.setToolTip("\n".join(line for line in lines if line))

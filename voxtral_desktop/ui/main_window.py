@@ -1,5 +1,4 @@
-"""The main window: header with the mode and the model's state, the conversation list at the side, banners, the
-chat view, and the dock with the push-to-talk button and a box to type a message."""
+"""The main window: header, conversation list, banners, chat view and dock laid out, and wired to the view-models."""
 
 from __future__ import annotations
 
@@ -11,25 +10,24 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPaintEvent
 from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QVBoxLayout, QWidget
 
+from voxtral_desktop.ui.chat_binding import ChatBinding
 from voxtral_desktop.ui.chat_view import ChatView
 from voxtral_desktop.ui.conversation_list import ConversationList
 from voxtral_desktop.ui.dock import Dock
 from voxtral_desktop.ui.header import Header
 from voxtral_desktop.ui.listening_bar import ListeningBar
-from voxtral_desktop.ui.listening_vm import ListeningStatus, ListenState
+from voxtral_desktop.ui.listening_vm import ListeningStatus
 from voxtral_desktop.ui.push_to_talk import PushToTalk
-from voxtral_desktop.ui.status import LoadPhase, MicStatus, Mode, ModelStatus, ReplyResult, VoiceStatus
-from voxtral_desktop.ui.talk_rules import TalkState, idle_hint, talk_state
+from voxtral_desktop.ui.status import Mode
+from voxtral_desktop.ui.talk_line import TalkLine
 from voxtral_desktop.ui.view_models import ViewModels
 from voxtral_desktop.ui.widgets import Banner, BannerArea, BannerStack
+from voxtral_desktop.ui.window_banners import WindowBanners
 
 log = logging.getLogger(__name__)
 
 SIDE_AUTO_HIDE_WIDTH = 720  # px: narrower windows hide the conversation list (the header button shows it)
 COMPACT_WIDTH = 860  # px: narrower windows show the Settings button as an icon only
-HANDS_FREE_HINT = "Hands-free: just talk  ·  the button, Space or Esc pauses listening"
-HINT_MS = 4000  # how long a transient hint stays before the idle hint returns
-SLOW_FIRST_WORDS_S = 10.0  # s: from this estimated wait for the first words, the window says so before one talks
 
 
 class MainWindow(QMainWindow):
@@ -46,15 +44,8 @@ class MainWindow(QMainWindow):
         self.setMinimumSize(480, 520)
         self._shutting_down = False
         self._painted = False
-        self._talk = TalkState(False, "", "")
-        self._speaking = False
         self._side_wanted = True  # the user's choice; narrow windows hide the list regardless
-        self._live_turns: set[int] = set()  # turns shown in this view (late signals of others are dropped)
-        self._typed_turns: set[int] = set()  # typed turns: answered as a conversation whatever the mode
         self.settings_dialog: Any = None
-        self._hint_timer = QTimer(self)
-        self._hint_timer.setSingleShot(True)
-        self._hint_timer.timeout.connect(self._reset_hint)
 
         central = QWidget()
         central.setObjectName("central")
@@ -83,6 +74,7 @@ class MainWindow(QMainWindow):
         column.setSpacing(0)
         self.banners = BannerStack()
         self.chat = ChatView()
+        self.chat_binding = ChatBinding(self.chat, vms.replies, vms.conversations)
         column.addWidget(BannerArea(self.banners, below=self.chat))
         column.addWidget(self.chat, 1)
         self.dock = Dock(self.chat)
@@ -105,43 +97,22 @@ class MainWindow(QMainWindow):
         self.push_to_talk = PushToTalk(self, self.ptt, vms.cancel)
         self.push_to_talk.pressed.connect(vms.talk_pressed)
         self.push_to_talk.released.connect(vms.talk_released)
-        listening = vms.listening
-        self.listening_bar.modeChosen.connect(listening.setHandsFree)
-        listening.statusChanged.connect(self._on_listening)
-        listening.notice.connect(lambda text: self.banners.set("echo", "warning", "No echo cancellation", text))
-        self.push_to_talk.refused.connect(lambda: self.show_hint(self._talk.reason or self.ptt.toolTip()))
+        self.listening_bar.modeChosen.connect(vms.listening.setHandsFree)
+        vms.listening.statusChanged.connect(self._on_listening)
 
-        vms.errorOccurred.connect(self.show_error)
-        vms.model.statusChanged.connect(self._on_model_status)
-        vms.recording.micChanged.connect(self._on_mic)
-        vms.recording.recordingChanged.connect(self._on_recording)
-        vms.recording.recordingProgress.connect(self.dock.show_progress)
-        vms.recording.hint.connect(self.show_hint)
-        replies = vms.replies
-        replies.hint.connect(self.show_hint)
-        replies.userTurn.connect(self._on_user_turn)
-        replies.userText.connect(self._on_user_text)
-        replies.userTranscript.connect(self._on_user_transcript)
-        replies.replyStarted.connect(self._on_reply_started)
-        replies.replyChunk.connect(self._on_reply_chunk)
-        replies.replyProgress.connect(self.chat.set_reply_progress)
-        replies.replyFinished.connect(self._on_reply_finished)
-        replies.timingsChanged.connect(self._on_reply_timings)
-        replies.trouble.connect(lambda key, title, text: self.banners.set(key, "warning", title, text))
-        replies.troubleCleared.connect(self.banners.clear)
-        replies.modeChanged.connect(self._on_mode)
-        replies.speakingChanged.connect(self._on_speaking)
-        replies.speaker.unavailable.connect(self._on_speech_unavailable)
-        replies.speaker.statusChanged.connect(self._on_voice_status)
-        replies.speaker.fallback.connect(self._on_voice_fallback)
-        vms.settings.applied.connect(self._on_settings_applied)
+        self.window_banners = WindowBanners(self.banners, vms, self.open_settings, self)
+        self.talk_line = TalkLine(self.dock, self.push_to_talk, vms, self)
+        model_or_voice = (vms.model.statusChanged, vms.settings.applied, vms.speaker.statusChanged)
+        for changed in (*model_or_voice, vms.speaker.unavailable):
+            changed.connect(self._show_model)
+        vms.replies.replyChunk.connect(self._on_reply_chunk)
+        vms.replies.modeChanged.connect(self._on_mode)
         vms.conversations.conversationsChanged.connect(self.side.refresh)
-        vms.conversations.conversationOpened.connect(self._on_conversation_opened)
-        self._on_mode(replies.mode)
-        self._on_listening(listening.status)
+        vms.conversations.conversationOpened.connect(lambda opened, _: self.side.set_current(opened))
+        self._on_mode(vms.replies.mode)
+        self._on_listening(vms.listening.status)
         self.side.refresh()  # opens the history: a problem with it lands in the banner, connected above
-        self._on_model_status(vms.model.status)
-        self._update_speech_tip()
+        self._show_model()
         self.chat.setFocus()  # not the message box: Space is push-to-talk until the user clicks in there
 
     # --- construction -------------------------------------------------------------------------------
@@ -161,125 +132,29 @@ class MainWindow(QMainWindow):
 
     def show_error(self, title: str, detail: str) -> None:
         """Unexpected errors (and microphone failures) land here: visible, and dismissible."""
-        self.banners.set("error", "error", title, detail)
+        self.window_banners.show_error(title, detail)
 
     def show_hint(self, text: str, kind: str = "warn") -> None:
-        self.dock.set_hint(text, kind)
-        self._hint_timer.start(HINT_MS)
-
-    def _reset_hint(self) -> None:
-        listening = self.vms.listening.status
-        if listening.hands_free and not self._talk.reason and not self._speaking:
-            self.dock.set_hint(HANDS_FREE_HINT if not listening.paused else listening.message, "")
-            return
-        self.dock.set_hint(*idle_hint(self._talk, speaking=self._speaking, mode=self.vms.replies.mode))
+        self.talk_line.show_hint(text, kind)
 
     def _on_listening(self, status: ListeningStatus) -> None:
         self.listening_bar.show_status(status)
         self.chat.set_hands_free(status.hands_free)
-        live = status.state != ListenState.OFF and status.hands_free  # the microphone is open
-        self.ptt.set_live(("hearing" if status.state == ListenState.HEARING else "listening") if live else "")
-        if not self._hint_timer.isActive() and not self.vms.recording.is_recording:
-            self._reset_hint()
 
-    # --- model, microphone, recording -----------------------------------------------------------------
-
-    def _on_model_status(self, status: ModelStatus) -> None:
-        self.status_pill.show_status(status)
-        self._update_speech_tip()
-        self._update_model_name()
-        if status.phase == LoadPhase.FAILED:
-            self.banners.set(
-                "model",
-                "error",
-                "The model could not be loaded",
-                status.message[:1].upper() + status.message[1:],
-                [("Open Settings", self.open_settings), ("Retry", self.vms.model.load)],
-                details=status.detail,
-            )
-        else:
-            self.banners.clear("model")
-        if status.ready and (status.first_words_s or 0) >= SLOW_FIRST_WORDS_S:
-            # Said before the user talks, once per load: a long wait is expected, not a hang.
-            self.banners.set("cost", "info", "Replies take a while on this computer", status.message)
-        else:
-            self.banners.clear("cost")
-        self._update_button()
-
-    def _on_mic(self, mic: MicStatus) -> None:
-        if mic.available:
-            self.banners.clear("mic")
-        else:
-            self.banners.set("mic", "warning", "No microphone", mic.message, [("Open Settings", self.open_settings)])
-        self._update_button()
-
-    def _update_button(self) -> None:
+    def _show_model(self, *_: object) -> None:
+        """The header: the model's name and state, and in the pill's tooltip who speaks the replies."""
         vms = self.vms
-        self._talk = talk_state(
-            vms.model.status, vms.recording.mic, recording=vms.recording.is_recording, quitting=self._shutting_down
-        )
-        self.ptt.setEnabled(self._talk.enabled)
-        self.ptt.setToolTip(self._talk.tooltip)
-        if not self._hint_timer.isActive():
-            self._reset_hint()
+        self.header.show_model(vms.model.label(), vms.config.model.id, vms.model.status)
+        self.header.show_voice(vms.model.status, vms.config.speech.enabled, vms.speaker)
 
-    def _on_recording(self, recording: bool) -> None:
-        self.dock.show_recording(recording)
-        if recording:
-            self._hint_timer.stop()
-        else:
-            self.push_to_talk.reset()
-            if not self._hint_timer.isActive():
-                self._reset_hint()
-        self._update_button()
-
-    # --- turns and replies ------------------------------------------------------------------------------
-
-    def _on_user_turn(self, turn_id: int, duration_s: float, levels: object) -> None:
-        self._live_turns.add(turn_id)
-        self.chat.add_user_turn(turn_id, duration_s, list(levels))  # type: ignore[call-overload]
-
-    def _on_user_text(self, turn_id: int, text: str) -> None:
-        self._live_turns.add(turn_id)
-        self._typed_turns.add(turn_id)
-        self.chat.add_user_text(turn_id, text)
-
-    def _on_user_transcript(self, turn_id: int, text: str) -> None:
-        if turn_id in self._live_turns:
-            self.chat.set_user_transcript(turn_id, text)
-
-    def _on_reply_started(self, turn_id: int, mode: Mode) -> None:
-        if turn_id in self._live_turns:
-            self.chat.begin_reply(turn_id, mode)
+    # --- replies, conversations, mode, speech ---------------------------------------------------------
 
     def _on_reply_chunk(self, turn_id: int, text: str) -> None:
-        if turn_id not in self._live_turns:
-            return  # a reply to a conversation that is no longer shown, winding down
-        self.chat.append_chunk(turn_id, text)
         if self.side.list.current_id != self.vms.conversations.current_conversation_id:
             self.side.refresh()  # the first turn of a new conversation has just created it
 
-    def _on_reply_finished(self, turn_id: int, result: ReplyResult) -> None:
-        if turn_id in self._live_turns:
-            self.chat.finish_reply(
-                turn_id, result.status, result.first_chunk_ms, result.total_ms, result.text, result.detail
-            )
-            self.chat.set_reply_timings(turn_id, result.timings, spoken=turn_id not in self._typed_turns)
-
-    def _on_reply_timings(self, turn_id: int, timings: dict[str, float | None]) -> None:
-        if turn_id in self._live_turns:  # the first sound came after the last words
-            self.chat.set_reply_timings(turn_id, timings, spoken=turn_id not in self._typed_turns)
-
-    # --- conversations, mode, speech ------------------------------------------------------------------
-
     def new_conversation(self) -> None:
         self.vms.conversations.newConversation()
-
-    def _on_conversation_opened(self, conversation_id: str, turns: object) -> None:
-        self._live_turns.clear()
-        self._typed_turns.clear()
-        self.chat.load_turns(list(turns or []))  # type: ignore[call-overload]
-        self.side.set_current(conversation_id)
 
     def set_mode(self, mode: Mode) -> None:
         self.vms.replies.setMode(mode)
@@ -289,56 +164,6 @@ class MainWindow(QMainWindow):
         button = self.mode_buttons.get(mode)
         if button is not None:
             button.setChecked(True)
-        self.chat.set_mode(mode)
-        if not self._hint_timer.isActive():
-            self._reset_hint()
-
-    def _on_speaking(self, speaking: bool) -> None:
-        self._speaking = speaking
-        if not self._hint_timer.isActive() and not self.vms.recording.is_recording:
-            self._reset_hint()
-
-    def _on_speech_unavailable(self, why: str) -> None:
-        self._update_speech_tip()
-        if self.vms.config.speech.enabled:
-            self.show_hint("Replies cannot be spoken aloud: see the status tooltip.", "warn")
-
-    def _on_voice_status(self, status: VoiceStatus) -> None:
-        """A first use downloads the voice: its progress shows like the model's, in a banner until it is done."""
-        if status.phase == LoadPhase.DOWNLOADING:
-            banner = self.banners.get("voice")
-            if banner is None or banner.property("kind") != "info":
-                banner = self.banners.set("voice", "info", "Getting the voice", status.message)
-            banner.text.setText(status.message)
-        elif status.phase != LoadPhase.FAILED and self.banners.get("voice") is not None:
-            if self.banners.get("voice").property("kind") == "info":  # type: ignore[union-attr]
-                self.banners.clear("voice")
-        self._update_speech_tip()
-
-    def _on_voice_fallback(self, why: str) -> None:
-        """Said once: no neural voice, so replies are spoken by the system voice."""
-        if self.vms.config.speech.enabled:
-            detail = self.vms.speaker.status.detail  # set for a voice the hub could not give: ``why`` says it all
-            self.banners.set(
-                "voice",
-                "warning",
-                "Replies use the system voice",
-                why if detail else f"The natural voice is not available: {why}",
-                [("Open Settings", self.open_settings)],
-                details=detail,
-            )
-
-    def _update_speech_tip(self) -> None:
-        speaker = self.vms.speaker
-        lines = [self.vms.model.status.message]
-        if not self.vms.config.speech.enabled:
-            lines.append("Spoken replies are off (Settings).")
-        elif not speaker.available:
-            lines.append(f"Spoken replies are unavailable: {speaker.error or 'no text-to-speech engine'}.")
-        elif speaker.voice:
-            kind = "the voice" if speaker.neural else "the system voice"
-            lines.append(f"Replies are spoken by {kind} {speaker.voice}.")
-        self.status_pill.setToolTip("\n".join(line for line in lines if line))
 
     # --- message box, side panel, size ----------------------------------------------------------------
 
@@ -351,38 +176,21 @@ class MainWindow(QMainWindow):
         self._side_wanted = shown
         self.side.setVisible(shown)
 
+    def _show_side(self, shown: bool) -> None:
+        """Show or hide the list for the window's width, leaving the user's own choice as it was."""
+        self.side.setVisible(shown)
+        self.side_button.blockSignals(True)
+        self.side_button.setChecked(shown)
+        self.side_button.blockSignals(False)
+
     def resizeEvent(self, event: Any) -> None:
         super().resizeEvent(event)
         old, new = event.oldSize().width(), event.size().width()
         self.settings_button.setText("⚙" if new < COMPACT_WIDTH else "⚙  Settings")
         if new < SIDE_AUTO_HIDE_WIDTH <= old or (old < 0 and new < SIDE_AUTO_HIDE_WIDTH):
-            self.side.hide()  # too narrow for both; the header button still shows it
-            self.side_button.blockSignals(True)
-            self.side_button.setChecked(False)
-            self.side_button.blockSignals(False)
+            self._show_side(False)  # too narrow for both; the header button still shows it
         elif old < SIDE_AUTO_HIDE_WIDTH <= new and self._side_wanted:
-            self.side.show()
-            self.side_button.blockSignals(True)
-            self.side_button.setChecked(True)
-            self.side_button.blockSignals(False)
-
-    def _on_settings_applied(self, before: object) -> None:
-        self._update_model_name()
-        self._update_speech_tip()
-
-    def _update_model_name(self) -> None:
-        name = self.vms.model.label()
-        status = self.vms.model.status
-        if status.ready and status.device == "cpu":
-            # Honest up front: a full-size Voxtral on a CPU takes seconds per reply (measured at load).
-            if status.first_words_s is None:
-                name += "  ·  on the CPU, replies will be slow"
-            elif status.first_words_s >= 2:
-                name += f"  ·  on the CPU, first words in ~{status.first_words_s:.0f} s"
-            else:
-                name += "  ·  on the CPU"
-        self.model_name.setText(name)
-        self.model_name.setToolTip(f"{self.vms.config.model.id}\n{status.message}".strip())
+            self._show_side(True)
 
     # --- settings, quitting, first paint --------------------------------------------------------------
 
@@ -414,7 +222,7 @@ class MainWindow(QMainWindow):
         event.ignore()
         if not self._shutting_down:
             self._shutting_down = True
-            self._update_button()
+            self.talk_line.quit()
             self.hide()
             task = asyncio.ensure_future(self._shutdown())
             task.add_done_callback(lambda t: t.cancelled() or t.exception())

@@ -35,8 +35,9 @@ class StageRow:
     step: float  # since the row before (0 for the first)
 
 
-def breakdown(timings: Timings | None, *, spoken: bool = True) -> list[StageRow]:
-    """The stages that happened, in the order they happened (the voice may start before the last chunk)."""
+def breakdown(timings: Timings | None, *, from_recording: bool = True) -> list[StageRow]:
+    """The stages that happened, in the order they happened (the voice may start before the last chunk);
+    ``from_recording``: the user's turn was a recording (else typed: its clock starts when it was sent)."""
     if not timings:
         return []
     marks = []
@@ -47,7 +48,7 @@ def breakdown(timings: Timings | None, *, spoken: bool = True) -> list[StageRow]
     rows: list[StageRow] = []
     previous: float | None = None
     for ms, _, stage in sorted(marks):
-        label = TYPED_ORIGIN if stage == Stage.RECORDING_ENDED and not spoken else STAGE_LABELS[stage]
+        label = TYPED_ORIGIN if stage == Stage.RECORDING_ENDED and not from_recording else STAGE_LABELS[stage]
         rows.append(StageRow(stage, label, ms, 0.0 if previous is None else ms - previous))
         previous = ms
     return rows
@@ -87,7 +88,7 @@ class TimingsDetails:
     def __init__(self, footer: QLabel) -> None:
         self.footer = footer
         self.rows: list[StageRow] = []
-        self.spoken = True
+        self.from_recording = True
         self.toggle = DisclosureButton("timingsToggle", "Where the time went")
         self.toggle.toggled.connect(self._toggled)
         self.toggle.hide()
@@ -100,9 +101,9 @@ class TimingsDetails:
     def widgets(self) -> tuple[QWidget, QWidget]:
         return self.toggle, self.panel
 
-    def show_timings(self, timings: Timings | None, *, spoken: bool = True) -> None:
-        self.spoken = spoken
-        self.rows = breakdown(timings, spoken=spoken)
+    def show_timings(self, timings: Timings | None, *, from_recording: bool = True) -> None:
+        self.from_recording = from_recording
+        self.rows = breakdown(timings, from_recording=from_recording)
         useful = len(self.rows) > 1
         table = breakdown_html(self.rows) if useful else ""
         tip = f"<b>Where the time went</b> (from the end of your turn){table}" if useful else ""

@@ -300,11 +300,11 @@ class ReplyBubble(Bubble):
         self._show_text()
 
     def _show_text(self) -> None:
-        heard, rest = self.heard_text, self.unheard_text
-        if not rest:
+        if self._heard_count() == len(self.chunks):  # every chunk counts (always so while streaming)
             self.label.show_text(self.text)
             self.label.setToolTip("")
             return
+        heard, rest = self.heard_text, self.unheard_text
         # The unsaid rest stays readable (it was written) but greyed and slanted: not only colour tells it.
         lead = f"{html.escape(heard)} " if heard else ""
         rich = (

@@ -35,8 +35,9 @@ def _add_common(parser: argparse.ArgumentParser, *, sub: bool = False) -> None:
     )
     parser.add_argument(
         "--backend",
-        choices=("local", "openai"),
-        help="run Voxtral here (local) or stream from an OpenAI-compatible server (openai)",
+        choices=("local", "openai", "mistral"),
+        help="run Voxtral here (local), stream from an OpenAI-compatible server (openai), or from Mistral's API "
+        "(mistral: needs only MISTRAL_API_KEY)",
         **kw,
     )
     parser.add_argument(

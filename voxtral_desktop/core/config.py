@@ -71,12 +71,22 @@ class _Section:
         object.__setattr__(self, name, value)
 
 
-_TYPE_NAMES = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false"}
+_TYPE_NAMES = {
+    "int": "an integer",
+    "float": "a number",
+    "str": "a string",
+    "bool": "true or false",
+    "list[str]": "a list of strings",
+}
 
 
 def _coerce(key: str, value: Any, type_name: Any) -> Any:
     """Accept a value only when it already has the declared type (ints may stand for floats)."""
     type_name = type_name if isinstance(type_name, str) else type_name.__name__
+    if type_name == "list[str]":
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{key} must be {_TYPE_NAMES[type_name]}, got {value!r}")
+        return list(value)  # a fresh list: copies of the settings never share one
     ok = {
         "int": isinstance(value, int) and not isinstance(value, bool),
         "float": isinstance(value, (int, float)) and not isinstance(value, bool),
@@ -163,6 +173,18 @@ class ListeningConfig(_Section):
     echo_cancellation: bool = _setting(True, None, "remove the app's own voice from the microphone")
 
 
+def _host_names(hosts: list[str]) -> str | None:
+    """None when each entry is a bare host name or address (no scheme, port or path), else why not."""
+    for host in hosts:
+        bare = host.strip().strip("[]")
+        if not bare or any(c in bare for c in "/@ ") or bare.count(":") == 1:  # one colon: a port
+            return (
+                "must list bare host names or addresses such as gpu-box or 192.168.1.20 "
+                f"(no http://, port or path); {host!r} is not one"
+            )
+    return None
+
+
 @dataclass
 class RemoteConfig(_Section):
     _path = "remote"
@@ -170,6 +192,16 @@ class RemoteConfig(_Section):
     model: str = _setting("mistralai/Voxtral-Mini-3B-2507", _not_blank)
     timeout_s: float = _setting(60.0, _greater_than(0))
     audio_format: str = _setting("audio_url", _one_of("audio_url", "input_audio", "mistral"))
+    # Hosts an API key may reach over plain http:// (a trusted LAN); this machine always may.
+    allow_http_hosts: list[str] = field(
+        default_factory=list,
+        metadata={"check": _host_names, "doc": "trusted LAN hosts for http:// with a key"},
+    )
+    # backend: mistral (Mistral's API): its address (a proxy or a test server may stand in) and the models
+    # it uses for conversation and for transcription.
+    mistral_base_url: str = _setting("https://api.mistral.ai/v1", _not_blank, "Mistral's API root")
+    mistral_model: str = _setting("voxtral-small-latest", _not_blank, "Mistral's chat-with-audio model")
+    mistral_transcribe_model: str = _setting("voxtral-mini-latest", _not_blank, "Mistral's transcribe model")
 
 
 _SECTIONS: dict[str, type[_Section]] = {
@@ -182,7 +214,7 @@ _SECTIONS: dict[str, type[_Section]] = {
     "listening": ListeningConfig,
     "remote": RemoteConfig,
 }
-_SCALARS: dict[str, tuple[str, Check | None]] = {"backend": ("str", _one_of("local", "openai"))}
+_SCALARS: dict[str, tuple[str, Check | None]] = {"backend": ("str", _one_of("local", "openai", "mistral"))}
 
 
 class Config:

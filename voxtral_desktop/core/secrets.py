@@ -31,9 +31,10 @@ def _keyring_name(base_url: str) -> str:
     return base_url.strip().rstrip("/")
 
 
-def lookup_api_key(base_url: str) -> ApiKey:
-    """The key for ``base_url``: the environment first, then the OS keyring; ``value`` is None when neither has one."""
-    for name in ENV_VARS:
+def lookup_api_key(base_url: str, env_vars: tuple[str, ...] = ENV_VARS) -> ApiKey:
+    """The key for ``base_url``: the environment first (``env_vars``, in order), then the OS keyring; ``value`` is
+    None when neither has one."""
+    for name in env_vars:
         value = os.environ.get(name, "").strip()
         if value:
             return ApiKey(value, name)

@@ -52,6 +52,11 @@ class Script:
     # The SSE dialect of a real server (sse_shapes.SHAPES); finish_reason is what the last event carries.
     shape: str = "openai"
     finish_reason: str = "stop"
+    # Audio forms ("audio_url", "input_audio", "mistral") chat refuses, and how a refusal reads:
+    # "openai" (400, ``param`` locates the part), "vllm" (400, ``param`` null, the part's type in ``message``),
+    # "mistral" (422, a validation ``detail`` with ``loc`` inside ``message``).
+    refuse_forms: tuple[str, ...] = ()
+    refusal: str = "openai"
 
 
 
@@ -110,9 +115,15 @@ class OpenAICompatibleServer:
     Use as a context manager; ``url`` is the origin (append "/v1" for the SDK's base URL).
     """
 
-    def __init__(self, models: tuple[str, ...] = (DEFAULT_MODEL,), require_key: str | None = None) -> None:
+    def __init__(
+        self,
+        models: tuple[str, ...] = (DEFAULT_MODEL,),
+        require_key: str | None = None,
+        capabilities: dict[str, dict[str, bool]] | None = None,
+    ) -> None:
         self.models = models
         self.require_key = require_key
+        self.capabilities = capabilities or {}  # model id -> Mistral-style model card capabilities
         self.script = Script()
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
@@ -223,7 +234,8 @@ class _Handler(BaseHTTPRequestHandler):
             if script.status != 200:
                 self._send_scripted_error(script)
             elif method == "GET" and path == "/v1/models":
-                self._send_json(200, {"object": "list", "data": [_model(m) for m in self.owner.models]})
+                cards = [_model(m, self.owner.capabilities.get(m)) for m in self.owner.models]
+                self._send_json(200, {"object": "list", "data": cards})
             elif method == "POST" and path == "/v1/chat/completions":
                 self._chat(rec, script)
             elif method == "POST" and path == "/v1/audio/transcriptions":
@@ -247,6 +259,10 @@ class _Handler(BaseHTTPRequestHandler):
         model = body.get("model")
         if model not in self.owner.models:
             self._send_error_json(404, f"The model `{model}` does not exist.", "NotFoundError", 404)
+            return
+        refused = next((a for a in rec.audio if a.form in script.refuse_forms), None)
+        if refused is not None:
+            self._refuse_audio(body, refused.form, script.refusal)
             return
         if not body.get("stream"):
             text = "".join(script.pieces)
@@ -285,6 +301,26 @@ class _Handler(BaseHTTPRequestHandler):
             self._event(event)
         self._write_chunk(b"data: [DONE]\n\n")
         self._write_chunk(b"")
+
+    def _refuse_audio(self, body: dict[str, Any], form: str, refusal: str) -> None:
+        """Refuse the first audio part, in the words and structure of the server family ``refusal`` names."""
+        key = "audio_url" if form == "audio_url" else "input_audio"
+        i, j = next(
+            (i, j)
+            for i, m in enumerate(body.get("messages", []))
+            for j, p in enumerate(m.get("content") if isinstance(m.get("content"), list) else [])
+            if isinstance(p, dict) and p.get("type") == key
+        )
+        if refusal == "vllm":
+            self._send_error_json(400, f"Unknown part type: {key}", "BadRequestError", 400)
+        elif refusal == "mistral":
+            loc = ["body", "messages", i, "content", j, key]
+            detail = [{"type": "model_attributes_type", "loc": loc, "msg": "Input should be a valid dictionary"}]
+            error = {"object": "error", "message": {"detail": detail}, "type": "invalid_request_message_error"}
+            self._send_json(422, error | {"param": None, "code": None})
+        else:
+            param = f"messages.[{i}].content.[{j}].{key}"
+            self._send_error_json(400, "Invalid content part.", "invalid_request_error", "invalid_value", param=param)
 
     def _transcription(self, rec: Recorded, script: Script) -> None:
         form = rec.body if isinstance(rec.body, dict) else {}
@@ -343,9 +379,10 @@ class _Handler(BaseHTTPRequestHandler):
         type_: str,
         code: str | int | None,
         extra: dict[str, str] | None = None,
+        param: str | None = None,
     ) -> None:
         self._send_json(
-            status, {"error": {"message": message, "type": type_, "param": None, "code": code}}, extra
+            status, {"error": {"message": message, "type": type_, "param": param, "code": code}}, extra
         )
 
     def _send_scripted_error(self, script: Script) -> None:
@@ -390,8 +427,11 @@ class _Handler(BaseHTTPRequestHandler):
 # -- wire formats ----------------------------------------------------------------------------------------
 
 
-def _model(model_id: str) -> dict[str, Any]:
-    return {"id": model_id, "object": "model", "created": 1700000000, "owned_by": "test"}
+def _model(model_id: str, capabilities: dict[str, bool] | None = None) -> dict[str, Any]:
+    card: dict[str, Any] = {"id": model_id, "object": "model", "created": 1700000000, "owned_by": "test"}
+    if capabilities is not None:  # Mistral's BaseModelCard (its OpenAPI spec): capabilities, aliases, ...
+        card.update(capabilities=capabilities, aliases=[], type="base")
+    return card
 
 
 def _completion(model: str, text: str) -> dict[str, Any]:

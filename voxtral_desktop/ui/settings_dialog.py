@@ -29,8 +29,9 @@ from PySide6.QtWidgets import (
 )
 
 from voxtral_desktop.core.config import ConfigError
+from voxtral_desktop.core.errors import KeyringUnavailable
 from voxtral_desktop.ui import theme
-from voxtral_desktop.ui.settings_fields import FIELDS, PAGES, SECTIONS, Field, field_named, parse
+from voxtral_desktop.ui.settings_fields import FIELDS, PAGES, SECTIONS, SERVER_ONLY, Field, field_named, parse
 from voxtral_desktop.ui.settings_vm import SettingsViewModel
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,16 @@ def fill_names(combo: QComboBox, default: str, names: Sequence[str], wanted: str
     combo.setCurrentIndex(max(0, combo.findData(wanted or "")))
 
 
+def _result_label(lay: QVBoxLayout) -> QLabel:
+    """A hidden, selectable line under a field, for what a button found out."""
+    label = QLabel()
+    label.setObjectName("fieldHelp")
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.hide()
+    lay.addWidget(label)
+    return label
+
+
 class SettingsDialog(QDialog):
     def __init__(self, settings: SettingsViewModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -68,6 +79,7 @@ class SettingsDialog(QDialog):
         self.inputs: dict[str, Editor] = {}
         self.errors: dict[str, QLabel] = {}
         self._invalid: set[str] = set()
+        self._rows: dict[str, tuple[QFormLayout, QWidget]] = {}
 
         outer = QVBoxLayout(self)
         # The dialog grows when an error line appears instead of squeezing fields over each other.
@@ -112,6 +124,9 @@ class SettingsDialog(QDialog):
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.save_button)
         outer.addLayout(buttons)
+        self.inputs["backend"].currentIndexChanged.connect(self._show_engine)  # type: ignore[union-attr]
+        self.inputs["remote.base_url"].editingFinished.connect(self._show_engine)  # type: ignore[union-attr]
+        self._show_engine()
 
     # --- building -------------------------------------------------------------------------------------
 
@@ -131,8 +146,29 @@ class SettingsDialog(QDialog):
             label = QLabel(field.label)
             label.setMinimumWidth(LABEL_WIDTH)  # the same column width in every card
             label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            form.addRow(label, self._build(field))
+            box = self._build(field)
+            form.addRow(label, box)
+            self._rows[field.name] = (form, box)
         lay.addWidget(card)
+
+    def _server_backend(self) -> str:
+        """The server the Server fields describe: Mistral's API when chosen, else one's own (openai)."""
+        return "mistral" if self.value("backend") == "mistral" else "openai"
+
+    def _show_engine(self, *_: object) -> None:
+        """Mistral's API needs only the key: the fields of a server of one's own hide while it is chosen."""
+        mistral = self._server_backend() == "mistral"
+        for name in SERVER_ONLY:
+            form, box = self._rows[name]
+            form.setRowVisible(box, not mistral)
+        base_url = str(self.value("remote.base_url"))
+        source = self.settings.key_source(self._server_backend(), base_url)
+        self.inputs["remote.api_key"].setPlaceholderText(  # type: ignore[union-attr]
+            "none stored" if source == "none" else f"a key is set (from {source}); type to replace it"
+        )
+        note = self.settings.audio_form_note(self._server_backend(), base_url)
+        self.audio_form_note.setText(note)
+        self.audio_form_note.setVisible(bool(note) and not mistral)
 
     def show_page(self, index: int) -> None:
         self.pages.setCurrentIndex(index)
@@ -142,6 +178,8 @@ class SettingsDialog(QDialog):
         return self._page_of[name]
 
     def _current(self, field: Field) -> Any:
+        if field.kind == "secret":
+            return ""  # a key is never read back into the dialog
         owner = getattr(self._initial, field.section) if field.section else self._initial
         return getattr(owner, field.key)
 
@@ -184,10 +222,12 @@ class SettingsDialog(QDialog):
             editor = QLineEdit(str(self._current(field)))
             editor.setCursorPosition(0)  # show where a long path or id begins
             editor.textChanged.connect(lambda _="", f=field: self._validate(f))
+            if field.kind == "secret":
+                editor.setEchoMode(QLineEdit.EchoMode.Password)
         editor.setObjectName(field.name)
         editor.setAccessibleName(field.label)
         row.addWidget(editor, 1)
-        if field.kind == "url":
+        if field.kind == "secret":  # on the key's row: the one server field both engines show
             test = QPushButton("Test connection")
             test.setObjectName("testConnection")
             test.clicked.connect(self.test_connection)
@@ -229,18 +269,12 @@ class SettingsDialog(QDialog):
         if field.name == "speech.enabled":
             help_text = self._speech_note()
         if field.kind == "voice":
-            self.voice_result = QLabel()
-            self.voice_result.setObjectName("fieldHelp")
-            self.voice_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            self.voice_result.hide()
+            self.voice_result = _result_label(lay)
             self.settings.tryProgress.connect(self._show_voice_result)
-            lay.addWidget(self.voice_result)
-        if field.kind == "url":
-            self.connection_result = QLabel()
-            self.connection_result.setObjectName("fieldHelp")
-            self.connection_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            self.connection_result.hide()
-            lay.addWidget(self.connection_result)
+        if field.kind == "secret":
+            self.connection_result = _result_label(lay)
+        if field.name == "remote.audio_format":
+            self.audio_form_note = _result_label(lay)  # the audio form found to work with this server
         if help_text:
             help_label = QLabel(help_text)
             help_label.setObjectName("fieldHelp")
@@ -354,8 +388,8 @@ class SettingsDialog(QDialog):
         return parse(field, editor.text())
 
     def _validate(self, field: Field) -> None:
-        if field.name not in self.errors:
-            return  # still building
+        if field.name not in self.errors or field.kind == "secret":
+            return  # still building; a key is not a setting (any text may be one)
         message = self.settings.check(field.section, field.key, self.value(field.name))
         error, editor = self.errors[field.name], self.inputs[field.name]
         if message:
@@ -381,6 +415,8 @@ class SettingsDialog(QDialog):
         """Only what differs from the settings the dialog opened with."""
         out: dict[str, dict[str, Any]] = {}
         for field in FIELDS:
+            if field.kind == "secret":
+                continue  # goes to the keyring, not the settings file (save)
             value = self.value(field.name)
             if value != self._current(field):
                 if field.section:
@@ -391,7 +427,8 @@ class SettingsDialog(QDialog):
 
     def test_connection(self) -> asyncio.Future[Any]:
         """Try the server settings as they stand in the dialog, without saving them."""
-        remote = {f.key: self.value(f.name) for f in FIELDS if f.section == "remote"}
+        remote = {f.key: self.value(f.name) for f in FIELDS if f.section == "remote" and f.kind != "secret"}
+        key = str(self.value("remote.api_key"))
         self.test_button.setEnabled(False)
         self.connection_result.setText("Connecting…")
         self.connection_result.setProperty("kind", "")
@@ -399,7 +436,9 @@ class SettingsDialog(QDialog):
 
         async def run() -> None:
             try:
-                ok, message = await self.settings.test_connection(remote)
+                ok, message = await self.settings.test_connection(
+                    remote, backend=self._server_backend(), api_key=key
+                )
             finally:
                 self.test_button.setEnabled(True)
             self.connection_result.setText(("✓ " if ok else "✗ ") + message)
@@ -411,9 +450,12 @@ class SettingsDialog(QDialog):
     def save(self) -> None:
         if self._invalid:
             return
+        key = str(self.value("remote.api_key"))
         try:
+            if key:
+                self.settings.store_api_key(self._server_backend(), str(self.value("remote.base_url")), key)
             self.settings.save(self.changes())
-        except ConfigError as e:
+        except (ConfigError, KeyringUnavailable) as e:
             self.dialog_error.setText(str(e))
             self.dialog_error.show()
             return

@@ -12,7 +12,9 @@ class Field:
     section: str
     key: str
     label: str
-    kind: str  # "text", "folder", "int", "float", "choice", "mic", "bool", "voice", "speaker" or "rate"
+    # "text", "folder", "int", "float", "choice", "mic", "bool", "voice", "speaker", "rate", "url", or "secret" (the
+    # API key: kept in the OS keyring, never a setting; see SettingsViewModel.store_api_key)
+    kind: str
     choices: tuple[tuple[str, str], ...] = ()  # (value, label) for "choice"
     help: str = ""
     check_text: str = ""  # for "bool": the check box's own text
@@ -68,12 +70,30 @@ SECTIONS: tuple[tuple[str, tuple[Field, ...]], ...] = (
                 "backend",
                 "Run Voxtral",
                 "choice",
-                (("local", "On this computer"), ("openai", "On a server (vLLM, Mistral's API)")),
-                help="A server answers fast without a GPU here. The API key comes from VOXTRAL_API_KEY,\n"
-                "MISTRAL_API_KEY or OPENAI_API_KEY, or the system keyring; it is never saved in settings.",
+                (
+                    ("local", "On this computer"),
+                    ("mistral", "Mistral API (needs only an API key)"),
+                    ("openai", "On a server (vLLM, any OpenAI-compatible API)"),
+                ),
+                help="A server answers fast without a GPU here. Mistral API: Voxtral Small hears you,\n"
+                "nothing to download; create a key at console.mistral.ai.",
+            ),
+            Field(
+                "remote",
+                "api_key",
+                "API key",
+                "secret",
+                help="Kept in the system keyring, never in the settings file. VOXTRAL_API_KEY or\n"
+                "MISTRAL_API_KEY in the environment take precedence. Leave empty to keep the stored one.",
             ),
             Field("remote", "base_url", "Server address", "url", help="For example http://127.0.0.1:8000/v1"),
-            Field("remote", "model", "Server model", "text", help="vLLM: the served model id; Mistral: voxtral-mini-latest"),
+            Field(
+                "remote",
+                "model",
+                "Server model",
+                "text",
+                help="vLLM: the served model id, e.g. mistralai/Voxtral-Mini-3B-2507",
+            ),
             Field(
                 "remote",
                 "audio_format",
@@ -215,6 +235,8 @@ LISTENING = (
 )
 SECTIONS = (*SECTIONS, LISTENING)
 FIELDS: tuple[Field, ...] = tuple(f for _, fields in SECTIONS for f in fields)
+# What only a server of one's own needs: hidden when the Mistral API preset fills it in.
+SERVER_ONLY = ("remote.base_url", "remote.model", "remote.audio_format")
 # Sections shown together, one page at a time: the whole list is too tall for a laptop screen.
 PAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Model & replies", ("Model", "Replies")),

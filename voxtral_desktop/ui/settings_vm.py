@@ -12,10 +12,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from voxtral_desktop.core import paths
+from voxtral_desktop.core import paths, remote_settings
 from voxtral_desktop.core.config import Config, save_changes
 from voxtral_desktop.core.errors import CaptureError, ConfigError, SpeechError
-from voxtral_desktop.core.model import VoxtralModel
 from voxtral_desktop.core.portaudio import InputDevice, list_output_devices
 from voxtral_desktop.core.speech import SpeechPlayer, downloadable_voices, installed_voices, resolve_voice, voices_dir
 from voxtral_desktop.core.speech.catalogue import CATALOGUE_FILE
@@ -174,15 +173,37 @@ class SettingsViewModel(QObject):
         save_changes(changes, live=self.config, path=self.settings_file())
         self.applied.emit(before)
 
-    async def test_connection(self, remote: Mapping[str, Any]) -> tuple[bool, str]:
-        """Settings' "Test connection": try the given server settings without applying them."""
+    async def test_connection(
+        self, remote: Mapping[str, Any], *, backend: str = "openai", api_key: str = ""
+    ) -> tuple[bool, str]:
+        """Settings' "Test connection": try the given server settings (and ``api_key``, typed but not yet saved;
+        empty: the stored one) without applying them. On Mistral's API it lists the account's audio models and
+        says when the chosen one cannot take audio."""
         candidate = self.config.copy()
         try:
-            candidate.update({"backend": "openai", "remote": dict(remote)})
+            candidate.update({"backend": backend, "remote": dict(remote)})
         except ConfigError as e:
             return False, str(e)
-        model = VoxtralModel.from_config(candidate)
+        return await remote_settings.test_connection(candidate, api_key)
+
+    def _server(self, backend: str, base_url: str) -> Config:
+        """The settings with the dialog's engine and address (an address the config refuses: the saved one)."""
+        candidate = self.config.copy()
         try:
-            return await model.check_connection()
-        finally:
-            await model.aclose()
+            candidate.update({"backend": backend, "remote": {"base_url": base_url}})
+        except ConfigError:
+            candidate.update({"backend": backend})
+        return candidate
+
+    def key_source(self, backend: str, base_url: str) -> str:
+        """Where the key for that server would come from now ("keyring", "MISTRAL_API_KEY", ...), or "none"."""
+        return remote_settings.key_source(self._server(backend, base_url))
+
+    def store_api_key(self, backend: str, base_url: str, key: str) -> None:
+        """Keep ``key`` in the OS keyring for the server ``backend`` and ``base_url`` name (Mistral's API: its own
+        address). Raises KeyringUnavailable (its message says how to give the key instead)."""
+        remote_settings.store_key(self._server(backend, base_url), key)
+
+    def audio_form_note(self, backend: str, base_url: str) -> str:
+        """What was found about the audio form this server takes (shown by the format field), or ""."""
+        return remote_settings.audio_form_found(self._server(backend, base_url)).capitalize()

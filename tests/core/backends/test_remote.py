@@ -224,8 +224,9 @@ async def test_connection_refused_says_so(make_model):
         (
             Script(status=400, error_message="Unknown part type: audio_url"),
             (
-                "the server refused the request (400): Unknown part type: audio_url. If it mentions the "
-                "audio, try another remote.audio_format"
+                # Each form is tried once before giving up (test_remote_audio_forms.py).
+                "the server refused the audio in every form (audio_url, input_audio, mistral) (400): "
+                "Unknown part type: audio_url"
             ),
         ),
     ],

@@ -20,7 +20,7 @@ def create_backend(config: Config) -> Backend:
         from voxtral_desktop.core.backends.local import LocalBackend
 
         return LocalBackend(config)
-    if config.backend == "openai":
+    if config.backend in ("openai", "mistral"):  # mistral: the same back-end on Mistral's API
         from voxtral_desktop.core.backends.remote import RemoteBackend
 
         return RemoteBackend(config)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from voxtral_desktop.core.backends.remote_server import Server
 from voxtral_desktop.core.config import RemoteConfig
 from voxtral_desktop.core.errors import (
     GenerationError,
@@ -57,7 +58,12 @@ def _unchanged(text: str) -> str:
 
 
 def translate(
-    e: BaseException, remote: RemoteConfig, *, stage: str = "connect", words: int = 0, scrub: Scrub = _unchanged
+    e: BaseException,
+    remote: RemoteConfig | Server,
+    *,
+    stage: str = "connect",
+    words: int = 0,
+    scrub: Scrub = _unchanged,
 ) -> GenerationError:
     """The typed error for an SDK or transport failure; ``stage`` is "connect" (no reply yet) or "stream".
 
@@ -105,9 +111,10 @@ def translate(
     return GenerationError(scrub(f"request to {url} failed: {type(e).__name__}: {e}"))
 
 
-def describe_status(e: Any, remote: RemoteConfig) -> str:
+def describe_status(e: Any, remote: RemoteConfig | Server) -> str:
     """What an HTTP error status from the server means for the user, and what to change."""
     status = int(e.status_code)
+    setting = getattr(remote, "model_setting", "remote.model")
     detail = error_detail(e.body)
     suffix = f": {detail}" if detail else ""
     if status == 401:
@@ -119,7 +126,7 @@ def describe_status(e: Any, remote: RemoteConfig) -> str:
         )
     if status == 404:
         if isinstance(e.body, dict):
-            return f"unknown model '{remote.model}' (404){suffix}. Check remote.model"
+            return f"unknown model '{remote.model}' (404){suffix}. Check {setting}"
         # No JSON error body: this is not an OpenAI-style API at that path.
         path = e.response.request.url.path if getattr(e, "response", None) is not None else "?"
         return f"{remote.base_url} has no {path} (404): check remote.base_url (it usually ends in /v1){suffix}"

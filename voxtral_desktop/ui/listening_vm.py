@@ -97,7 +97,7 @@ class ListeningViewModel(QObject):
         recording.recordingChanged.connect(lambda *_: self._update())
         self._busy = False  # from busyChanged: is_busy still reads True while the reply's task winds down
         replies.busyChanged.connect(self._on_busy)
-        replies.speakingChanged.connect(lambda *_: self._assistant_changed())
+        replies.speaker.speakingChanged.connect(lambda *_: self._assistant_changed())
         replies.replyChunk.connect(lambda *_: self._sent())
         replies.replyFinished.connect(lambda *_: self._sent())
         # Everything the voice plays is the echo canceller's reference (from the audio thread).
@@ -263,7 +263,7 @@ class ListeningViewModel(QObject):
             self._set(ListenState.HEARING)
         elif isinstance(event, BargeIn):
             log.info("voice barge-in %.0f ms after the speech began", (event.at - event.onset) * 1000)
-            self._replies.stop_by_voice()
+            self._replies.barge_in()
         elif isinstance(event, SpeechDropped):
             self._in_speech = False
             self._set(ListenState.LISTENING)

@@ -11,9 +11,10 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from qasync import asyncSlot
 
+from voxtral_desktop.core.capture import Recording
 from voxtral_desktop.core.config import Config
 from voxtral_desktop.core.errors import HubUnreachable, ModelLoadError
-from voxtral_desktop.core.model import LoadPhase, VoxtralModel
+from voxtral_desktop.core.model import LoadPhase, Mode, VoxtralModel
 from voxtral_desktop.ui.status import ModelStatus, model_label
 from voxtral_desktop.ui.workers import Workers
 
@@ -62,6 +63,19 @@ class ModelViewModel(QObject):
         """``task`` uses the current model until it ends; replacing the model waits for it."""
         self._borrowers.add(task)
         task.add_done_callback(self._borrowers.discard)
+
+    async def transcribe(self, recording: Recording, chunk_id: str) -> str | None:
+        """What the user said in ``recording`` (transcribe mode), or None when the model could not tell."""
+        texts: list[str] = []
+        async for chunk in self._model.process_realtime_chunk_streaming(
+            recording.audio, chunk_id, mode=Mode.TRANSCRIBE, sample_rate=recording.sample_rate
+        ):
+            if not chunk["success"]:
+                log.info("no transcript for %s: %s", chunk_id, chunk.get("error"))
+                return None
+            if chunk["text"]:
+                texts.append(chunk["text"])
+        return " ".join(texts)
 
     def _publish(self, phase: LoadPhase, message: str, fraction: float | None = None, detail: str = "") -> None:
         ready = phase == LoadPhase.READY

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 from voxtral_desktop.core.chunks import ReplyStatus
 from voxtral_desktop.core.model import LoadPhase, Mode
+from voxtral_desktop.core.reply import Reply, describe
+from voxtral_desktop.core.timings import Stage
 
-__all__ = ["LoadPhase", "MicStatus", "Mode", "ModelStatus", "ReplyResult", "ReplyStatus", "VoiceStatus", "model_label"]
+__all__ = ["LoadPhase", "MicStatus", "Mode", "ModelStatus", "ReplyResult", "ReplyStatus", "VoiceStatus", "model_label", "reply_result"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,29 @@ class ReplyResult:
     # and all that is kept); the rest was written but never said. None: the whole text counts (voice off,
     # or nothing cut it short).
     heard_chunks: int | None = None
+
+    @classmethod
+    def failed(cls, turn_id: int, first_chunk_ms: float | None, error: BaseException) -> ReplyResult:
+        """A reply that broke outside the model's own error handling (shown where it happened)."""
+        text, detail = describe(error)
+        return cls(turn_id, ReplyStatus.ERROR, first_chunk_ms, 0.0, text, detail)
+
+
+def reply_result(turn_id: int, reply: Reply) -> ReplyResult:
+    """What the chat view shows of a reply that ended (the one place a Reply becomes a ReplyResult)."""
+    text, detail = reply.describe() if reply.status == ReplyStatus.ERROR else ("", "")
+    kept = reply.kept_chunks
+    return ReplyResult(
+        turn_id,
+        reply.status,
+        reply.first_words_ms,
+        reply.total_ms,
+        text,
+        detail,
+        first_sound_ms=reply.timings.ms(Stage.FIRST_SOUND),
+        timings=reply.timings.to_dict(),
+        heard_chunks=kept if kept < len(reply.chunks) else None,
+    )
 
 
 def model_label(model_id: str) -> str:

@@ -91,7 +91,7 @@ class ViewModels(QObject):
         self._started = True
         self.workers.track(self.model.load())
         self.workers.track(self.recording.probeMicrophone())
-        self.replies.load_voice()
+        self.replies.voice.load()
 
     def cancel(self) -> bool:
         """Esc: discard a recording in progress, else stop the reply streaming or being spoken, else stop

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voxtral_desktop.core.listening import BargeIn, Turn, TurnDetector
+from voxtral_desktop.core.listening import BargeIn, TurnEnded, TurnDetector
 from voxtral_desktop.core.speech.catalogue import resolve_voice
 from voxtral_desktop.testing.hands_free import REPLIES, HandsFreeSession
 from voxtral_desktop.testing.pulse_rig import in_this_process, onset_in, start_pulse_rig
@@ -54,7 +54,7 @@ def offline_end_of_turn(user: np.ndarray) -> float:
     detector = TurnDetector()
     for i in range(0, len(stream), 512):
         for event in detector.feed(stream[i : i + 512]):
-            if isinstance(event, Turn):
+            if isinstance(event, TurnEnded):
                 return event.at - (1 + last_sound(user))
     return float("nan")
 
@@ -67,7 +67,7 @@ def end_of_turn(s: HandsFreeSession, runs: int) -> tuple[list[float], list[float
         s.clear()
         skip = len(s.recorded()[0])
         s.rig.say(user)
-        got = s.wait_for(Turn, 1, 5)
+        got = s.wait_for(TurnEnded, 1, 5)
         if got:
             end = user_onset(s, skip, user) - first_sound(user) + last_sound(user)
             ends.append(got[0].wall - end)
@@ -87,7 +87,7 @@ def own_voice(s: HandsFreeSession, replies: int) -> tuple[int, int, float]:
     n = min(len(raw), len(clean))
     r, c = raw[raw0:n], clean[raw0:n]
     loud = np.abs(r) > 0.01
-    return len(s.of_type(Turn)), len(s.of_type(BargeIn)), db(r[loud]) - db(c[loud])
+    return len(s.of_type(TurnEnded)), len(s.of_type(BargeIn)), db(r[loud]) - db(c[loud])
 
 
 def barge_ins(s: HandsFreeSession, runs: int) -> list[float]:
@@ -101,7 +101,7 @@ def barge_ins(s: HandsFreeSession, runs: int) -> list[float]:
         s.rig.say(user, wait=False)
         got = s.wait_for(BargeIn, 1, 5)
         s.player.stop()
-        s.wait_for(Turn, 1, 5)
+        s.wait_for(TurnEnded, 1, 5)
         if got:
             out.append(got[0].wall - user_onset(s, skip, user))
         time.sleep(0.5)

@@ -7,7 +7,7 @@ import pytest
 import soxr
 
 from voxtral_desktop.core.echo import EchoCanceller
-from voxtral_desktop.core.listening import BargeIn, Turn, TurnDetector, removed_db
+from voxtral_desktop.core.listening import BargeIn, TurnEnded, TurnDetector, removed_db
 from voxtral_desktop.testing.speech import room_echo, synthesize
 
 RATE = 16000
@@ -97,7 +97,7 @@ def test_vad_on_the_cleaned_signal_hears_only_the_user(assistant, user):
         return events
 
     with_aec = run(True)
-    turns = [e for e in with_aec if isinstance(e, Turn)]
+    turns = [e for e in with_aec if isinstance(e, TurnEnded)]
     assert len(turns) == 1 and not any(isinstance(e, BargeIn) for e in with_aec)
     assert turns[0].start > len(assistant) / RATE  # the one turn is the user's
     without = run(False)

@@ -9,7 +9,7 @@ import pytest
 
 from voxtral_desktop.testing.wav_capture import WavFileCapture
 from voxtral_desktop.core.config import ConfigError, ListeningConfig, load_config
-from voxtral_desktop.core.listening import BargeIn, Listener, SpeechDropped, SpeechStarted, Turn, TurnDetector
+from voxtral_desktop.core.listening import BargeIn, Listener, SpeechDropped, SpeechStarted, TurnEnded, TurnDetector
 from voxtral_desktop.testing.speech import synthesize
 
 RATE = 16000
@@ -44,14 +44,14 @@ def run(detector: TurnDetector, stream: np.ndarray, speaking=lambda t: False, bl
     return events
 
 
-def turns(events) -> list[Turn]:
-    return [e for e in events if isinstance(e, Turn)]
+def turns(events) -> list[TurnEnded]:
+    return [e for e in events if isinstance(e, TurnEnded)]
 
 
 def test_one_utterance_is_one_turn_sent_after_the_end_of_turn_silence(u1):
     stream = np.concatenate([z(1), u1, z(1.5)])
     events = run(TurnDetector(end_of_turn_ms=700), stream)
-    assert [type(e) for e in events] == [SpeechStarted, Turn]
+    assert [type(e) for e in events] == [SpeechStarted, TurnEnded]
     turn = events[1]
     speech_end = 1 + last_sound(u1)
     assert 0.7 <= turn.at - speech_end <= 0.75  # end_of_turn_ms + at most 50 ms
@@ -110,7 +110,7 @@ def test_noise_and_a_tone_start_no_turn(name, audio):
 def test_speaking_over_the_assistant_barges_in_within_300_ms_and_becomes_the_next_turn(u2):
     stream = np.concatenate([z(1), u2, z(1.5)])
     events = run(TurnDetector(min_barge_in_ms=250), stream, speaking=lambda t: t < 2.0)
-    assert [type(e) for e in events] == [SpeechStarted, BargeIn, Turn]
+    assert [type(e) for e in events] == [SpeechStarted, BargeIn, TurnEnded]
     onset = 1 + first_sound(u2)
     assert 0.2 <= events[1].at - onset <= 0.32  # ~300 ms from the first audible sample
     assert events[2].barged_in
@@ -119,7 +119,7 @@ def test_speaking_over_the_assistant_barges_in_within_300_ms_and_becomes_the_nex
 def test_a_cough_does_not_interrupt(u2):
     cough = u2[int(first_sound(u2) * RATE) :][: int(0.15 * RATE)]  # 150 ms of voice
     events = run(TurnDetector(min_barge_in_ms=250), np.concatenate([z(1), cough, z(1.5)]), speaking=lambda t: True)
-    assert not any(isinstance(e, (BargeIn, Turn)) for e in events)
+    assert not any(isinstance(e, (BargeIn, TurnEnded)) for e in events)
     assert isinstance(events[-1], SpeechDropped)
 
 
@@ -127,7 +127,7 @@ def test_push_to_talk_hears_only_interruptions(u1, u2):
     stream = np.concatenate([z(1), u1, z(1.5), u2, z(1.5)])
     second = 1 + len(u1) / RATE + 1.5
     events = run(TurnDetector(hands_free=False), stream, speaking=lambda t: t >= second - 0.2)
-    assert [type(e) for e in events] == [SpeechStarted, BargeIn, Turn]  # the first utterance was not a turn
+    assert [type(e) for e in events] == [SpeechStarted, BargeIn, TurnEnded]  # the first utterance was not a turn
     assert events[0].at > second - 0.1
 
 
@@ -148,7 +148,7 @@ def test_the_listener_delivers_turns_from_a_live_source_off_its_thread(u1):
     def on_event(e) -> None:
         got.append(e)
         threads.add(threading.current_thread().name)
-        if isinstance(e, Turn):
+        if isinstance(e, TurnEnded):
             done.set()
 
     listener = Listener(source, cfg, on_event)
@@ -158,7 +158,7 @@ def test_the_listener_delivers_turns_from_a_live_source_off_its_thread(u1):
     finally:
         listener.stop()
         listener.stop()  # idempotent
-    assert [type(e) for e in got] == [SpeechStarted, Turn]
+    assert [type(e) for e in got] == [SpeechStarted, TurnEnded]
     assert threads == {"voxtral-listener"}
     assert got[1].wall >= got[0].wall > 0
     assert listener.echo_cancelling

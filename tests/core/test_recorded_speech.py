@@ -8,7 +8,7 @@ import pytest
 
 from voxtral_desktop import VoxtralModel, load_config
 from voxtral_desktop.core import chunks as C
-from voxtral_desktop.core.listening import Turn, TurnDetector
+from voxtral_desktop.core.listening import TurnEnded, TurnDetector
 from voxtral_desktop.core.model import GenerationRequest
 from voxtral_desktop.testing import human_speech
 from voxtral_desktop.testing.fakes import ScriptedBackend
@@ -25,14 +25,14 @@ def model() -> tuple[VoxtralModel, ScriptedBackend]:
     return m, backend
 
 
-def turns(audio16k: np.ndarray, **options) -> list[Turn]:
+def turns(audio16k: np.ndarray, **options) -> list[TurnEnded]:
     """The hands-free turns in ``audio16k`` with the default settings unless ``options`` change them."""
     detector = TurnDetector(hands_free=True, **options)
     stream = np.concatenate([np.zeros(8000, np.float32), audio16k, np.zeros(32000, np.float32)])
     events = []
     for i in range(0, len(stream), 320):  # 20 ms blocks, as a microphone delivers them
         events += detector.feed(stream[i : i + 320])
-    return [e for e in events if isinstance(e, Turn)]
+    return [e for e in events if isinstance(e, TurnEnded)]
 
 
 def as_heard(key: str, rate: int) -> np.ndarray:

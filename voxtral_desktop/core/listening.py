@@ -1,7 +1,7 @@
 """Hands-free turn-taking: a state machine fed with microphone audio (speech start/end, turns, barge-in),
 and a Listener that runs it, with echo cancellation, on a live capture source off the event loop.
 
-Nothing is stored: a turn's audio exists only in the Turn event handed to the caller.
+Nothing is stored: a turn's audio exists only in the TurnEnded event handed to the caller.
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ class BargeIn:
 
 
 @dataclass(frozen=True)
-class Turn:
-    """A finished user turn: 16 kHz mono float32 audio, pre-roll included."""
+class TurnEnded:
+    """The user finished a turn: its 16 kHz mono float32 audio, pre-roll included."""
 
     audio: np.ndarray
     start: float  # the detected start of speech (the audio begins up to pre_roll_ms earlier)
@@ -78,7 +78,7 @@ class SpeechDropped:
     wall: float = 0.0
 
 
-Event = SpeechStarted | BargeIn | Turn | SpeechDropped
+Event = SpeechStarted | BargeIn | TurnEnded | SpeechDropped
 
 
 def _s(samples: int) -> float:
@@ -89,7 +89,7 @@ class TurnDetector:
     """Pure turn-taking logic on a 16 kHz stream (already echo-cancelled); feed it blocks, get events.
 
     - hands-free: speech starts a segment; ``end_of_turn_ms`` of silence after the last voiced frame ends it
-      and emits a Turn (at least ``min_speech_ms`` of voiced frames, else SpeechDropped);
+      and emits a TurnEnded (at least ``min_speech_ms`` of voiced frames, else SpeechDropped);
     - barge-in: a segment heard while the assistant speaks emits BargeIn once it holds ``min_barge_in_ms``
       of voiced frames, and becomes the next turn (in push-to-talk too: only such segments are turns there);
     - with barge-in off, speech that starts while the assistant speaks is ignored (half duplex).
@@ -215,7 +215,7 @@ class TurnDetector:
         last = min(self._stream_end(), seg.last_voiced + self.tail, at)
         audio = self._slice(first, last)
         events.append(
-            Turn(audio=audio, start=_s(seg.start), end=_s(seg.last_voiced), at=_s(at), barged_in=seg.barged)
+            TurnEnded(audio=audio, start=_s(seg.start), end=_s(seg.last_voiced), at=_s(at), barged_in=seg.barged)
         )
 
     def _slice(self, first: int, last: int) -> np.ndarray:

@@ -17,7 +17,7 @@ from voxtral_desktop.core.audio import SAMPLE_RATE
 from voxtral_desktop.core.capture import CaptureError, CaptureSource, Recording
 from voxtral_desktop.core.config import Config
 from voxtral_desktop.core.errors import VoxtralError
-from voxtral_desktop.core.listening import BargeIn, Event, Listener, SpeechDropped, SpeechStarted, Turn
+from voxtral_desktop.core.listening import BargeIn, Event, Listener, SpeechDropped, SpeechStarted, TurnEnded
 from voxtral_desktop.ui.model_vm import ModelViewModel
 from voxtral_desktop.ui.recording_vm import RecordingViewModel
 from voxtral_desktop.ui.replies_vm import RepliesViewModel
@@ -268,11 +268,11 @@ class ListeningViewModel(QObject):
             self._in_speech = False
             self._set(ListenState.LISTENING)
             self._update()
-        elif isinstance(event, Turn):
+        elif isinstance(event, TurnEnded):
             self._in_speech = False
             self._send(event)
 
-    def _send(self, turn: Turn) -> None:
+    def _send(self, turn: TurnEnded) -> None:
         if not self._model.status.ready:
             self._set(ListenState.LISTENING)
             return

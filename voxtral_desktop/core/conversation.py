@@ -163,7 +163,7 @@ class ConversationSession:
         """
         timings = ReplyTimings(recording_ended)
         reply = Reply(timings)
-        reply.feed(self._spoken(reply, audio, sample_rate, mode, chunk_id, started=time.perf_counter()))
+        reply.feed(self._recorded(reply, audio, sample_rate, mode, chunk_id, started=time.perf_counter()))
         return reply
 
     def reply_text(self, text: str, *, chunk_id: str = "") -> Reply:
@@ -197,7 +197,7 @@ class ConversationSession:
             async for chunk in chunks:
                 yield chunk
 
-    async def _spoken(
+    async def _recorded(
         self, reply: Reply, audio: Any, sample_rate: int, mode: str, chunk_id: str, started: float
     ) -> AsyncGenerator[ReplyEvent, None]:
         model = self.model

@@ -140,8 +140,8 @@ def audio_problem(cards: list[Any], server: Server) -> str:
             + ", ".join(_with(cards, "audio")[:3] or ["voxtral-small-latest"])
         )
     if server.preset == "mistral":
-        spoken = capabilities_of(cards, server.transcribe_model)
-        if spoken is not None and not spoken.get("audio_transcription"):
+        transcriber = capabilities_of(cards, server.transcribe_model)
+        if transcriber is not None and not transcriber.get("audio_transcription"):
             problems.append(
                 f"the transcription model '{server.transcribe_model}' cannot transcribe audio: set "
                 f"{server.transcribe_setting} to one of "

@@ -94,6 +94,21 @@ def tiny_model_dir():
 
 
 @pytest.fixture(scope="session")
+def tiny_gguf_dir():
+    """Folder of a small random-weight Voxtral GGUF pair (model + audio mmproj) for llama.cpp, built once and
+    cached across sessions (testing/tiny_gguf.py); the xllamacpp engine must be installed to use it."""
+    import importlib.util
+
+    if importlib.util.find_spec("xllamacpp") is None:
+        missing("xllamacpp (the llama.cpp engine) is not installed (pip install -e '.[llamacpp]')")
+    if importlib.util.find_spec("gguf") is None:
+        missing("gguf (writes the test's GGUF files) is not installed (pip install -e '.[dev]')")
+    from voxtral_desktop.testing.tiny_gguf import cached_tiny_gguf
+
+    return cached_tiny_gguf()
+
+
+@pytest.fixture(scope="session")
 def utterance_audio():
     """Utterance key -> espeak-ng speech of its `spoken` text, mono float32 at 16 kHz."""
     from voxtral_desktop.testing.speech import UTTERANCES, synthesize

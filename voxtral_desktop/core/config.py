@@ -154,6 +154,18 @@ class TranscriptionConfig(_Section):
     language: str = _setting("en", None, "language hint; empty = detect")
 
 
+@dataclass
+class LlamaCppConfig(_Section):
+    _path = "llamacpp"
+    # model.id picks the weights when it names GGUF (a *GGUF* hub repo, a folder, a .gguf file); otherwise this repo.
+    repo: str = _setting("ggml-org/Voxtral-Mini-3B-2507-GGUF", _not_blank, "GGUF hub repo used by default")
+    quantization: str = _setting("Q4_K_M", _not_blank, "the language model's GGUF quantization")
+    mmproj_quantization: str = _setting("Q8_0", _not_blank, "the audio projector's GGUF quantization")
+    threads: int = _setting(0, _at_least(0), "CPU threads; 0 = llama.cpp's choice")
+    context: int = _setting(8192, _at_least(1024), "context length in tokens (memory grows with it)")
+    server: str = _setting("", None, "a llama-server binary; empty = the embedded engine (xllamacpp)")
+
+
 def _between(lo: float, hi: float) -> Check:
     return lambda v: None if lo <= v <= hi else f"must be between {lo} and {hi}"
 
@@ -206,6 +218,7 @@ class RemoteConfig(_Section):
 
 _SECTIONS: dict[str, type[_Section]] = {
     "model": ModelConfig,
+    "llamacpp": LlamaCppConfig,
     "audio": AudioConfig,
     "streaming": StreamingConfig,
     "conversation": ConversationConfig,
@@ -214,13 +227,14 @@ _SECTIONS: dict[str, type[_Section]] = {
     "listening": ListeningConfig,
     "remote": RemoteConfig,
 }
-_SCALARS: dict[str, tuple[str, Check | None]] = {"backend": ("str", _one_of("local", "openai", "mistral"))}
+_SCALARS: dict[str, tuple[str, Check | None]] = {"backend": ("str", _one_of("local", "openai", "mistral", "llamacpp"))}
 
 
 class Config:
     """All settings, as attributes: ``cfg.model.id``, ``cfg.streaming.temperature``, ``cfg.backend``."""
 
     model: ModelConfig
+    llamacpp: LlamaCppConfig
     audio: AudioConfig
     streaming: StreamingConfig
     conversation: ConversationConfig

@@ -19,6 +19,7 @@ VoxtralError                       root of every error the user may see (message
 │                                  timeout) and the files are not here; ``.repo``, ``.size_bytes``, ``.cause``
 ├── ModelLoadError                 the model could not be loaded
 │   ├── NotEnoughMemory            it would not fit in memory; ``.needed`` / ``.available`` in bytes
+│   ├── EngineUnavailable          the llama.cpp engine is not installed (the message names the command)
 │   └── ModelUnavailableOffline(ModelLoadError, HubUnreachable)
 │                                  the model is not on this machine and cannot be downloaded now
 ├── SpeechError                    voice / audio output trouble
@@ -39,6 +40,8 @@ VoxtralError                       root of every error the user may see (message
     ├── RemoteConnectionError      the server could not be reached (refused, unknown host, TLS, reset)
     ├── RemoteTimeout              the server did not answer in remote.timeout_s
     ├── RemoteStatusError          the server answered with an HTTP error; ``.status`` holds the code
+    ├── EngineCrashed              the llama.cpp engine process ended mid-reply; ``.how`` (e.g. "was killed
+    │                              (SIGKILL)"); the next reply starts it again
     ├── KeyInClearRefused          an API key would go over plain http:// to another machine: refused before
     │                              connecting; ``.base_url``, ``.host`` (fix: https, remote.allow_http_hosts)
     └── StreamBroken               the reply stream ended early; ``.words`` says how many arrived first
@@ -58,6 +61,8 @@ __all__ = [
     "ConfigError",
     "EchoCancellerUnavailable",
     "EmptyTurn",
+    "EngineCrashed",
+    "EngineUnavailable",
     "GenerationError",
     "HistoryError",
     "HistoryWriteError",
@@ -158,6 +163,10 @@ class NotEnoughMemory(ModelLoadError):
         super().__init__(message)
         self.needed = needed  # bytes the model needs, by the estimate made before loading
         self.available = available  # bytes the OS could give at that moment
+
+
+class EngineUnavailable(ModelLoadError):
+    """The llama.cpp engine cannot run here: neither the xllamacpp package nor a llama-server binary is found."""
 
 
 class SpeechError(VoxtralError):
@@ -267,6 +276,21 @@ class RemoteStatusError(GenerationError):
 
     def __reduce__(self) -> tuple[object, ...]:  # keeps ``status`` across pickling (worker processes)
         return (type(self), (str(self), self.status))
+
+
+class EngineCrashed(GenerationError):
+    """The llama.cpp engine process ended during a reply (a crash, the OS killing it); the next reply restarts it."""
+
+    def __init__(self, how: str, detail: str = "") -> None:
+        super().__init__(
+            f"the llama.cpp engine stopped during the reply (it {how}); it starts again with your next turn"
+            + (f". Its last words: {detail}" if detail else "")
+        )
+        self.how = how
+        self.detail = detail
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.how, self.detail))
 
 
 class KeyInClearRefused(GenerationError):

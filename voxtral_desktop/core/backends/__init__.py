@@ -20,6 +20,10 @@ def create_backend(config: Config) -> Backend:
         from voxtral_desktop.core.backends.local import LocalBackend
 
         return LocalBackend(config)
+    if config.backend == "llamacpp":
+        from voxtral_desktop.core.backends.llamacpp import LlamaCppBackend
+
+        return LlamaCppBackend(config)
     if config.backend in ("openai", "mistral"):  # mistral: the same back-end on Mistral's API
         from voxtral_desktop.core.backends.remote import RemoteBackend
 

@@ -258,3 +258,36 @@ def test_respond_speak_plays_the_reply_on_the_speakers(
     check_contract(chunks)
     _, rms = recording.envelope(20.0)
     assert (rms > 0.01).sum() * 0.02 > 2.0, "under 2 s of speech reached the speakers"
+
+
+def test_say_with_a_mistral_voice_streams_it_from_the_speech_api_into_the_file(
+    isolated_home, tmp_path, clean_keys, joe_voice
+):
+    from voxtral_desktop.testing.speech_server import SpeechServer
+    from voxtral_desktop.testing.speech_server import tone as tone_24k
+
+    out = tmp_path / "mistral.wav"
+    with SpeechServer(require_key="sk-cli-tts") as server:
+        server.script.audio = tone_24k(0.5, 220.0)
+        settings = tmp_path / "tts.yaml"
+        settings.write_text(f"speech:\n  server_url: {server.base_url}\n", encoding="utf-8")
+        env_key = {"MISTRAL_API_KEY": "sk-cli-tts"}
+        done = run_cli_env("--config", str(settings), "say", "Bonjour !", "--voice", "mistral:voice_592",
+                           "--out", str(out), home=isolated_home, env=env_key)
+        assert done.returncode == 0, done.stderr
+        rec = server.speech_requests()[-1]
+        assert rec.body["voice_id"] == "voice_592" and rec.body["input"] == "Bonjour !" and rec.body["stream"]
+    audio, rate = sf.read(str(out), dtype="float32")
+    assert rate == 24000 and np.abs(audio - server.script.audio).max() < 1e-3  # PCM_16 in the file
+
+    # Nothing listening any more: the installed voice (joe) says it instead, and stderr says why.
+    done = run_cli_env("--config", str(settings), "say", "Good morning to you.", "--voice", "mistral:voice_592",
+                       "--out", str(out), home=isolated_home, env=env_key)
+    assert done.returncode == 0, done.stderr
+    assert "could not be reached" in done.stderr and "en_US-joe-medium speaks instead" in done.stderr
+    assert sf.info(str(out)).samplerate == 24000 and speech_share(out)[1] > 0.4
+
+
+def run_cli_env(*args: str, home, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    full = {**os.environ, "VOXTRAL_DESKTOP_HOME": str(home), **env}
+    return subprocess.run([sys.executable, "-m", "voxtral_desktop", *args], capture_output=True, text=True, env=full)

@@ -21,7 +21,8 @@ def add_voice_flags(parser: argparse.ArgumentParser, *, respond: bool) -> None:
         "--voice",
         metavar="KEY_OR_ONNX",
         help="Piper voice: a key such as en_US-ljspeech-medium (downloaded once) or the path of a voice's "
-        ".onnx (its .onnx.json beside it); default: speech.voice from the settings",
+        ".onnx (its .onnx.json beside it); mistral:<voice_id> for Mistral's Voxtral TTS (its API key as for "
+        "chat; a local voice stands in when it fails); default: speech.voice from the settings",
     )
     if respond:
         parser.add_argument("--speak", action="store_true", help="speak the reply as it streams")
@@ -45,17 +46,43 @@ def _progress(fraction: float) -> None:
     print(f"\rdownloading the voice: {fraction:4.0%}", end="\n" if fraction >= 1.0 else "", file=sys.stderr)
 
 
-def load_voice(setting: str) -> Any:
-    """The voice ``setting`` names (downloading it once, progress on stderr); raises SpeechError."""
+def load_voice(setting: str, cfg: Any = None) -> Any:
+    """The voice ``setting`` names (downloading it once, progress on stderr); raises SpeechError.
+
+    mistral:<voice_id>: Mistral's voice with ``cfg``'s speech.server_url; when it cannot speak a chunk an
+    installed voice does, or the chunk is left unsaid; stderr says why, once."""
     from voxtral_desktop.core.errors import VoiceUnavailableOffline
     from voxtral_desktop.core.speech import SpeechError, resolve_voice
+    from voxtral_desktop.core.speech.mistral_tts import is_mistral_voice, open_voice
 
+    if is_mistral_voice(setting):
+        if cfg is None:
+            from voxtral_desktop.core.config import load_config
+
+            cfg = load_config()
+        return open_voice(setting, cfg, on_trouble=_TroubleOnce())
     try:
         return resolve_voice(setting, progress=_progress)
     except VoiceUnavailableOffline:
         raise  # its message names the voice and says what to do
     except SpeechError as e:
         raise SpeechError(f"no voice '{setting or 'default'}': {e}") from e
+
+
+class _TroubleOnce:
+    """Says on stderr, once, why Mistral's voice did not speak and which voice did."""
+
+    def __init__(self) -> None:
+        self.said = False
+        self.unsaid = False  # a chunk no voice said
+
+    def __call__(self, trouble: Any) -> None:
+        self.unsaid = self.unsaid or not trouble.local
+        if self.said:
+            return
+        self.said = True
+        instead = f"{trouble.local} speaks instead" if trouble.local else "no voice is installed here to stand in"
+        print(f"voxtral-desktop: {trouble.why}; {instead}", file=sys.stderr)
 
 
 def write_wav(path: Path, pieces: list[np.ndarray], rate: int) -> None:
@@ -111,7 +138,7 @@ def open_reply_voice(args: argparse.Namespace, cfg: Any) -> ReplyVoice | None:
     speak, out = bool(getattr(args, "speak", False)), getattr(args, "speak_to", None)
     if not speak and out is None:
         return None
-    voice = load_voice(args.voice if args.voice is not None else cfg.speech.voice)
+    voice = load_voice(args.voice if args.voice is not None else cfg.speech.voice, cfg)
     return ReplyVoice(voice, speak=speak, out=out, output_device=cfg.speech.output_device)
 
 
@@ -124,10 +151,14 @@ def say(args: argparse.Namespace) -> int:
         return 2
     try:
         cfg = load_config(getattr(args, "config", None))
-        voice = load_voice(args.voice if args.voice is not None else cfg.speech.voice)
+        voice = load_voice(args.voice if args.voice is not None else cfg.speech.voice, cfg)
         reply = ReplyVoice(voice, speak=args.out is None, out=args.out, output_device=cfg.speech.output_device)
         reply.say(args.text)
         reply.finish()
+        if getattr(getattr(voice, "on_trouble", None), "unsaid", False):  # told on stderr already
+            if args.out is not None:
+                args.out.unlink(missing_ok=True)
+            return 1
     except (SpeechError, ConfigError) as e:
         print(f"voxtral-desktop: error: {e}", file=sys.stderr)
         return 1

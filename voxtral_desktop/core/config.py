@@ -142,10 +142,15 @@ class ConversationConfig(_Section):
 class SpeechConfig(_Section):
     _path = "speech"
     enabled: bool = _setting(True, None, "speak replies aloud")
-    voice: str = _setting("", None, "Piper voice key or path to an .onnx; empty = default neural voice")
+    voice: str = _setting(
+        "", None, "Piper voice key or path to an .onnx; mistral:<voice_id> = Mistral's Voxtral TTS; empty = default"
+    )
     output_device: str = _setting("", None, "sound output name; empty = system default")
     engine: str = _setting("", None, "system voice (Qt engine) used when no neural voice is available")
     rate: float = _setting(0.0, lambda v: None if -1.0 <= v <= 1.0 else "must be in [-1, 1]")
+    # A mistral:<voice_id> voice: the API it is asked of (a proxy or a test server may stand in) and the model.
+    server_url: str = _setting("https://api.mistral.ai/v1", _not_blank, "Mistral's API root for voxtral TTS")
+    mistral_model: str = _setting("voxtral-mini-tts-latest", _not_blank, "Mistral's text-to-speech model")
 
 
 @dataclass

@@ -23,8 +23,11 @@ VoxtralError                       root of every error the user may see (message
 │   └── ModelUnavailableOffline(ModelLoadError, HubUnreachable)
 │                                  the model is not on this machine and cannot be downloaded now
 ├── SpeechError                    voice / audio output trouble
-│   └── VoiceUnavailableOffline(SpeechError, HubUnreachable)
-│                                  the voice is not on this machine and cannot be downloaded now
+│   ├── VoiceUnavailableOffline(SpeechError, HubUnreachable)
+│   │                              the voice is not on this machine and cannot be downloaded now
+│   └── RemoteVoiceFailed          a server's voice (Mistral's Voxtral TTS) could not speak a chunk: no key,
+│                                  key refused or kept off http://, unreachable, an HTTP error; a local voice
+│                                  takes over
 ├── ReplyError                     why a reply ended without its answer (a reply's Ended event carries it)
 │   ├── InputRejected              the input cannot be answered; the model was not called
 │   │   ├── NoSpeech               no speech heard in the recording
@@ -79,6 +82,7 @@ __all__ = [
     "RemoteConnectionError",
     "RemoteStatusError",
     "RemoteTimeout",
+    "RemoteVoiceFailed",
     "ReplyCancelled",
     "ReplyClosed",
     "ReplyError",
@@ -171,6 +175,11 @@ class EngineUnavailable(ModelLoadError):
 
 class SpeechError(VoxtralError):
     """Speaking a reply failed: no voice, or no audio output."""
+
+
+class RemoteVoiceFailed(SpeechError):
+    """A voice on a server could not speak a chunk (no key, the key refused or kept off plain http://, the
+    server unreachable or answering an error); the message names the server and what to do."""
 
 
 class HubUnreachable(VoxtralError):

@@ -293,6 +293,8 @@ class SettingsDialog(QDialog):
             return "Not available on this computer: no working text-to-speech engine."
         if self._speech.engine == "piper":
             return "Spoken by a natural voice, on this computer."
+        if self._speech.engine == "mistral":
+            return "Spoken by Mistral's Voxtral TTS through its API (billed per character)."
         return f"Spoken by the “{self._speech.engine}” text-to-speech engine." if self._speech.engine else ""
 
     def _fill_voices(self, combo: QComboBox) -> None:

@@ -16,8 +16,15 @@ from voxtral_desktop.core import paths, remote_settings
 from voxtral_desktop.core.config import Config, save_changes
 from voxtral_desktop.core.errors import CaptureError, ConfigError, SpeechError
 from voxtral_desktop.core.portaudio import InputDevice, list_output_devices
-from voxtral_desktop.core.speech import SpeechPlayer, downloadable_voices, installed_voices, resolve_voice, voices_dir
+from voxtral_desktop.core.speech import (
+    SpeechPlayer,
+    downloadable_voices,
+    installed_voices,
+    resolve_voice,
+    voices_dir,
+)
 from voxtral_desktop.core.speech.catalogue import CATALOGUE_FILE
+from voxtral_desktop.core.speech.mistral_tts import PREFIX, PRESET_VOICES, PRICE, is_mistral_voice, open_voice
 from voxtral_desktop.ui.speaker import SYSTEM, Speaker
 
 log = logging.getLogger(__name__)
@@ -107,6 +114,9 @@ class SettingsViewModel(QObject):
                     size = f"{info.size_bytes / 1e6:.0f} MB download"
                     label = f"{info.language_name} · {info.name} · {info.quality} ({size})"
                     choices.append(VoiceChoice(info.key, label, installed=False))
+        for preset in sorted(PRESET_VOICES, key=lambda p: p.language):  # by language, as the local ones
+            label = f"{preset.language} · {preset.name} · Mistral API ({PRICE})"
+            choices.append(VoiceChoice(PREFIX + preset.voice_id, label, installed=False))
         choices.append(VoiceChoice(SYSTEM, "System voice (speech-dispatcher)"))
         return choices
 
@@ -139,7 +149,11 @@ class SettingsViewModel(QObject):
             loop.call_soon_threadsafe(self.tryProgress.emit, f"Downloading the voice… {fraction:.0%}")
 
         def speak() -> str:
-            found = resolve_voice(voice, progress=progress)
+            troubles: list[Any] = []
+            if is_mistral_voice(voice):  # no stand-in here: "Try it" says plainly when Mistral's voice fails
+                found: Any = open_voice(voice, self.config, local=_no_local, on_trouble=troubles.append)
+            else:
+                found = resolve_voice(voice, progress=progress)
             loop.call_soon_threadsafe(self.tryProgress.emit, f"Speaking with {found.name}…")
             player = SpeechPlayer(found, output_device)
             try:
@@ -148,6 +162,8 @@ class SettingsViewModel(QObject):
                 player.wait_idle(60)
             finally:
                 player.close()
+            if troubles:
+                raise SpeechError(troubles[0].why)
             return found.name
 
         self.tryProgress.emit("Loading the voice…")
@@ -207,3 +223,7 @@ class SettingsViewModel(QObject):
     def audio_form_note(self, backend: str, base_url: str) -> str:
         """What was found about the audio form this server takes (shown by the format field), or ""."""
         return remote_settings.audio_form_found(self._server(backend, base_url)).capitalize()
+
+
+def _no_local() -> Any:
+    raise SpeechError("no stand-in voice for Try it")

@@ -11,9 +11,12 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from voxtral_desktop.core.config import Config
 from voxtral_desktop.core.errors import HubUnreachable, SpeechError
 from voxtral_desktop.core.model import LoadPhase
 from voxtral_desktop.core.speech import PlayerEvent, PlayerEventKind, SpeechPlayer, Voice, resolve_voice
+from voxtral_desktop.core.speech.fallback import VoiceTrouble
+from voxtral_desktop.core.speech.mistral_tts import is_mistral_voice, open_voice
 from voxtral_desktop.core.speech.player import ReferenceListener
 from voxtral_desktop.ui.status import VoiceStatus
 from voxtral_desktop.ui.system_voice import SystemVoice
@@ -24,6 +27,9 @@ SYSTEM = "system"  # `speech.voice` value that picks the system voice (speech-di
 
 Resolver = Callable[..., Voice]  # resolve_voice(setting, *, progress=...) -> Voice, raises SpeechError
 PlayerFactory = Callable[[Voice, str], Any]  # (voice, output device) -> a SpeechPlayer
+# open_voice(setting, config, on_trouble=...) -> a server's voice with its local stand-in
+RemoteResolver = Callable[..., Voice]
+SYSTEM_TITLE = "Replies use the system voice"
 
 
 class Speaker(QObject):
@@ -51,6 +57,8 @@ class Speaker(QObject):
         enabled: bool = True,
         resolver: Resolver = resolve_voice,
         player_factory: PlayerFactory = SpeechPlayer,
+        config: Config | None = None,
+        remote_resolver: RemoteResolver = open_voice,
     ) -> None:
         super().__init__(parent)
         self.enabled = enabled
@@ -67,6 +75,10 @@ class Speaker(QObject):
         self._pending_end = False
         self._speaking = False
         self._fallback_said = False
+        self.fallback_title = SYSTEM_TITLE  # the window's banner headline for the fallback said
+        self.fallback_whole = False  # the fallback's ``why`` says it all (no "natural voice" preamble)
+        self._config = config  # the live settings: a mistral: voice's server and model
+        self._remote_resolver = remote_resolver
         self._references: list[ReferenceListener] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._generation = 0  # bumped when the settings change: a load that finishes late is dropped
@@ -98,9 +110,9 @@ class Speaker(QObject):
 
     @property
     def engine(self) -> str:
-        """What speaks: "piper" for a neural voice, else the system engine's name."""
+        """What speaks: "mistral" for Mistral's voice, "piper" for a neural one here, else the system engine."""
         if self._player is not None:
-            return "piper"
+            return "mistral" if is_mistral_voice(self._voice_setting) else "piper"
         return self._system.engine if self._system is not None else self._engine
 
     @property
@@ -172,9 +184,21 @@ class Speaker(QObject):
         def progress(fraction: float) -> None:  # the download's thread
             loop.call_soon_threadsafe(self._on_progress, generation, fraction)
 
+        def trouble(found: VoiceTrouble) -> None:  # the player's thread
+            loop.call_soon_threadsafe(self._on_trouble, generation, found)
+
         setting, device = self._voice_setting, self._output_device
+
+        def resolve() -> Voice:
+            if is_mistral_voice(setting):
+                from voxtral_desktop.core.config import load_config
+
+                config = self._config if self._config is not None else load_config()
+                return self._remote_resolver(setting, config, on_trouble=trouble)
+            return self._resolver(setting, progress=progress)
+
         try:
-            voice = await loop.run_in_executor(None, lambda: self._resolver(setting, progress=progress))
+            voice = await loop.run_in_executor(None, resolve)
             player = await loop.run_in_executor(None, lambda: self._player_factory(voice, device))
         except SpeechError as e:
             if generation == self._generation:
@@ -214,6 +238,32 @@ class Speaker(QObject):
         if not self._system.available:
             self.unavailable.emit(self._system.error)
         self._flush_pending()
+
+    def _on_trouble(self, generation: int, trouble: VoiceTrouble) -> None:
+        """The server's voice did not say a chunk: a local voice said it, or (none here) the system voice says
+        it now. The window hears why once."""
+        if generation != self._generation:
+            return
+        if not trouble.local:
+            self._say_with_system(trouble.text)
+        if not self._fallback_said:
+            self._fallback_said = True
+            self.fallback_whole = True
+            if trouble.local:
+                self.fallback_title = "Replies use the voice on this computer"
+                tail = f"Until it answers again, {trouble.local} speaks (on this computer)."
+            else:
+                self.fallback_title = SYSTEM_TITLE
+                tail = "No natural voice is installed here, so the system voice speaks until it answers again."
+            self.fallback.emit(f"{trouble.why}. {tail}")
+
+    def _say_with_system(self, text: str) -> None:
+        if self._system is None:
+            self._system = SystemVoice(self._engine, self)
+            self._system.speakingChanged.connect(self._set_speaking)
+            self._system.unavailable.connect(self.unavailable)
+            self._system.configure(enabled=self.enabled, rate=self._rate, engine=self._engine)
+        self._say_system(text)
 
     def _publish(self, status: VoiceStatus) -> None:
         self._status = status

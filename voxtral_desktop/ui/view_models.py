@@ -56,7 +56,12 @@ class ViewModels(QObject):
         if speaker is None:
             sp = self.config.speech
             speaker = Speaker(
-                self, voice=sp.voice, output_device=sp.output_device, engine=sp.engine, enabled=sp.enabled
+                self,
+                voice=sp.voice,
+                output_device=sp.output_device,
+                engine=sp.engine,
+                enabled=sp.enabled,
+                config=self.config,
             )
         self.model = ModelViewModel(self.config, self.workers, model=model, model_factory=model_factory, parent=self)
         self.conversations = ConversationsViewModel(self.model, history, self)

@@ -89,12 +89,13 @@ class WindowBanners(QObject):
         """Said once: no neural voice, so replies are spoken by the system voice."""
         if self.vms.config.speech.enabled:
             # Set for a voice the hub could not give: then ``why`` says it all.
-            detail = self.vms.speaker.status.detail
+            speaker = self.vms.speaker
+            detail = speaker.status.detail
             self.banners.set(
                 "voice",
                 "warning",
-                "Replies use the system voice",
-                why if detail else f"The natural voice is not available: {why}",
+                speaker.fallback_title,
+                why if detail or speaker.fallback_whole else f"The natural voice is not available: {why}",
                 [("Open Settings", self._open_settings)],
                 details=detail,
             )

@@ -146,6 +146,9 @@ class SpeechPlayer:
                 self._texts.get_nowait()
             except queue.Empty:
                 break
+        cancel = getattr(self.voice, "cancel", None)
+        if cancel is not None:  # a voice that streams from a server closes its request now, not at its next piece
+            cancel()
         if stream is not None and was_speaking:
             # abort() drops what the device still holds (a plain stop() would play it out); then restart.
             try:
@@ -235,15 +238,23 @@ class SpeechPlayer:
             if item is None:
                 return
             generation, index, text = item
+            if generation != self._generation:
+                continue  # stopped before its turn came: nothing is asked of the voice
             first = True
+            pieces: Any = None
             try:
-                for audio in self.voice.synthesize(text):
+                pieces = self.voice.synthesize(text)
+                for audio in pieces:
                     if generation != self._generation:
                         break
                     self._push(_Segment(generation, index, text, self._resampled(audio), first, False))
                     first = False
             except Exception as e:  # noqa: BLE001 - a voice failure must not kill the player
                 log.error("could not synthesise %r: %s", text, e)
+            finally:
+                close = getattr(pieces, "close", None)
+                if close is not None:  # a streaming voice lets go of its request at once
+                    close()
             self._push(_Segment(generation, index, text, np.zeros(0, np.float32), first, True))
 
     def _resampled(self, audio: np.ndarray) -> np.ndarray:

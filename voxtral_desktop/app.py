@@ -169,8 +169,11 @@ def prepare_qt() -> None:
     guard_singletons_against_refcount_bug()
 
 
-def run_gui(model: str | None = None, config: Path | None = None, *, hands_free: bool = False) -> int:
-    """Open the window (it appears at once; the model loads behind it) and run until it is closed."""
+def run_gui(
+    model: str | None = None, config: Path | None = None, *, hands_free: bool = False, hidden: bool = False
+) -> int:
+    """Open the window (it appears at once; the model loads behind it) and run until it is closed.
+    ``hidden``: start in the tray, the window not shown (the autostart entry's way; shown when there is no tray)."""
     if not has_display():
         print(NO_DISPLAY_MESSAGE, file=sys.stderr)
         return EXIT_NO_DISPLAY
@@ -199,7 +202,7 @@ def run_gui(model: str | None = None, config: Path | None = None, *, hands_free:
     app.setQuitOnLastWindowClosed(False)
     exit_after_shown = os.environ.get(EXIT_AFTER_SHOWN_ENV, "") not in ("", "0")
     try:
-        return int(qasync.run(_main(cfg, exit_after_shown=exit_after_shown, instance=instance)))
+        return int(qasync.run(_main(cfg, exit_after_shown=exit_after_shown, instance=instance, hidden=hidden)))
     finally:
         instance.close()
 
@@ -233,10 +236,11 @@ def settings_or_ask(config: Path | None, overrides: dict[str, Any] | None) -> Co
         return None
 
 
-async def _main(cfg: Config, *, exit_after_shown: bool = False, instance: Any = None) -> int:
+async def _main(cfg: Config, *, exit_after_shown: bool = False, instance: Any = None, hidden: bool = False) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from voxtral_desktop.ui.desktop import Desktop
     from voxtral_desktop.ui.main_window import MainWindow
     from voxtral_desktop.ui.theme import apply_theme
     from voxtral_desktop.ui.view_models import ViewModels
@@ -247,6 +251,7 @@ async def _main(cfg: Config, *, exit_after_shown: bool = False, instance: Any = 
     apply_theme(app)
     vms = ViewModels(cfg)
     window = MainWindow(vms)
+    desktop = Desktop(window, vms)  # global shortcuts, tray icon, notifications, autostart
     reporter = ExceptionReporter(vms.errorOccurred.emit)
     reporter.install(loop)
     done: asyncio.Future[int] = loop.create_future()
@@ -258,9 +263,9 @@ async def _main(cfg: Config, *, exit_after_shown: bool = False, instance: Any = 
     window.closed.connect(finish)
     if instance is not None:
         instance.activated.connect(window.bring_forward)  # the user launched the app again
-    app.aboutToQuit.connect(window.close)  # e.g. the desktop session ends
+    app.aboutToQuit.connect(window.quit)  # e.g. the desktop session ends
     # Python runs signal handlers only between bytecodes: a slow heartbeat lets Ctrl+C in the terminal in.
-    previous_sigint = signal.signal(signal.SIGINT, lambda *_: window.close())
+    previous_sigint = signal.signal(signal.SIGINT, lambda *_: window.quit())
     heartbeat = QTimer()
     heartbeat.start(250)
     heartbeat.timeout.connect(lambda: None)
@@ -272,11 +277,14 @@ async def _main(cfg: Config, *, exit_after_shown: bool = False, instance: Any = 
         window.first_painted.connect(shown)
     else:
         window.first_painted.connect(vms.start)  # load behind the visible window
-        QTimer.singleShot(1000, vms.start)  # a window that starts minimized is never painted
-    window.show()
+        QTimer.singleShot(1000, vms.start)  # a window that starts minimized (or hidden) is never painted
+        desktop.start()
+    if not (hidden and desktop.tray is not None):
+        window.show()
     try:
         return await done
     finally:
+        await desktop.close()
         heartbeat.stop()
         signal.signal(signal.SIGINT, previous_sigint)
         reporter.uninstall()

@@ -35,9 +35,10 @@ def _add_common(parser: argparse.ArgumentParser, *, sub: bool = False) -> None:
     )
     parser.add_argument(
         "--backend",
-        choices=("local", "openai", "mistral"),
-        help="run Voxtral here (local), stream from an OpenAI-compatible server (openai), or from Mistral's API "
-        "(mistral: needs only MISTRAL_API_KEY)",
+        choices=("auto", "local", "llamacpp", "openai", "mistral"),
+        help="run Voxtral here with transformers (local) or llama.cpp (llamacpp), let the machine decide (auto), "
+        "stream from an OpenAI-compatible server (openai), or from Mistral's API (mistral: needs only "
+        "MISTRAL_API_KEY)",
         **kw,
     )
     parser.add_argument(
@@ -66,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--hands-free",
         action="store_true",
         help="open the window listening hands-free (overrides listening.mode for this run; not saved)",
+    )
+    parser.add_argument(
+        "--hidden",
+        action="store_true",
+        help="start in the tray without showing the window (how the autostart entry starts it)",
     )
     _add_common(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -360,4 +366,4 @@ def _main(argv: Sequence[str] | None = None) -> int:
         return say(args)
     from voxtral_desktop.app import run_gui
 
-    return run_gui(model=args.model, config=args.config, hands_free=args.hands_free)
+    return run_gui(model=args.model, config=args.config, hands_free=args.hands_free, hidden=args.hidden)

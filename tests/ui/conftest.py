@@ -113,3 +113,11 @@ def make_app(qtbot, qasync_loop) -> Iterator[Callable[..., App]]:
         if not app.vms.closed:
             app.window.close()
             qtbot.waitUntil(lambda a=app: a.vms.closed, timeout=20000)
+
+
+@pytest.fixture
+def make_desktop(qtbot) -> Iterator[Callable[..., Any]]:
+    """The desktop integration (ui/desktop.py: global shortcuts, tray, notifications) around a test window."""
+    from desktop_helpers import desktops
+
+    yield from desktops(qtbot)

@@ -18,6 +18,7 @@ import yaml
 
 from voxtral_desktop.core import paths
 from voxtral_desktop.core.errors import ConfigError  # re-exported: its home before core/errors.py
+from voxtral_desktop.core.shortcuts import check_shortcut
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +222,22 @@ class RemoteConfig(_Section):
     mistral_transcribe_model: str = _setting("voxtral-mini-latest", _not_blank, "Mistral's transcribe model")
 
 
+@dataclass
+class ShortcutsConfig(_Section):
+    _path = "shortcuts"
+    # Global: they work while another application has the keyboard (an X11 key grab, or the desktop portal).
+    push_to_talk: str = _setting("Ctrl+Alt+Space", check_shortcut, "hold to record, let go to send")
+    hands_free: str = _setting("Ctrl+Alt+H", check_shortcut, "hands-free on or off")
+
+
+@dataclass
+class DesktopConfig(_Section):
+    _path = "desktop"
+    hide_to_tray: bool = _setting(False, None, "closing the window keeps the app in the tray")
+    notifications: bool = _setting(True, None, "a finished reply is shown as a notification while hidden")
+    autostart: bool = _setting(False, None, "start with the desktop session, hidden in the tray")
+
+
 _SECTIONS: dict[str, type[_Section]] = {
     "model": ModelConfig,
     "llamacpp": LlamaCppConfig,
@@ -231,8 +248,11 @@ _SECTIONS: dict[str, type[_Section]] = {
     "transcription": TranscriptionConfig,
     "listening": ListeningConfig,
     "remote": RemoteConfig,
+    "shortcuts": ShortcutsConfig,
+    "desktop": DesktopConfig,
 }
-_SCALARS: dict[str, tuple[str, Check | None]] = {"backend": ("str", _one_of("local", "openai", "mistral", "llamacpp"))}
+BACKENDS = ("auto", "local", "llamacpp", "openai", "mistral")
+_SCALARS: dict[str, tuple[str, Check | None]] = {"backend": ("str", _one_of(*BACKENDS))}
 
 
 class Config:
@@ -247,13 +267,15 @@ class Config:
     transcription: TranscriptionConfig
     listening: ListeningConfig
     remote: RemoteConfig
+    shortcuts: ShortcutsConfig
+    desktop: DesktopConfig
     backend: str
 
     def __init__(self, data: Mapping[str, Any] | None = None, *, user_file: Path | None = None) -> None:
         object.__setattr__(self, "user_file", user_file)
         for name, cls in _SECTIONS.items():
             object.__setattr__(self, name, cls())
-        object.__setattr__(self, "backend", "local")
+        object.__setattr__(self, "backend", "auto")
         if data:
             self.update(data)
 

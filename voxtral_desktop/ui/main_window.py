@@ -46,6 +46,8 @@ class MainWindow(QMainWindow):
         self._painted = False
         self._side_wanted = True  # the user's choice; narrow windows hide the list regardless
         self.settings_dialog: Any = None
+        # Set by ui/desktop.py: closing hides the window to the tray when it returns True.
+        self.hide_instead_of_closing: Any = None
 
         central = QWidget()
         central.setObjectName("central")
@@ -93,7 +95,7 @@ class MainWindow(QMainWindow):
 
         self._add_action("New conversation", QKeySequence("Ctrl+N"), self.new_conversation)
         self._add_action("Settings…", QKeySequence("Ctrl+,"), self.open_settings)
-        self._add_action("Quit", QKeySequence("Ctrl+Q"), self.close)
+        self._add_action("Quit", QKeySequence("Ctrl+Q"), self.quit)
         self.push_to_talk = PushToTalk(self, self.ptt, vms.cancel)
         self.push_to_talk.pressed.connect(vms.talk_pressed)
         self.push_to_talk.released.connect(vms.talk_released)
@@ -214,9 +216,17 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
+    def quit(self) -> None:
+        """Quit for real (Ctrl+Q, the tray's Quit), even when closing would only hide the window."""
+        self.hide_instead_of_closing = None
+        self.close()
+
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.vms.closed:
             event.accept()
+            return
+        if not self._shutting_down and self.hide_instead_of_closing and self.hide_instead_of_closing():
+            event.ignore()
             return
         # Hide now (the user asked to quit), then stop generation, audio and threads before really closing.
         event.ignore()

@@ -233,7 +233,51 @@ LISTENING = (
         ),
     ),
 )
-SECTIONS = (*SECTIONS, LISTENING)
+DESKTOP = (
+    "Desktop",
+    (
+        Field(
+            "shortcuts",
+            "push_to_talk",
+            "Push-to-talk shortcut",
+            "text",
+            help="Hold it in any application to talk; let go to send. Ctrl, Alt, Shift or Super, then a key.\n"
+            "On Wayland your desktop asks once to allow it (and may let you pick another).",
+        ),
+        Field(
+            "shortcuts",
+            "hands_free",
+            "Hands-free shortcut",
+            "text",
+            help="Turns hands-free listening on or off from any application.",
+        ),
+        Field(
+            "desktop",
+            "hide_to_tray",
+            "Closing the window",
+            "bool",
+            check_text="Keep running in the tray",
+            help="The shortcuts and the tray icon keep working; quit from the tray's menu or with Ctrl+Q.",
+        ),
+        Field(
+            "desktop",
+            "notifications",
+            "Notifications",
+            "bool",
+            check_text="Show a reply as a notification while the window is hidden",
+            help="Clicking the notification opens the conversation.",
+        ),
+        Field(
+            "desktop",
+            "autostart",
+            "Start with the session",
+            "bool",
+            check_text="Start when I log in, hidden in the tray",
+            help="Writes ~/.config/autostart/voxtral-desktop.desktop; turning it off removes it.",
+        ),
+    ),
+)
+SECTIONS = (*SECTIONS, LISTENING, DESKTOP)
 FIELDS: tuple[Field, ...] = tuple(f for _, fields in SECTIONS for f in fields)
 # What only a server of one's own needs: hidden when the Mistral API preset fills it in.
 SERVER_ONLY = ("remote.base_url", "remote.model", "remote.audio_format")
@@ -244,6 +288,7 @@ PAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Voice", ("Spoken replies",)),
     ("Microphone & listening", ("Microphone", "Listening")),
     ("Server", ("Engine",)),
+    ("Desktop", ("Desktop",)),
 )
 
 

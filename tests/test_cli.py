@@ -291,3 +291,32 @@ def test_say_with_a_mistral_voice_streams_it_from_the_speech_api_into_the_file(
 def run_cli_env(*args: str, home, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     full = {**os.environ, "VOXTRAL_DESKTOP_HOME": str(home), **env}
     return subprocess.run([sys.executable, "-m", "voxtral_desktop", *args], capture_output=True, text=True, env=full)
+
+
+def test_respond_speak_to_with_mistrals_voice_speaks_each_chunk_from_the_speech_api(server, tmp_path, clean_keys):
+    from voxtral_desktop.testing.speech_server import SpeechServer
+    from voxtral_desktop.testing.speech_server import tone as tone_24k
+
+    server.models = ("voxtral-small-latest",)
+    wav = tmp_path / "question.wav"
+    sf.write(wav, tone(1.5, 220.0), 16000, subtype="PCM_16")
+    out = tmp_path / "reply.wav"
+    with SpeechServer(require_key=SECRET) as speech:
+        speech.script.audio = tone_24k(0.25, 330.0)
+        settings = tmp_path / "mistral.yaml"
+        settings.write_text(
+            f"remote:\n  mistral_base_url: {server.url}/v1\nspeech:\n  server_url: {speech.base_url}\n",
+            encoding="utf-8",
+        )
+        done = run_cli_env("--config", str(settings), "respond", str(wav), "--backend", "mistral",
+                           "--speak-to", str(out), "--voice", "mistral:voice_478", home=tmp_path / "home",
+                           env={"MISTRAL_API_KEY": SECRET})
+        assert done.returncode == 0, done.stderr
+        chunks = [json.loads(line) for line in done.stdout.splitlines()]  # stdout: only the chunk dicts
+        check_contract(chunks)
+        said = [c["text"] for c in chunks if c["success"] and c["text"].strip()]
+        asked = [r.body["input"] for r in speech.speech_requests()]
+        assert asked == said and all(r.body["voice_id"] == "voice_478" for r in speech.speech_requests())
+    audio, rate = sf.read(str(out), dtype="float32")
+    assert rate == 24000 and len(audio) == len(said) * len(speech.script.audio)  # every chunk's audio, in order
+    assert SECRET not in done.stdout + done.stderr

@@ -52,6 +52,14 @@ def test_the_portal_binds_both_shortcuts_and_its_signals_record_and_answer(
     assert HOLD_S - 0.3 <= turn.duration_s <= HOLD_S + 1.0
     assert reply.status == ReplyStatus.COMPLETE
 
+    # The user picks another key in the desktop's settings: the words follow, and it still records.
+    services.send("rebind push_to_talk Ctrl+Alt+P")
+    qtbot.waitUntil(lambda: "hold Ctrl+Alt+P to talk" in desktop.keys.status, timeout=5000)
+    services.send("activate push_to_talk")
+    qtbot.waitUntil(lambda: app.vms.recording.is_recording, timeout=5000)
+    services.send("deactivate push_to_talk")
+    qtbot.waitUntil(lambda: not app.vms.recording.is_recording, timeout=5000)
+
     services.send("activate hands_free")
     qtbot.waitUntil(lambda: app.vms.listening.hands_free, timeout=5000)
     assert app.vms.config.listening.mode == "hands_free"

@@ -105,6 +105,38 @@ def test_holding_the_shortcut_in_another_application_records_and_answers_and_the
     assert "(keysym 0x20, space)" not in seen
 
 
+@pytest.mark.pulseaudio
+@pytest.mark.integration
+def test_the_shortcut_with_speech_through_the_virtual_microphone_gets_the_tiny_voxtrals_reply(
+    make_app, make_desktop, qtbot, other_client, pulse_rig, tiny_model, utterance_audio, tmp_path
+):
+    from voxtral_desktop.core.portaudio import SoundDeviceCapture, list_input_devices
+    from voxtral_desktop.testing.speech import UTTERANCES, write_wav
+
+    if not list_input_devices(refresh=True):  # PortAudio lists devices once: look again now pulse runs
+        missing("PortAudio sees no input device through PulseAudio (is libasound2-plugins installed?)")
+    utterance = next(u for u in UTTERANCES if u.key == "a")
+    wav = write_wav(Path(pulse_rig.root) / "a.wav", utterance_audio["a"])
+    app = make_app(tiny_model, SoundDeviceCapture)
+    desktop = make_desktop(app)
+    qtbot.waitUntil(lambda: desktop.keys.route == Route.X11, timeout=5000)
+
+    other_client.xdotool("keydown", "ctrl+alt+space")
+    qtbot.waitUntil(lambda: app.vms.recording.is_recording, timeout=3000)
+    qtbot.wait(300)
+    player = pulse_rig.play(wav)
+    qtbot.waitUntil(lambda: player.poll() is not None, timeout=30000)
+    qtbot.wait(400)
+    other_client.xdotool("keyup", "space", "keyup", "alt", "keyup", "ctrl")
+    qtbot.waitUntil(lambda: len(app.chat.user_turns()) == 1, timeout=5000)
+    (turn,) = app.chat.user_turns()
+    reply = wait_reply_done(qtbot, app, turn.turn_id, timeout_ms=60000)
+
+    assert reply.status == ReplyStatus.COMPLETE
+    assert reply.text == utterance.reply  # the tiny Voxtral heard that sentence
+    assert "(keysym 0x20, space)" not in other_client.output()
+
+
 def test_a_shortcut_another_application_holds_is_said_in_words_and_the_other_one_still_works(
     make_app, make_desktop, qtbot, x_display, monkeypatch
 ):

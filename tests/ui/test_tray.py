@@ -172,3 +172,27 @@ def test_the_tray_item_shows_the_state_and_its_menu_acts_and_closing_hides_to_it
     assert json.loads(out.strip().splitlines()[-1]) == {"quit": True, "closed": True}
     told = [e for e in app.services.pump() if e.get("summary") == "Voxtral keeps running in the tray"]
     assert len(told) == 1
+
+
+def test_the_icons_state_puts_what_the_user_does_first_then_the_assistant_then_the_microphone():
+    from voxtral_desktop.ui.listening_vm import ListeningStatus, ListenState
+    from voxtral_desktop.ui.tray import TrayState, tray_state
+
+    push_to_talk = ListeningStatus()
+    hands_free = ListeningStatus(hands_free=True, state=ListenState.LISTENING)
+    paused = ListeningStatus(hands_free=True, state=ListenState.OFF, paused=True)
+    hearing = ListeningStatus(hands_free=True, state=ListenState.HEARING)
+
+    def state(listening=push_to_talk, *, recording=False, thinking=False, speaking=False, error=False):
+        return tray_state(
+            recording=recording, thinking=thinking, speaking=speaking, listening=listening, error=error
+        )
+
+    assert state() == TrayState.IDLE
+    assert state(hands_free) == TrayState.LISTENING
+    assert state(paused) == TrayState.IDLE
+    assert state(hearing, speaking=True) == TrayState.RECORDING  # talking over the reply
+    assert state(recording=True, thinking=True, error=True) == TrayState.RECORDING
+    assert state(thinking=True, speaking=True) == TrayState.SPEAKING
+    assert state(thinking=True, error=True) == TrayState.THINKING
+    assert state(hands_free, error=True) == TrayState.ERROR  # until the next turn clears it

@@ -3,7 +3,8 @@ GlobalShortcuts portal, written from their published interfaces; run as a child 
 
 ``python -m voxtral_desktop.testing.desktop_services`` (with DBUS_SESSION_BUS_ADDRESS set) prints one JSON
 line per thing an app did to it (``{"event": "ready"}`` first), and takes commands on stdin, one a line:
-``activate ID`` / ``deactivate ID`` (the portal's signals for a bound shortcut), ``click N`` (the user clicks
+``activate ID`` / ``deactivate ID`` (the portal's signals for a bound shortcut), ``rebind ID TRIGGER``
+(the user changed it in the desktop's settings), ``click N`` (the user clicks
 notification N), ``quit``. ``DesktopServices`` starts the bus and the child for a test.
 """
 
@@ -217,6 +218,13 @@ class Services:
                     say(verb + "d", id=arg)
                     return
             say("unknown_shortcut", id=arg)
+        elif verb == "rebind":  # rebind ID TRIGGER: the user picks another trigger in the desktop's settings
+            sid, _, trigger = arg.partition(" ")
+            for session, ids in self.bound.items():
+                if sid in ids:
+                    changed = [(s, {"trigger_description": ("s", trigger if s == sid else "")}) for s in ids]
+                    self.emit(PORTAL_PATH, SHORTCUTS, "ShortcutsChanged", "oa(sa{sv})", (session, changed))
+                    say("rebound", id=sid, trigger=trigger)
         elif verb == "click":
             self.emit(NOTIFICATIONS_PATH, NOTIFICATIONS, "ActionInvoked", "us", (int(arg), "default"))
             self.emit(NOTIFICATIONS_PATH, NOTIFICATIONS, "NotificationClosed", "uu", (int(arg), 2))

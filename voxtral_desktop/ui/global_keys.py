@@ -130,10 +130,16 @@ class GlobalKeys(QObject):
             self._say(Route.NONE, f"Global shortcuts are off: {e}. {SPACE_STILL_WORKS}", True)
             return
         self._bound = {a: self.wanted()[a] for a in bound}
-        missing = [a for a in shortcuts if a not in bound]
-        problems += [f"the desktop did not bind {shortcuts[a].text()}" for a in missing]
-        # The desktop's own description of each trigger: the user may have picked another one in its dialog.
-        self._report(Route.PORTAL, {a: t or shortcuts[a].text() for a, t in bound.items()}, problems)
+
+        def report() -> None:
+            missing = [a for a in shortcuts if a not in portal.bound]
+            said = [f"the desktop did not bind {shortcuts[a].text()}" for a in missing]
+            # The desktop's own description of each trigger: the user may have picked another in its dialog.
+            triggers = {a: t or shortcuts[a].text() for a, t in portal.bound.items() if a in shortcuts}
+            self._report(Route.PORTAL, triggers, problems + said)
+
+        portal.changed.connect(report)
+        report()
 
     def _report(self, route: Route, working: dict[str, str], problems: list[str]) -> None:
         parts = []

@@ -43,6 +43,7 @@ class PortalKeys(QObject):
 
     pressed = Signal(str)
     released = Signal(str, float)
+    changed = Signal()  # ``bound`` changed: the user rebound a shortcut in the desktop's settings
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -121,10 +122,7 @@ class PortalKeys(QObject):
                 ),
             ),
         )
-        self.bound = {
-            sid: str(props.get("trigger_description", ("s", ""))[1])
-            for sid, props in results.get("shortcuts", ("", []))[1]
-        }
+        self.bound = self._triggers(results.get("shortcuts", ("", []))[1])
         if not self.bound:
             raise PortalRefused(
                 "the desktop bound none of the shortcuts (they may be turned off in its settings)"
@@ -160,12 +158,26 @@ class PortalKeys(QObject):
             raise PortalRefused(f"the desktop portal said: {reply.body[0] if reply.body else 'error'}")
         return tuple(reply.body)
 
+    @staticmethod
+    def _triggers(shortcuts: list) -> dict[str, str]:
+        """The portal's a(sa{sv}) answer: action -> the trigger as the desktop describes it."""
+        return {sid: str(props.get("trigger_description", ("s", ""))[1]) for sid, props in shortcuts}
+
     async def _listen_to(self, queue: Any) -> None:
+        from jeepney import HeaderFields
+
         while True:
             message = await queue.get()
-            member = message.header.fields.get(3)  # HeaderFields.member
-            session, action = message.body[0], message.body[1]
-            if session != self._session or action not in self.bound:
+            member = message.header.fields.get(HeaderFields.member)
+            if message.body[0] != self._session:
+                continue
+            if member == "ShortcutsChanged":  # the user picked other keys in the desktop's settings
+                self.bound = self._triggers(message.body[1])
+                log.info("portal: the desktop changed the shortcuts: %s", self.bound)
+                self.changed.emit()
+                continue
+            action = message.body[1]
+            if action not in self.bound:
                 continue
             if member == "Activated":
                 self.pressed.emit(action)

@@ -27,29 +27,35 @@ MENU = "com.canonical.dbusmenu"
 class TrayApp:
     """The child window and a D-Bus connection that reads its tray item as a desktop's panel would."""
 
-    def __init__(self, display: str, services: DesktopServices, tmp_path: Path) -> None:
+    def __init__(
+        self, display: str, services: DesktopServices, tmp_path: Path, argv: list[str] | None = None
+    ) -> None:
+        """``argv``: the process to start instead of tray_window.py (which says ``ready`` first)."""
         from jeepney.io.blocking import open_dbus_connection
 
-        env = {
+        self.env = {
             **os.environ,
             "DISPLAY": display,
             "QT_QPA_PLATFORM": "xcb",
             "DBUS_SESSION_BUS_ADDRESS": services.address,
+            "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
+            "VOXTRAL_DESKTOP_HOME": str(tmp_path / "home"),
         }
-        env.pop("XDG_SESSION_TYPE", None)
+        self.env.pop("XDG_SESSION_TYPE", None)
         self.log = tmp_path / "tray_window.log"
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, str(CHILD)],
-                env=env,
+                argv or [sys.executable, str(CHILD)],
+                env=self.env,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,
                 text=True,
             )
-        first = self.proc.stdout.readline().strip()  # type: ignore[union-attr]
-        assert first == "ready", f"{first}: {self.log.read_text()[-3000:]}"
-        registered = services.wait_for("item_registered")
+        if argv is None:
+            first = self.proc.stdout.readline().strip()  # type: ignore[union-attr]
+            assert first == "ready", f"{first}: {self.log.read_text()[-3000:]}"
+        registered = services.wait_for("item_registered", timeout_s=60)
         self.service, self.path = registered["service"], registered["path"]
         self.bus = open_dbus_connection(services.address)
         self.services = services
@@ -196,3 +202,54 @@ def test_the_icons_state_puts_what_the_user_does_first_then_the_assistant_then_t
     assert state(thinking=True, speaking=True) == TrayState.SPEAKING
     assert state(thinking=True, error=True) == TrayState.THINKING
     assert state(hands_free, error=True) == TrayState.ERROR  # until the next turn clears it
+
+
+def test_started_hidden_the_app_is_only_in_the_tray_holds_its_shortcut_and_quits_from_the_menu(tmp_path):
+    """The app as the autostart entry starts it (`voxtral-desktop --hidden`): app.py's wiring, for real."""
+    from voxtral_desktop.core.shortcuts import parse_shortcut
+    from voxtral_desktop.ui.x11_keys import X11Keys
+
+    for display in _xvfb(tmp_path):
+        with desktop_services(tmp_path) as services:
+            # No model to load: the app runs all the same (its window would say why), and loads nothing heavy.
+            argv = [
+                sys.executable,
+                "-m",
+                "voxtral_desktop",
+                "--hidden",
+                "--model",
+                str(tmp_path / "no-model"),
+            ]
+            app = TrayApp(display, services, tmp_path, argv=argv)
+            try:
+                assert "Voxtral" in app.tooltip()
+                assert "Quit" in app.menu()
+                visible = subprocess.run(
+                    ["xdotool", "search", "--onlyvisible", "--name", "^Voxtral$"],
+                    env=app.env,
+                    capture_output=True,
+                    text=True,
+                    timeout=30,
+                    check=False,
+                )
+                assert visible.stdout.strip() == "", "the window was shown"
+                # The global push-to-talk is held by the app (X11 here): another client cannot take it.
+                probe = X11Keys(display)
+                try:
+                    assert "already taken" in (probe.grab("theirs", parse_shortcut("Ctrl+Alt+Space")) or "")
+                finally:
+                    probe.close()
+                app.click("Show the window")
+                deadline = time.monotonic() + 20
+                while not subprocess.run(
+                    ["xdotool", "search", "--onlyvisible", "--name", "^Voxtral$"],
+                    env=app.env,
+                    capture_output=True,
+                    check=False,
+                ).stdout.strip():
+                    assert time.monotonic() < deadline, "the tray's Show the window did not show it"
+                    time.sleep(0.1)
+                app.click("Quit")
+                assert app.proc.wait(60) == 0, app.log.read_text()[-3000:]
+            finally:
+                app.close()

@@ -45,8 +45,11 @@ class ReplyVoice:
         self._cut_short = cut_short
         # The reply the voice is saying: turn id, the reply, its session; None once silenced.
         self._current: tuple[int, Reply, ConversationSession] | None = None
+        # A reply part of which the system voice said: what was heard cannot be told, so all of it is kept.
+        self._untold: Reply | None = None
         speaker.firstSound.connect(self._on_first_sound)
         speaker.chunkStarted.connect(self._on_chunk_started)
+        speaker.untracked.connect(self._on_untracked)
         self.apply_settings(reload_now=False)
 
     def apply_settings(self, *, reload_now: bool) -> None:
@@ -75,7 +78,8 @@ class ReplyVoice:
         if self._current is None or self._current[1] is not reply:
             return
         # Only the neural voice tells which chunk sounds; with another, the whole text counts as heard.
-        reply.voiced = reply.voiced or (self.speaker.enabled and self.speaker.neural)
+        if reply is not self._untold:
+            reply.voiced = reply.voiced or (self.speaker.enabled and self.speaker.neural)
         self.speaker.say_chunk(text)
 
     def end(self, reply: Reply) -> None:
@@ -106,8 +110,13 @@ class ReplyVoice:
         self.speaker.close()
 
     def _on_chunk_started(self, index: int, t: float) -> None:
-        if self._current is not None:
+        if self._current is not None and self._current[1] is not self._untold:
             self._current[1].began_chunk(index)
+
+    def _on_untracked(self) -> None:
+        if self._current is not None:
+            self._untold = self._current[1]
+            self._untold.voiced = False
 
     def _on_first_sound(self, t: float) -> None:
         """The voice's first audible sample of the reply it speaks (``t``: time.monotonic())."""

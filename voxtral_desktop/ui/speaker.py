@@ -43,6 +43,7 @@ class Speaker(QObject):
     speakingChanged = Signal(bool)
     firstSound = Signal(float)  # time.monotonic() at which a reply's first sample reached the output
     chunkStarted = Signal(int, float)  # a chunk's number in its reply and when its first sample sounded
+    untracked = Signal()  # a chunk went to a voice that cannot tell when it sounds (the system voice)
     statusChanged = Signal(object)  # VoiceStatus
     fallback = Signal(str)  # why the system voice speaks instead of the neural one (emitted once)
     unavailable = Signal(str)  # why nothing can be spoken at all
@@ -297,6 +298,7 @@ class Speaker(QObject):
         if self._system.available:
             self._system.say_chunk(text)
             self.chunkQueued.emit(text)
+            self.untracked.emit()  # the system voice never says when a chunk sounds
 
     def end_reply(self) -> None:
         """The reply has no more chunks: the speaker goes idle once they have all been played."""

@@ -160,3 +160,21 @@ def test_a_shortcut_another_application_holds_is_said_in_words_and_the_other_one
         qtbot.waitUntil(lambda: app.vms.listening.hands_free, timeout=3000)
     finally:
         squatter.close()
+
+
+def test_the_same_shortcut_for_both_actions_is_said_in_words_and_does_push_to_talk(
+    make_app, make_desktop, qtbot, x_display
+):
+    app = make_app(scripted_model(), Captures(speech_like(6.0)))
+    app.vms.config.shortcuts.hands_free = "Ctrl+Alt+Space"
+    desktop = make_desktop(app)
+    qtbot.waitUntil(lambda: bool(desktop.keys.status), timeout=5000)
+
+    banner = app.window.banner("shortcuts")
+    assert banner is not None
+    assert "Ctrl+Alt+Space is set for both push-to-talk and hands-free" in banner.text.text()
+    subprocess.run(["xdotool", "keydown", "ctrl+alt+space"], check=True, timeout=30)
+    qtbot.waitUntil(lambda: app.vms.recording.is_recording, timeout=3000)
+    subprocess.run(["xdotool", "keyup", "space", "keyup", "alt", "keyup", "ctrl"], check=True, timeout=30)
+    qtbot.waitUntil(lambda: not app.vms.recording.is_recording, timeout=3000)
+    assert not app.vms.listening.hands_free

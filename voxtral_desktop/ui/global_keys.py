@@ -89,7 +89,8 @@ class GlobalKeys(QObject):
             clash = next((a for a, s in shortcuts.items() if s == shortcut), None)
             if clash is not None:
                 problems.append(
-                    f"{shortcut.text()} is set for both push-to-talk and hands-free: it only does the first"
+                    f"{shortcut.text()} is set for both push-to-talk and hands-free: it does push-to-talk only;"
+                    " choose another for hands-free in Settings"
                 )
                 continue
             shortcuts[action] = shortcut

@@ -46,8 +46,7 @@ class MainWindow(QMainWindow):
         self._painted = False
         self._side_wanted = True  # the user's choice; narrow windows hide the list regardless
         self.settings_dialog: Any = None
-        # Set by ui/desktop.py: closing hides the window to the tray when it returns True.
-        self.hide_instead_of_closing: Any = None
+        self.hide_instead_of_closing: Any = None  # ui/desktop.py's: True when it hid the window to the tray
 
         central = QWidget()
         central.setObjectName("central")
@@ -226,7 +225,7 @@ class MainWindow(QMainWindow):
             event.accept()
             return
         if not self._shutting_down and self.hide_instead_of_closing and self.hide_instead_of_closing():
-            event.ignore()
+            event.ignore()  # hidden to the tray: the app keeps running
             return
         # Hide now (the user asked to quit), then stop generation, audio and threads before really closing.
         event.ignore()

@@ -42,7 +42,8 @@ def one_paragraph(stderr: str) -> str:
 
 @OFFLINE
 def test_respond_without_the_model_and_no_hub_says_what_to_do_in_one_paragraph(tmp_path, offline_mode):
-    done = cli(tmp_path, "respond", str(question(tmp_path)), offline_mode=offline_mode)
+    # transformers' model (backend auto may pick llama.cpp here: tests/core/backends/test_llamacpp_model.py)
+    done = cli(tmp_path, "respond", str(question(tmp_path)), "--backend", "local", offline_mode=offline_mode)
     assert done.returncode == 1 and done.stdout == ""
     said = one_paragraph(done.stderr)
     assert ("offline mode is on" if offline_mode else "This computer is offline") in said

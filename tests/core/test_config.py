@@ -33,7 +33,7 @@ def test_defaults_are_the_seed_values():
     assert cfg.model.id == "mistralai/Voxtral-Mini-3B-2507"
     assert cfg.model.device == "auto" and cfg.model.dtype == "auto"
     assert cfg.audio.sample_rate == 16000
-    assert cfg.backend == "local"
+    assert cfg.backend == "auto"
 
 
 def test_repository_config_is_the_shipped_one():

@@ -254,7 +254,9 @@ def test_the_model_speaks_for_its_back_end():
     model, backend = make_model()
     backend.device, backend.context_tokens = "cpu", 4096
     assert (model.device, model.context_tokens) == ("cpu", 4096)
-    assert VoxtralModel.from_config(load_config()).backend.__class__.__name__ == "LocalBackend"
+    assert VoxtralModel.from_config(load_config(overrides={"backend": "local"})).backend.__class__.__name__ == (
+        "LocalBackend"
+    )
     remote = VoxtralModel.from_config(load_config(overrides={"backend": "openai"}))
     assert remote.backend.__class__.__name__ == "RemoteBackend" and remote.device is None
 

@@ -199,7 +199,7 @@ def test_offline_the_banner_says_it_plainly_with_the_librarys_words_behind_detai
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))  # never the developer's cache
     caplog.set_level(logging.INFO)
-    config = load_config(overrides={"speech": {"voice": "system", "engine": "mock"}})
+    config = load_config(overrides={"backend": "local", "speech": {"voice": "system", "engine": "mock"}})
     assert config.model.id == "mistralai/Voxtral-Mini-3B-2507"
     app = make_app(config=config, wait_ready=False)
     window = app.window

@@ -27,4 +27,4 @@ def test_connection_reports_models_and_errors_without_changing_settings(qtbot, m
     assert not ok and "127.0.0.1:9" in message
     ok, message = run(qtbot, app.vms.settings.test_connection({"timeout_s": -1}))
     assert not ok and "remote.timeout_s" in message
-    assert app.vms.config.backend == "local"
+    assert app.vms.config.backend == "auto"  # testing a server changes no setting

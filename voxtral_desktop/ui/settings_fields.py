@@ -71,7 +71,9 @@ SECTIONS: tuple[tuple[str, tuple[Field, ...]], ...] = (
                 "Run Voxtral",
                 "choice",
                 (
-                    ("local", "On this computer"),
+                    ("auto", "On this computer, the fastest engine here"),
+                    ("local", "On this computer, with transformers (GPU)"),
+                    ("llamacpp", "On this computer, with llama.cpp (CPU)"),
                     ("mistral", "Mistral API (needs only an API key)"),
                     ("openai", "On a server (vLLM, any OpenAI-compatible API)"),
                 ),

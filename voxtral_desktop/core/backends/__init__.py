@@ -20,6 +20,17 @@ def create_backend(config: Config) -> Backend:
         from voxtral_desktop.core.backends.local import LocalBackend
 
         return LocalBackend(config)
+    if config.backend == "auto":
+        from voxtral_desktop.core.backends.engine_choice import choose
+
+        choice = choose(config)
+        if choice.backend == "llamacpp":
+            from voxtral_desktop.core.backends.llamacpp import LlamaCppBackend
+
+            return LlamaCppBackend(config, reason=f"backend is auto and {choice.why}")
+        from voxtral_desktop.core.backends.local import LocalBackend
+
+        return LocalBackend(config)
     if config.backend == "llamacpp":
         from voxtral_desktop.core.backends.llamacpp import LlamaCppBackend
 

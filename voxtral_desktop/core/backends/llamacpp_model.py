@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import os
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,6 +49,16 @@ class GgufPair:
     @property
     def file_bytes(self) -> int:
         return self.model.stat().st_size + self.mmproj.stat().st_size
+
+
+def looks_like_path(model_id: str) -> bool:
+    """Hub ids are ``name`` or ``org/name``; anything else with a slash (or ~, ., a drive) is meant as a path."""
+    return (
+        model_id.startswith((".", "~"))
+        or os.path.isabs(model_id)
+        or "\\" in model_id
+        or model_id.count("/") > 1
+    )
 
 
 def names_gguf(model_id: str) -> bool:
@@ -120,6 +131,11 @@ def resolve(
         return _checked(GgufPair(path, pair.mmproj))
     if path.is_dir():
         return _checked(find_pair(path, quantization, mmproj_quantization))
+    if looks_like_path(model_id):
+        raise ModelLoadError(
+            f"model folder {path} does not exist. Point model.id at a folder holding a Voxtral .gguf and its "
+            f"mmproj-*.gguf, at a .gguf file, or at a GGUF hub repo such as {DEFAULT_REPO}."
+        )
     source = model_id if names_gguf(model_id) else repo
     if source != model_id:
         log.info("model.id %s is not a GGUF repo; the llama.cpp engine uses %s", model_id, source)

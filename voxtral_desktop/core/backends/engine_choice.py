@@ -1,0 +1,109 @@
+"""backend: auto: which engine runs Voxtral on this machine, and a sentence saying why (no torch import)."""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from voxtral_desktop.core.backends.llamacpp_model import looks_like_path, names_gguf
+from voxtral_desktop.core.config import Config
+
+LOCAL = "local"
+LLAMACPP = "llamacpp"
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    backend: str  # "local" (transformers) or "llamacpp"
+    why: str  # finishes "Chosen because ..."
+
+
+def has_cuda() -> bool:
+    """An NVIDIA driver is loaded (what torch's CUDA needs), seen without importing torch (seconds)."""
+    return Path("/proc/driver/nvidia/version").exists() or (
+        sys.platform == "win32" and shutil.which("nvidia-smi") is not None
+    )
+
+
+def has_mps() -> bool:
+    """Apple silicon: torch runs on its GPU (MPS)."""
+    return sys.platform == "darwin" and platform.machine() == "arm64"
+
+
+def llamacpp_installed(config: Config) -> bool:
+    from voxtral_desktop.core.backends.llamacpp import engine_installed
+
+    return engine_installed(config) is not None
+
+
+def choose(config: Config) -> EngineChoice:
+    """The engine for ``backend: auto``: the model's own format first, then the machine.
+
+    A transformers folder runs on transformers and GGUF on llama.cpp, whatever the machine; a hub id goes to
+    transformers where there is a CUDA or Apple GPU, else to llama.cpp when it is installed, else to
+    transformers on the CPU.
+    """
+    model_id = config.model.id
+    folder = Path(model_id).expanduser()
+    if folder.is_dir() and (folder / "config.json").is_file() and not names_gguf(model_id):
+        return EngineChoice(LOCAL, "the model folder holds transformers weights")
+    if names_gguf(model_id):
+        return EngineChoice(LLAMACPP, "the model is in GGUF, llama.cpp's format")
+    if looks_like_path(model_id):  # a folder that is not there: transformers' loader says so best
+        return EngineChoice(LOCAL, "model.id is a folder of transformers weights")
+    if has_cuda():
+        return EngineChoice(LOCAL, "an NVIDIA GPU is here, where transformers runs Voxtral fastest")
+    if has_mps():
+        return EngineChoice(LOCAL, "this Mac's GPU runs Voxtral through transformers")
+    if llamacpp_installed(config):
+        return EngineChoice(
+            LLAMACPP,
+            "there is no GPU here, and on a CPU llama.cpp needs a quarter of the memory and decodes several "
+            "times faster",
+        )
+    return EngineChoice(
+        LOCAL,
+        "there is no GPU here and llama.cpp is not installed (pip install 'voxtral-desktop[llamacpp]' makes "
+        "replies faster on a CPU)",
+    )
+
+
+# Voxtral Mini in transformers: what the hub download weighs (core/hub.py KNOWN_SIZES) and what float32 on a
+# CPU takes at its peak (measured: ../shared/notes/llama-cpp.md, 21.1 GB).
+_TRANSFORMERS_DOWNLOAD = 9_400_000_000
+_TRANSFORMERS_CPU_PEAK = 21_100_000_000
+_MINI_KV_BYTES_PER_TOKEN = 30 * 2 * 8 * 128 * 2  # layers x (K, V) x kv heads x head dim x f16
+
+
+def summary(config: Config) -> str:
+    """What Settings shows before anything is downloaded: the engine that will run, why, the download and
+    the memory it takes (figures for Voxtral Mini; a model on disk is measured from its files)."""
+    from voxtral_desktop.core import hub
+    from voxtral_desktop.core.backends import llamacpp_model
+
+    backend = config.backend
+    lead = ""
+    if backend == "auto":
+        choice = choose(config)
+        backend = choice.backend
+        lead = f"Here: {'llama.cpp' if backend == LLAMACPP else 'transformers'}, because {choice.why}. "
+    if backend == LLAMACPP:
+        cfg = config.llamacpp
+        installed = llamacpp_installed(config)
+        kv = config.llamacpp.context * _MINI_KV_BYTES_PER_TOKEN
+        files = llamacpp_model.download_bytes(cfg.quantization, cfg.mmproj_quantization)
+        where = "" if installed else " The engine is not installed: pip install 'voxtral-desktop[llamacpp]'."
+        if files is None or names_gguf(config.model.id):
+            return f"{lead}llama.cpp runs the GGUF model you chose.{where}".strip()
+        memory = files + kv + llamacpp_model.ENGINE_OVERHEAD_BYTES
+        return (
+            f"{lead}llama.cpp, {cfg.quantization}: {hub.about(files)} to download once, "
+            f"{hub.about(memory)} of memory.{where}"
+        ).strip()
+    if backend == LOCAL:
+        cpu = "" if has_cuda() or has_mps() else f", {hub.about(_TRANSFORMERS_CPU_PEAK)} of memory on a CPU"
+        return f"{lead}transformers: Voxtral Mini is {hub.about(_TRANSFORMERS_DOWNLOAD)} to download once{cpu}."
+    return ""

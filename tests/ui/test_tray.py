@@ -120,6 +120,11 @@ class TrayApp:
         self.proc.wait(10)
 
 
+def icon_of(item: dict[str, Any]) -> Any:
+    """The icon the panel draws: a theme name or file (IconName), else the pixels sent (IconPixmap)."""
+    return item.get("IconName") or [bytes(data) for _, _, data in item.get("IconPixmap", [])]
+
+
 @pytest.fixture
 def tray_app(tmp_path) -> Iterator[TrayApp]:
     for display in _xvfb(tmp_path):
@@ -141,8 +146,10 @@ def test_the_tray_item_shows_the_state_and_its_menu_acts_and_closing_hides_to_it
     if shot:
         app.command(f"menu {shot}")
 
+    idle_icon = icon_of(app.item())
     app.command("press")
     app.wait_tooltip("Recording")
+    assert icon_of(app.item()) != idle_icon  # the icon itself changes colour, not only the tooltip
     assert "Stop and send" in app.menu()  # the menu's talk item follows: it now sends
     app.command("release")
     app.wait_tooltip("Ready")

@@ -56,7 +56,8 @@ def tray_state(
 
 
 def state_icon(state: TrayState, size: int = 64) -> QIcon:
-    """A microphone on a disc of the state's colour (drawn: the same on every icon theme)."""
+    """A microphone (an exclamation mark for an error) on a disc of the state's colour (drawn: the same on
+    every icon theme)."""
     pixmap = QPixmap(size, size)
     pixmap.fill(Qt.GlobalColor.transparent)
     p = QPainter(pixmap)
@@ -65,6 +66,12 @@ def state_icon(state: TrayState, size: int = 64) -> QIcon:
     p.setPen(Qt.PenStyle.NoPen)
     p.drawEllipse(QRectF(2, 2, size - 4, size - 4))
     s = size / 64
+    if state == TrayState.ERROR:  # an exclamation mark: told apart from recording by shape, not only colour
+        p.setBrush(QColor("white"))
+        p.drawRoundedRect(QRectF(28 * s, 12 * s, 8 * s, 28 * s), 4 * s, 4 * s)
+        p.drawEllipse(QRectF(27.5 * s, 44 * s, 9 * s, 9 * s))
+        p.end()
+        return QIcon(pixmap)
     body = QPainterPath()
     body.addRoundedRect(QRectF(25 * s, 12 * s, 14 * s, 26 * s), 7 * s, 7 * s)
     p.setBrush(QColor("white"))

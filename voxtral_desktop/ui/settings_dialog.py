@@ -126,6 +126,7 @@ class SettingsDialog(QDialog):
         outer.addLayout(buttons)
         self.inputs["backend"].currentIndexChanged.connect(self._show_engine)  # type: ignore[union-attr]
         self.inputs["remote.base_url"].editingFinished.connect(self._show_engine)  # type: ignore[union-attr]
+        self.inputs["llamacpp.quantization"].currentIndexChanged.connect(self._show_engine)  # type: ignore[union-attr]
         self._show_engine()
 
     # --- building -------------------------------------------------------------------------------------
@@ -169,6 +170,11 @@ class SettingsDialog(QDialog):
         note = self.settings.audio_form_note(self._server_backend(), base_url)
         self.audio_form_note.setText(note)
         self.audio_form_note.setVisible(bool(note) and not mistral)
+        engine = self.settings.engine_note(
+            {"backend": self.value("backend"), "llamacpp": {"quantization": self.value("llamacpp.quantization")}}
+        )
+        self.engine_note.setText(engine)
+        self.engine_note.setVisible(bool(engine))
 
     def show_page(self, index: int) -> None:
         self.pages.setCurrentIndex(index)
@@ -275,6 +281,8 @@ class SettingsDialog(QDialog):
             self.connection_result = _result_label(lay)
         if field.name == "remote.audio_format":
             self.audio_form_note = _result_label(lay)  # the audio form found to work with this server
+        if field.name == "backend":  # which engine runs, why, its download and memory: before any download
+            self.engine_note = _result_label(lay)
         if help_text:
             help_label = QLabel(help_text)
             help_label.setObjectName("fieldHelp")

@@ -279,7 +279,32 @@ DESKTOP = (
         ),
     ),
 )
-SECTIONS = (*SECTIONS, LISTENING, DESKTOP)
+LLAMACPP = (
+    "llama.cpp",
+    (
+        Field(
+            "llamacpp",
+            "quantization",
+            "Model size",
+            "choice",
+            (
+                ("Q4_K_M", "Q4_K_M · 2.5 GB (recommended)"),
+                ("Q8_0", "Q8_0 · 4.3 GB (closer to the original)"),
+                ("F16", "F16 · 8 GB (the original precision)"),
+            ),
+            help="The GGUF file llama.cpp runs (with a 0.7 GB audio part). Smaller answers sooner.",
+        ),
+        Field("llamacpp", "threads", "Threads", "int", help="CPU threads llama.cpp uses; 0 lets it choose."),
+        Field(
+            "llamacpp",
+            "server",
+            "llama-server",
+            "text",
+            help="Optional: a llama-server program of your own to run instead of the built-in engine.",
+        ),
+    ),
+)
+SECTIONS = (*SECTIONS, LISTENING, DESKTOP, LLAMACPP)
 FIELDS: tuple[Field, ...] = tuple(f for _, fields in SECTIONS for f in fields)
 # What only a server of one's own needs: hidden when the Mistral API preset fills it in.
 SERVER_ONLY = ("remote.base_url", "remote.model", "remote.audio_format")
@@ -289,7 +314,7 @@ PAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Conversation", ("Conversation",)),
     ("Voice", ("Spoken replies",)),
     ("Microphone & listening", ("Microphone", "Listening")),
-    ("Server", ("Engine",)),
+    ("Engine", ("Engine", "llama.cpp")),
     ("Desktop", ("Desktop",)),
 )
 

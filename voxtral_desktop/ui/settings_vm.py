@@ -12,7 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from voxtral_desktop.core import paths, remote_settings
+from voxtral_desktop.core import engine_settings, paths, remote_settings
 from voxtral_desktop.core.config import Config, save_changes
 from voxtral_desktop.core.errors import CaptureError, ConfigError, SpeechError
 from voxtral_desktop.core.portaudio import InputDevice, list_output_devices
@@ -219,6 +219,15 @@ class SettingsViewModel(QObject):
         """Keep ``key`` in the OS keyring for the server ``backend`` and ``base_url`` name (Mistral's API: its own
         address). Raises KeyringUnavailable (its message says how to give the key instead)."""
         remote_settings.store_key(self._server(backend, base_url), key)
+
+    def engine_note(self, choices: Mapping[str, Any]) -> str:
+        """With ``choices`` (not saved yet): the engine that would run, why, its download and its memory."""
+        candidate = self.config.copy()
+        try:
+            candidate.update(choices)
+        except ConfigError:
+            return ""
+        return engine_settings.summary(candidate)
 
     def audio_form_note(self, backend: str, base_url: str) -> str:
         """What was found about the audio form this server takes (shown by the format field), or ""."""

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from ui_helpers import Captures, SharedBackend, hold, tiny_config, wait_reply_done
+from ui_helpers import Captures, SharedBackend, hold, loud_times, tiny_config, wait_reply_done
 
 from voxtral_desktop.core.chunks import ReplyStatus
 from voxtral_desktop.core.model import LoadPhase, VoxtralModel
@@ -18,14 +18,6 @@ from voxtral_desktop.testing.missing import missing
 from voxtral_desktop.testing.speech import UTTERANCES
 
 pytestmark = [pytest.mark.pulseaudio, pytest.mark.integration]
-
-LOUD = 0.01  # RMS of a 5 ms window that counts as sound (the voice peaks at 0.9; the null sink is exact)
-
-
-def loud_times(recording, after: float, before: float) -> np.ndarray:
-    times, rms = recording.envelope()
-    return times[(times >= after) & (times <= before) & (rms > LOUD)]
-
 
 @pytest.fixture
 def speaking_app(pulse_rig, joe_voice, make_app, tiny_model_dir, tiny_backend, utterance_audio):

@@ -114,6 +114,15 @@ def speech_like(seconds: float = 1.0, rate: int = 16000) -> np.ndarray:
     return (0.3 * np.sin(2 * np.pi * 220 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))).astype(np.float32)
 
 
+LOUD = 0.01  # RMS of a 5 ms window that counts as sound (the voice peaks at 0.9; the null sink is exact)
+
+
+def loud_times(recording: Any, after: float, before: float) -> np.ndarray:
+    """When a PulseAudio rig's recording (testing/pulse_rig.Recording) was loud between two instants."""
+    times, rms = recording.envelope()
+    return times[(times >= after) & (times <= before) & (rms > LOUD)]
+
+
 @dataclass
 class App:
     window: MainWindow

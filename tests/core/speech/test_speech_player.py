@@ -123,14 +123,21 @@ def test_stop_silences_at_once_and_drops_what_was_queued(pulse_rig, player):
     assert [e.kind for e in events][-1] == PlayerEventKind.IDLE
     assert 1 not in [e.index for e in events if e.kind == PlayerEventKind.CHUNK_STARTED]
 
-    # The next reply speaks again, from its own first sound.
+    # The next reply speaks again, from its own first sound and its own first chunk (the window counts what
+    # the user heard of a reply by these numbers).
     events.clear()
-    player.say("Hello again.")
+    assert player.say("Hello again.") == 0
     player.end()
     assert player.wait_idle(20)
-    assert [e.kind for e in events] == [
-        PlayerEventKind.FIRST_SOUND, PlayerEventKind.CHUNK_STARTED, PlayerEventKind.IDLE
+    assert [(e.kind, e.index) for e in events] == [
+        (PlayerEventKind.FIRST_SOUND, 0), (PlayerEventKind.CHUNK_STARTED, 0), (PlayerEventKind.IDLE, -1)
     ]
+    # So does a reply after one that was said to its end.
+    events.clear()
+    assert player.say("Once more.") == 0
+    player.end()
+    assert player.wait_idle(20)
+    assert [e.index for e in events if e.kind == PlayerEventKind.CHUNK_STARTED] == [0]
 
 
 def test_an_unknown_output_device_is_a_clear_error(pulse_rig, joe_voice):

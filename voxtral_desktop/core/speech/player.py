@@ -115,6 +115,8 @@ class SpeechPlayer:
         self._open_stream()
         with self._lock:
             self._ended = False  # more is coming until end()
+            if self._idle.is_set():  # the first chunk of a new reply: its chunks count from 0 again
+                self._next_index = 0
             index = self._next_index
             self._next_index += 1
             self._unplayed.add(index)

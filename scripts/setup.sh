@@ -24,8 +24,9 @@ APT_PACKAGES=(
   pocketsphinx-testdata
   # the packaged build (strip) and its .desktop check
   binutils desktop-file-utils
-  # the push-to-talk tests hold keys through real X events
-  xdotool
+  # the push-to-talk tests hold keys through real X events; xev holds the focus while the global shortcut is
+  # pressed; a private D-Bus session bus carries the test portal, tray watcher and notification services
+  xdotool x11-utils dbus-daemon
 )
 # The system voice (speech-dispatcher), the fallback when no neural voice can be had (offline before the first
 # voice download). The neural voice needs only espeak-ng and onnxruntime. CI machines have no speakers: their

@@ -276,3 +276,140 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+# --------------------------------------------------------------------------- Voxtral Mini's shape (benchmarks)
+
+MINI_TEXT = {"hidden": 3072, "layers": 30, "heads": 32, "kv_heads": 8, "head_dim": 128, "ffn": 8192, "ctx": 32768}
+MINI_AUDIO = {"hidden": 1280, "layers": 32, "heads": 20, "ffn": 5120, "mels": 128, "positions": 1500, "stack": 4}
+MINI_VOCAB = 131072
+MINI_TEXT_FILE = "voxtral-mini-random-Q4_K_M.gguf"
+MINI_MMPROJ_FILE = "mmproj-voxtral-mini-random-Q8_0.gguf"
+# Bytes per 256 values (Q4_K, Q6_K) or 32 values (Q8_0), and where each block's f16 scale(s) sit.
+_BLOCKS = {"Q4_K": (256, 144, (0, 2)), "Q6_K": (256, 210, (208,)), "Q8_0": (32, 34, (0,))}
+
+
+def _random_blocks(rng: np.random.Generator, rows: int, cols: int, kind: str) -> np.ndarray:
+    """Valid quantized blocks of random weights (random codes, small finite scales), written directly: the
+    gguf package cannot quantize to the K-quants, and random weights need no real quantization."""
+    values, size, scales = _BLOCKS[kind]
+    blocks = rng.integers(0, 256, (rows, cols // values, size), dtype=np.uint8)
+    for offset in scales:
+        blocks[..., offset : offset + 2] = np.frombuffer(np.float16(0.002).tobytes(), dtype=np.uint8)
+    if kind == "Q4_K":
+        blocks[..., 2:4] = np.frombuffer(np.float16(0.001).tobytes(), dtype=np.uint8)  # dmin
+    return blocks.reshape(rows, -1)
+
+
+def build_mini_shaped(out_dir: Path, seed: int = 0) -> Path:
+    """Voxtral Mini's exact shapes with random weights: the text model Q4_K_M-like (Q4_K, with Q6_K for the
+    output and every other layer's attn_v and ffn_down, as Q4_K_M does) and the mmproj in Q8_0. ~3.2 GB."""
+    import gguf
+
+    text_file, mmproj_file = out_dir / MINI_TEXT_FILE, out_dir / MINI_MMPROJ_FILE
+    if text_file.exists() and mmproj_file.exists():
+        return out_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    t, a = MINI_TEXT, MINI_AUDIO
+    q = gguf.GGMLQuantizationType
+    tokens, types, merges = vocabulary()
+    tokens += [f"<filler_{i}>" for i in range(MINI_VOCAB - len(tokens))]
+    types += [1] * (MINI_VOCAB - len(types))
+
+    def add(w: object, name: str, rows: int, cols: int, kind: str) -> None:
+        w.add_tensor(name, _random_blocks(rng, rows, cols, kind), raw_dtype=getattr(q, kind))  # type: ignore[attr-defined]
+
+    w = gguf.GGUFWriter(str(text_file) + ".part", "llama")
+    w.add_name("voxtral-mini-shaped-random")
+    w.add_context_length(t["ctx"])
+    w.add_embedding_length(t["hidden"])
+    w.add_block_count(t["layers"])
+    w.add_feed_forward_length(t["ffn"])
+    w.add_head_count(t["heads"])
+    w.add_head_count_kv(t["kv_heads"])
+    w.add_key_length(t["head_dim"])
+    w.add_value_length(t["head_dim"])
+    w.add_rope_dimension_count(t["head_dim"])
+    w.add_rope_freq_base(1e8)
+    w.add_layer_norm_rms_eps(1e-5)
+    w.add_file_type(gguf.LlamaFileType.MOSTLY_Q4_K_M)
+    w.add_vocab_size(MINI_VOCAB)
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("tekken")
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    w.add_token_merges(merges)
+    w.add_bos_token_id(1)
+    w.add_eos_token_id(2)
+    w.add_unk_token_id(0)
+    w.add_pad_token_id(11)
+    w.add_add_bos_token(True)
+    w.add_add_eos_token(False)
+    w.add_chat_template(CHAT_TEMPLATE)
+    n, hd, ff = t["hidden"], t["head_dim"], t["ffn"]
+    add(w, "token_embd.weight", MINI_VOCAB, n, "Q4_K")
+    # Only the letters (alone or after a space) score, as in the small pair: a reply never ends early, and its
+    # text tokenizes back to what was said, so the next turn finds it in the engine's cache.
+    output = np.zeros((MINI_VOCAB, _BLOCKS["Q6_K"][1] * n // 256), dtype=np.uint8)
+    spoken = _spoken_ids(tokens)
+    output[spoken] = _random_blocks(rng, len(spoken), n, "Q6_K")
+    w.add_tensor("output.weight", output, raw_dtype=q.Q6_K)
+    w.add_tensor("output_norm.weight", np.ones(n, dtype=np.float32))
+    for i in range(t["layers"]):
+        b, more = f"blk.{i}", "Q6_K" if i % 2 == 0 else "Q4_K"
+        w.add_tensor(f"{b}.attn_norm.weight", np.ones(n, dtype=np.float32))
+        add(w, f"{b}.attn_q.weight", t["heads"] * hd, n, "Q4_K")
+        add(w, f"{b}.attn_k.weight", t["kv_heads"] * hd, n, "Q4_K")
+        add(w, f"{b}.attn_v.weight", t["kv_heads"] * hd, n, more)
+        add(w, f"{b}.attn_output.weight", n, t["heads"] * hd, "Q4_K")
+        w.add_tensor(f"{b}.ffn_norm.weight", np.ones(n, dtype=np.float32))
+        add(w, f"{b}.ffn_gate.weight", ff, n, "Q4_K")
+        add(w, f"{b}.ffn_up.weight", ff, n, "Q4_K")
+        add(w, f"{b}.ffn_down.weight", n, ff, more)
+    _finish(w)
+
+    os.replace(str(text_file) + ".part", text_file)
+
+    h, aff = a["hidden"], a["ffn"]
+    w = gguf.GGUFWriter(str(mmproj_file) + ".part", "clip")
+    w.add_name("voxtral-mini-shaped-random-mmproj")
+    w.add_file_type(gguf.LlamaFileType.MOSTLY_Q8_0)
+    w.add_clip_has_vision_encoder(False)
+    w.add_clip_has_audio_encoder(True)
+    w.add_clip_projector_type(gguf.VisionProjectorType.VOXTRAL)
+    w.add_audio_projection_dim(n)
+    w.add_audio_embedding_length(h)
+    w.add_audio_feed_forward_length(aff)
+    w.add_audio_block_count(a["layers"])
+    w.add_audio_head_count(a["heads"])
+    w.add_audio_num_mel_bins(a["mels"])
+    w.add_audio_attention_layernorm_eps(1e-5)
+    w.add_audio_stack_factor(a["stack"])
+    zeros = lambda *s: np.zeros(s, dtype=np.float32)
+    ones = lambda *s: np.ones(s, dtype=np.float32)
+    w.add_tensor("a.conv1d.1.weight", _normal(rng, h, a["mels"], 3))
+    w.add_tensor("a.conv1d.1.bias", zeros(h, 1))
+    w.add_tensor("a.conv1d.2.weight", _normal(rng, h, h, 3))
+    w.add_tensor("a.conv1d.2.bias", zeros(h, 1))
+    w.add_tensor("a.position_embd.weight", rng.standard_normal((a["positions"], h), dtype=np.float32) * 0.02)
+    for i in range(a["layers"]):
+        b = f"a.blk.{i}"
+        for norm in ("ln1", "ln2"):
+            w.add_tensor(f"{b}.{norm}.weight", ones(h))
+            w.add_tensor(f"{b}.{norm}.bias", zeros(h))
+        for name in ("attn_q", "attn_k", "attn_v", "attn_out"):
+            add(w, f"{b}.{name}.weight", h, h, "Q8_0")
+        for name in ("attn_q", "attn_v", "attn_out"):
+            w.add_tensor(f"{b}.{name}.bias", zeros(h))
+        add(w, f"{b}.ffn_up.weight", aff, h, "Q8_0")
+        w.add_tensor(f"{b}.ffn_up.bias", zeros(aff))
+        add(w, f"{b}.ffn_down.weight", h, aff, "Q8_0")
+        w.add_tensor(f"{b}.ffn_down.bias", zeros(h))
+    w.add_tensor("a.post_ln.weight", ones(h))
+    w.add_tensor("a.post_ln.bias", zeros(h))
+    add(w, "mm.a.mlp.1.weight", n, h * a["stack"], "Q8_0")
+    add(w, "mm.a.mlp.2.weight", n, n, "Q8_0")
+    _finish(w)
+    os.replace(str(mmproj_file) + ".part", mmproj_file)
+    return out_dir

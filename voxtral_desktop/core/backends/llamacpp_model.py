@@ -127,8 +127,9 @@ def resolve(
     if model_id.lower().endswith(".gguf"):
         if not path.is_file():
             raise ModelLoadError(f"the GGUF file {path} does not exist; point model.id at an existing .gguf")
-        pair = find_pair(path.parent, mmproj_quantization=mmproj_quantization)
-        return _checked(GgufPair(path, pair.mmproj))
+        projectors = [p for p in sorted(path.parent.glob("mmproj*.gguf")) if p.is_file()]
+        mmproj = _pick(projectors, mmproj_quantization, "audio projector (mmproj-*.gguf)", path.parent)
+        return _checked(GgufPair(path, mmproj))
     if path.is_dir():
         return _checked(find_pair(path, quantization, mmproj_quantization))
     if looks_like_path(model_id):

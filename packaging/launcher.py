@@ -28,6 +28,10 @@ def _import_check(names: str) -> int:
 
 
 if __name__ == "__main__":
+    if os.environ.get("VOXTRAL_LLAMACPP_ENGINE"):  # core/backends/llamacpp_process.py: run the engine, not the app
+        from voxtral_desktop.core.backends.llamacpp_engine import main as engine_main
+
+        sys.exit(engine_main(sys.argv[1:]))
     if os.environ.get("VOXTRAL_BUNDLE_IMPORT_CHECK"):
         sys.exit(_import_check(os.environ["VOXTRAL_BUNDLE_IMPORT_CHECK"]))
     from voxtral_desktop.cli import main

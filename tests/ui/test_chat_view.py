@@ -172,6 +172,22 @@ def test_stored_turns_are_rebuilt_as_the_live_view_shows_them(qtbot):
     assert view.turn_count() == 0 and view.is_empty() and view.replies() == []
 
 
+def test_a_stored_reply_cut_short_shows_only_what_was_heard(qtbot):
+    # A spoken reply cut short is stored as what the user heard; its chunks are all that was written.
+    view = _view(qtbot)
+    view.load_turns([
+        _record(1, "user", duration_s=1.0),
+        _record(2, "assistant", "Sunny today,", status="interrupted", total_ms=900.0,
+                chunks=["Sunny today,", "with a breeze."]),
+        _record(3, "user", duration_s=1.0),
+        _record(4, "assistant", "", status="interrupted", total_ms=400.0, chunks=["Rain,", "then sun."]),
+    ])  # fmt: skip
+    some, none = view.replies()
+    assert some.text == "Sunny today," and some.label.text() == "Sunny today,"
+    assert none.text == "" and none.label.text() == "…"  # the voice was cut before its first word
+    assert none.meta.text() == "Interrupted after 0.40 s"
+
+
 def test_transcript_of_a_spoken_turn_goes_under_its_waveform(qtbot):
     view = ChatView()
     qtbot.addWidget(view)

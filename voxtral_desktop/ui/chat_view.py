@@ -241,8 +241,10 @@ class ChatView(QScrollArea):
         chunks = list(rec.chunks) if rec.chunks else ([rec.text] if rec.text else [])
         for chunk in chunks:
             turn.append(chunk)
-        if rec.text and turn.text != rec.text:
-            turn.chunks = [rec.text]  # the stored text is the truth; chunks are only how it arrived
+        # The stored text is the truth; chunks are only how it arrived. It may be "": a spoken reply cut short
+        # before its first word was heard keeps nothing.
+        if turn.text != rec.text:
+            turn.chunks = [rec.text] if rec.text else []
             turn.label.show_text(rec.text)
         self._replies[key] = turn
         self._add(turn)

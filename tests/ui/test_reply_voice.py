@@ -5,6 +5,7 @@ short keeps what was heard (nothing changes when the voice was silent or cannot 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import pytest
@@ -15,11 +16,11 @@ from voxtral_desktop.core.config import load_config
 from voxtral_desktop.core.conversation import ConversationSession
 from voxtral_desktop.core.history import HistoryStore
 from voxtral_desktop.core.history import thread as history_thread
-from voxtral_desktop.core.reply import Reply, Words
+from voxtral_desktop.core.reply import Ended, Reply, Words
 from voxtral_desktop.core.timings import Stage
 from voxtral_desktop.testing.fakes import scripted_session
 from voxtral_desktop.ui.reply_voice import ReplyVoice
-from voxtral_desktop.ui.status import ReplyResult
+from voxtral_desktop.ui.status import ReplyResult, reply_result
 
 REPLY = "The weather is sunny today, with a light breeze from the west."
 CHUNKS = ["The weather is sunny today,", "with a light breeze", "from the west."]  # REPLY in 3-5 word chunks
@@ -226,6 +227,30 @@ def test_cutting_a_written_reply_short_keeps_what_the_voice_had_begun(qtbot, ses
     assert stored_reply(session).text == " ".join(CHUNKS[:2])
     v.voice.cut()  # again: already silenced, nothing more
     assert len(v.cut_short) == 1
+
+
+def test_cutting_a_reply_written_but_not_yet_saved_keeps_what_the_voice_had_begun(qtbot, session):
+    v = Voice(FakeSpeaker())
+    reply = session.reply_text("What is the weather like?")
+    v.voice.begin(1, reply, session)
+
+    async def stream() -> None:
+        async with contextlib.aclosing(reply.events()) as events:
+            async for event in events:
+                if isinstance(event, Words) and event.text:
+                    v.voice.say(reply, event.text)
+                    if len(reply.chunks) == 1:
+                        v.speaker.sound(0)
+                elif isinstance(event, Ended):
+                    v.voice.end(reply)
+                    # The user cuts the voice short in the moment the reply's text ended and its history is
+                    # still being written (a busy disk makes that moment long).
+                    v.voice.cut()
+
+    run(qtbot, stream())
+    assert reply.status == ReplyStatus.INTERRUPTED and reply.kept_text == CHUNKS[0]
+    assert reply_result(1, reply).heard_chunks == 1  # what the window shows once the reply is saved
+    assert (stored_reply(session).status, stored_reply(session).text) == (ReplyStatus.INTERRUPTED, CHUNKS[0])
 
 
 def test_cutting_a_voice_that_had_said_it_all_changes_nothing(qtbot, session):

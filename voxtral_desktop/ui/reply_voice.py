@@ -96,8 +96,10 @@ class ReplyVoice:
         if current is None or not speaking:
             return
         turn_id, reply, session = current
+        if not reply.interrupt_voice():
+            return
         exchange = _exchange_of(session, reply)
-        if exchange is None or not reply.interrupt_voice():
+        if exchange is None:  # written, its save still queued: that save keeps what was heard, and says so
             return
         saved = session.keep_heard(exchange)  # queued on the history's thread: the voice stops at once
         if saved is not None:

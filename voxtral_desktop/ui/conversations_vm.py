@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from voxtral_desktop.core.history import thread as history_thread
 from voxtral_desktop.core.conversation import ConversationSession
 from voxtral_desktop.core.errors import HistoryError
 from voxtral_desktop.core.history import ConversationSummary, HistoryStore
+from voxtral_desktop.core.history import thread as history_thread
 from voxtral_desktop.core.model import VoxtralModel
 from voxtral_desktop.ui.model_vm import ModelViewModel
 
@@ -85,37 +84,23 @@ class ConversationsViewModel(QObject):
 
     async def _list(self, history: HistoryStore) -> None:
         try:
-            summaries = await history_thread.run(history, history.list_conversations)
-        except Exception as e:  # an unreadable history file must not take the window down
-            log.exception("could not list conversations")
+            summaries = await history_thread.query(history, history.list_conversations)
+        except HistoryError as e:  # an unreadable history file must not take the window down
+            log.warning("could not list conversations: %s", e)
             self.listFailed.emit(str(e))
             return
         self.conversationsListed.emit(summaries)
 
     async def _in_history(self, call: Callable[..., T], *args: Any) -> T:
-        """``call(*args)`` on the history's thread, after the writes queued before it.
+        """``call(*args)`` on the history's thread, after the writes queued before it (core/history/thread.py).
 
         Writes raise HistoryWriteError (full, read-only, locked); a read that fails is said as a HistoryError.
         """
-        history = self.history
-        try:
-            return await history_thread.run(history, call, *args)
-        except sqlite3.Error as e:  # plain sqlite reads (writes are typed in history/transactions.py)
-            raise HistoryError(f"could not read the history {history.path}: {e}") from e
+        return await history_thread.query(self.history, call, *args)
 
     def notify_changed(self) -> None:
         """A turn was added or finished: the list's order, sizes or titles may have changed."""
         self.conversationsChanged.emit()
-
-    async def store_transcript(self, session: ConversationSession, turn_id: int, transcript: str) -> None:
-        """Write what the user said into their stored turn; a conversation still untitled is named after it.
-        On the store's thread, after the turn's own saves: a locked database never stalls the window."""
-
-        def write() -> None:
-            session.store.set_turn_text(turn_id, transcript)
-            session.store.title_from(session.conversation_id, transcript)
-
-        await history_thread.run(session.store, write)
 
     @Slot()
     def newConversation(self) -> None:

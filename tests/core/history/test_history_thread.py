@@ -89,3 +89,21 @@ async def test_a_session_reads_and_writes_the_history_only_on_its_thread_from_it
 async def exchange_text(session, text: str) -> None:
     async for _ in session.respond_text(text):
         pass
+
+
+async def test_a_read_that_sqlite_refuses_is_said_as_a_history_error_naming_the_file(tmp_path):
+    import sqlite3
+
+    import pytest
+
+    from voxtral_desktop.core.errors import HistoryError
+    from voxtral_desktop.core.history import thread as history_thread
+
+    with HistoryStore(tmp_path / "h.sqlite3") as store:
+
+        def damaged() -> None:
+            raise sqlite3.DatabaseError("database disk image is malformed")
+
+        with pytest.raises(HistoryError, match="could not read the history .*h.sqlite3.*malformed"):
+            await history_thread.query(store, damaged)
+        assert await history_thread.query(store, store.list_conversations) == []  # the thread goes on

@@ -193,3 +193,17 @@ def test_a_missing_engine_names_the_install_command(tiny_gguf_dir, tmp_path):
     cfg.llamacpp.server = str(tmp_path / "no-llama-server")
     with pytest.raises(EngineUnavailable, match="llama-server"):
         LlamaCppBackend(cfg).load()
+
+
+async def test_a_long_silent_audio_encoding_is_progress_not_a_timeout(model, utterance_audio):
+    """llama.cpp sends nothing while it encodes audio; on a CPU that can outlast streaming.timeout_ms."""
+    clips = list(utterance_audio.values())
+    questions = [clips[-1][::-1].copy(), clips[-1], clips[0][::-1].copy()]  # none of them in the engine's cache
+    history = tuple(Turn(user_audio=q, assistant_text="ok") for q in questions[:-1])
+    model.config.streaming.timeout_ms = 2000
+    try:
+        chunks = [c async for c in model.process_realtime_chunk_streaming(questions[-1], "slow", history=history)]
+    finally:
+        model.config.streaming.timeout_ms = 60000
+    assert chunks[-1]["success"], chunks[-1]
+    assert model.backend.last_timings["prompt_n"] >= 3 * AUDIO_WINDOW_TOKENS  # three windows read, in one go

@@ -29,7 +29,8 @@ from voxtral_desktop.core.timings import Stage
 log = logging.getLogger(__name__)
 
 INSTALL_HINT = "pip install 'voxtral-desktop[llamacpp]'  (or: pip install xllamacpp)"
-LOAD_TIMEOUT_S = 600.0  # a 3 GB model from a slow disk; the window shows the wait meanwhile
+LOAD_TIMEOUT_S = 600.0
+HEARTBEAT_S = 1.0  # how often a reply's silent stretches (the audio encoder) look at the engine's CPU time  # a 3 GB model from a slow disk; the window shows the wait meanwhile
 # llama.cpp has no Voxtral transcription prompt (its /v1/audio/transcriptions asks "Transcribe audio to
 # text" in English): transcribe mode asks for it in a chat turn instead (docs/llamacpp.md).
 TRANSCRIBE_INSTRUCTION = "Transcribe this audio word for word{language}. Reply with the transcript only."
@@ -186,6 +187,7 @@ class LlamaCppBackend(Backend):
         client = AsyncOpenAI(base_url=f"{engine.url}/v1", api_key="none", max_retries=0, timeout=None)
         received: list[str] = []
         stream: Any = None
+        heartbeat = asyncio.ensure_future(_heartbeat(engine, timings)) if timings is not None else None
         try:
             if timings is not None:
                 timings.mark(Stage.PROMPT_BUILT)
@@ -223,6 +225,8 @@ class LlamaCppBackend(Backend):
             if not finished and not stop.is_set():
                 raise await self._failure(engine, None, received)
         finally:
+            if heartbeat is not None:
+                heartbeat.cancel()
             if stream is not None:
                 await _quietly(stream.close())
             await _quietly(client.close())
@@ -234,7 +238,7 @@ class LlamaCppBackend(Backend):
                 break
             await asyncio.sleep(0.05)
         if not engine.alive():
-            return EngineCrashed(describe_exit(engine.exit_code), engine.log_tail(2))
+            return EngineCrashed(describe_exit(engine.exit_code), engine.last_error())
         import openai
 
         if isinstance(e, openai.APIStatusError):
@@ -248,6 +252,18 @@ _SDK_KEYS = ("messages", "max_tokens", "temperature", "top_p", "stream")
 
 def _extra(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k not in _SDK_KEYS}
+
+
+async def _heartbeat(engine: EngineProcess, timings: Any) -> None:
+    """While the engine computes (its CPU time grows), the reply is slow, not stalled: llama.cpp sends nothing
+    while it encodes the audio, which on a CPU can outlast streaming.timeout_ms."""
+    used = engine.cpu_seconds()
+    while True:
+        await asyncio.sleep(HEARTBEAT_S)
+        now = engine.cpu_seconds()
+        if (now is None and engine.alive()) or (now is not None and used is not None and now > used):
+            timings.touch()
+        used = now
 
 
 def _words(pieces: list[str]) -> int:

@@ -91,8 +91,26 @@ class EngineProcess:
         """Whether stop() ended it (a quit or a reload), rather than a crash."""
         return self._stopping
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time the engine has used (Linux: /proc), or None where that cannot be read."""
+        pid = self.pid
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return None
+
     def log_tail(self, lines: int = 8) -> str:
         return "\n".join(list(self._stderr)[-lines:])
+
+    def last_error(self) -> str:
+        """The engine's last error line (llama.cpp's level E, an assertion, a fatal error), or ""."""
+        for line in reversed(self._stderr):
+            words = line.split(maxsplit=2)
+            if (len(words) > 1 and words[1] == "E") or any(k in line for k in ("GGML_ASSERT", "error", "abort")):
+                return line.strip()
+        return ""
 
     def start(self, timeout_s: float, waiting: Callable[[float], None] | None = None) -> str:
         """Start the engine and wait for its handshake; its base URL. ModelLoadError when it cannot serve."""

@@ -61,12 +61,10 @@ def choose(config: Config) -> EngineChoice:
     if llamacpp_installed(config):
         return EngineChoice(
             LLAMACPP,
-            "there is no GPU here, and on a CPU llama.cpp needs a quarter of the memory and decodes several "
-            "times faster",
+            "there is no GPU here, and on a CPU llama.cpp takes a quarter of the memory and answers faster",
         )
     return EngineChoice(
         LOCAL,
-        "there is no GPU here and llama.cpp is not installed (pip install 'voxtral-desktop[llamacpp]' makes "
-        "replies faster on a CPU)",
+        "there is no GPU here and llama.cpp is not installed (pip install 'voxtral-desktop[llamacpp]')",
     )
 

@@ -155,6 +155,7 @@ async def test_an_interrupted_spoken_reply_keeps_only_what_was_heard_in_history_
     heard = " ".join(reply.chunks[:2])
     turns = store.turns(session.conversation_id)
     assert turns[-1].text == heard and turns[-1].status == ReplyStatus.INTERRUPTED
+    assert [c for c in turns[-1].chunks if c] == reply.chunks[:2]  # the unsaid chunks left the history too
     # The model's memory of the conversation holds what was heard, not the unsaid rest.
     [_ async for _ in session.respond(tone())]
     assert backend.requests[-1].history[-1].assistant_text == heard
@@ -173,6 +174,7 @@ async def test_a_written_reply_whose_voice_is_cut_short_keeps_what_was_heard(sto
     await asyncio.wrap_future(session.keep_heard(session.last))
     turn = store.turns(session.conversation_id)[-1]
     assert turn.status == ReplyStatus.INTERRUPTED and turn.text == reply.chunks[0]
+    assert [c for c in turn.chunks if c] == reply.chunks[:1]
     [_ async for _ in session.respond(tone())]
     assert backend.requests[-1].history[-1].assistant_text == reply.chunks[0]
 

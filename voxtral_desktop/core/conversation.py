@@ -295,6 +295,7 @@ class ConversationSession:
                     total_ms=reply.elapsed_ms,
                     text=reply.kept_text if rewrite else None,
                     timings=reply.timings.to_dict(),
+                    kept_chunks=reply.kept_chunks if reply.kept_chunks < len(reply.chunks) else None,
                 )
                 self.save_error = None
             except HistoryWriteError as e:
@@ -318,6 +319,7 @@ class ConversationSession:
             total_ms=reply.elapsed_ms,
             text=reply.kept_text,
             timings=reply.timings.to_dict(),
+            kept_chunks=reply.kept_chunks,
         )
 
     async def keep_transcript(self, exchange: ExchangeResult, transcript: str) -> None:

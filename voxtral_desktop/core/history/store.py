@@ -326,11 +326,13 @@ class HistoryStore:
         total_ms: float | None = None,
         text: str | None = None,
         timings: Mapping[str, float | None] | None = None,
+        kept_chunks: int | None = None,
     ) -> None:
         """Record how the reply ended: COMPLETE, ERROR or INTERRUPTED (a plain string of one of them will do).
 
-        ``text``, when given, replaces what the chunks saved (some of them could not be); ``timings`` are
-        the reply's stage times (ReplyTimings.to_dict()).
+        ``text``, when given, replaces what the chunks saved (some of them could not be, or only what was
+        heard is kept); ``kept_chunks``, when given, drops the saved chunks from that index on (the words a
+        voice cut short never said); ``timings`` are the reply's stage times (ReplyTimings.to_dict()).
         """
         if status not in (ReplyStatus.COMPLETE, ReplyStatus.ERROR, ReplyStatus.INTERRUPTED):
             raise ValueError(f"unknown reply status {status!r}")
@@ -341,6 +343,8 @@ class HistoryStore:
             )
             if text is not None:
                 db.execute("UPDATE turns SET text = ? WHERE id = ?", (text, turn_id))
+            if kept_chunks is not None:
+                db.execute("DELETE FROM chunks WHERE turn_id = ? AND chunk_index >= ?", (turn_id, kept_chunks))
             db.execute(
                 "UPDATE conversations SET updated_at = ? WHERE id = "
                 "(SELECT conversation_id FROM turns WHERE id = ?)",

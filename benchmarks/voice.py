@@ -2,6 +2,7 @@
 first audible sample, synthesis real-time factor, stop() to silence; plots one spoken reply to a PNG.
 
 Run: .venv/bin/python benchmarks/voice.py [--runs 15] [--voice KEY_OR_PATH] [--plot out.png]
+     .venv/bin/python benchmarks/voice.py --levers --runs 9   (issue 21: each first-sound lever's median)
 Needs pulseaudio + pulseaudio-utils (scripts/setup.sh installs them). Prints medians; these are
 measurements, not pass/fail tests. (b) is the whole app: the view-models on the trained tiny Voxtral, a
 WAV file as the microphone, the voice on the virtual speaker; --app-runs 0 skips it.
@@ -93,6 +94,129 @@ def first_sound(rig, player, runs: int) -> tuple[list[float], list[float]]:
         if firsts:
             reported.append(firsts[-1] - t_say)
     return heard, reported
+
+
+# Issue 21's levers, each on its own over the old way (espeak-ng process per chunk, the 4-word chunk in one
+# piece, a voice whose session has never run, the stream opened by the chunk), then all together.
+OLD = {"resident": False, "first_words": 0, "warm": False, "prepared": False, "latency": 0.03}
+LEVERS = {
+    "old way (none)": {},
+    "resident phonemizer": {"resident": True},
+    "shorter first piece (2 words, edges trimmed)": {"first_words": 2},
+    "warmed synthesis session": {"warm": True},
+    "stream opened before the reply": {"prepared": True},
+    "all of these (the app now)": {"resident": True, "first_words": 2, "warm": True, "prepared": True},
+    "all + latency 10 ms": {"resident": True, "first_words": 2, "warm": True, "prepared": True, "latency": 0.01},
+    "all + latency 60 ms": {"resident": True, "first_words": 2, "warm": True, "prepared": True, "latency": 0.06},
+}
+
+
+def lever_first_sound(rig, model: Path, runs: int, *, resident: bool, first_words: int, warm: bool,
+                      prepared: bool, latency: float) -> tuple[list[float], list[float]]:
+    """A reply's first chunk (4 words) arriving at a player made for it -> first audible sample at the speaker
+    and the player's estimate; a fresh voice and player each run, as for the first reply after load."""
+    import json
+
+    from voxtral_desktop.core.speech.player import PlayerEventKind, SpeechPlayer
+    from voxtral_desktop.core.speech.voices import PiperVoice, config_path_for
+
+    config = json.loads(config_path_for(model).read_text(encoding="utf-8"))
+    heard, reported = [], []
+    for i in range(runs):
+        voice = PiperVoice(model, config, resident_phonemizer=resident)
+        if warm:
+            voice.warm()
+        player = SpeechPlayer(voice, latency=latency, first_piece_words=first_words)
+        firsts: list[float] = []
+        player.add_listener(lambda e: firsts.append(e.t) if e.kind == PlayerEventKind.FIRST_SOUND else None)
+        if prepared:
+            player.prepare()
+        rec = rig.record()
+        time.sleep(0.3)
+        t_say = time.monotonic()
+        player.say(CHUNKS_4[i % len(CHUNKS_4)])
+        player.end()
+        player.wait_idle(20)
+        time.sleep(0.1)
+        recording = rec.stop()
+        player.close()
+        voice.close()
+        onset = onset_after(recording, t_say)
+        if onset is not None:
+            heard.append(onset - t_say)
+        if firsts:
+            reported.append(firsts[0] - t_say)
+    return heard, reported
+
+
+def phonemizer_ms(runs: int) -> tuple[float, float]:
+    """espeak-ng per 4-word chunk: a process each time vs the resident child (medians, ms)."""
+    from voxtral_desktop.core.speech.phonemes import EspeakPhonemizer
+
+    out = []
+    for resident in (False, True):
+        phonemizer = EspeakPhonemizer("en-us", resident=resident)
+        phonemizer.sentences("Hello.")
+        times = []
+        for i in range(runs):
+            t0 = time.perf_counter()
+            phonemizer.sentences(CHUNKS_4[i % len(CHUNKS_4)])
+            times.append(time.perf_counter() - t0)
+        phonemizer.close()
+        out.append(median_ms(times))
+    return out[0], out[1]
+
+
+def first_run_ms(model: Path, runs: int) -> tuple[float, float]:
+    """A 4-word chunk's synthesis by a voice's first run vs its later runs (medians, ms)."""
+    from voxtral_desktop.core.speech.voices import PiperVoice
+
+    cold, warm = [], []
+    for i in range(runs):
+        voice = PiperVoice.load(model, warm=False)
+        for times in (cold, warm):
+            t0 = time.perf_counter()
+            list(voice.synthesize(CHUNKS_4[i % len(CHUNKS_4)]))
+            times.append(time.perf_counter() - t0)
+        voice.close()
+    return median_ms(cold), median_ms(warm)
+
+
+def piece_ms(voice, runs: int) -> dict[int, float]:
+    """Synthesis time of a chunk's first N words (medians, ms): why the first piece is short."""
+    words = "The weather is sunny today with a light breeze".split()
+    return {n: statistics.median(_timed(lambda: list(voice.synthesize(" ".join(words[:n])))) for _ in range(runs))
+            * 1000 for n in (2, 3, 4, 8)}
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def print_levers(rig, voice, runs: int) -> None:
+    resident_off, resident_on = phonemizer_ms(runs * 3)
+    print(f"lever: phonemes of a 4-word chunk, espeak-ng process per chunk {resident_off:.1f} ms -> "
+          f"resident child {resident_on:.1f} ms (median of {runs * 3})")
+    cold, warm = first_run_ms(voice.model_path, runs)
+    print(f"lever: a 4-word chunk's synthesis, the session's first run {cold:.0f} ms -> later runs {warm:.0f} ms")
+    pieces = piece_ms(voice, runs)
+    print("lever: synthesis of a chunk's first N words: "
+          + ", ".join(f"{n} words {ms:.0f} ms" for n, ms in pieces.items()))
+    from voxtral_desktop.core import portaudio
+
+    t0 = time.perf_counter()
+    stream, _ = portaudio.open_output_stream("", voice.sample_rate, lambda o, *_: o.fill(0), latency=0.03,
+                                             block_s=0.01)
+    opened = time.perf_counter() - t0
+    portaudio.close_output_stream(stream)
+    print(f"lever: opening the output stream takes {opened * 1000:.0f} ms (paid by a reply that finds it closed)")
+    print(f"first chunk (4 words) arrival -> first audible sample at the speaker, a fresh voice and player per "
+          f"run (median of {runs}; the player's estimate in brackets):")
+    for name, change in LEVERS.items():
+        heard, reported = lever_first_sound(rig, voice.model_path, runs, **{**OLD, **change})
+        print(f"  {name:<46} {median_ms(heard):5.0f} ms  ({median_ms(reported):.0f} ms)", flush=True)
 
 
 def stop_to_silence(rig, player, runs: int) -> tuple[list[float], list[float]]:
@@ -249,6 +373,7 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, default=Path("benchmarks/out/voice_reply.png"))
     parser.add_argument("--app-runs", type=int, default=7, help="(b) replies through the app; 0 skips it")
     parser.add_argument("--only-app", action="store_true", help="measure (b) only")
+    parser.add_argument("--levers", action="store_true", help="issue 21's first-sound levers, one by one, only")
     args = parser.parse_args()
 
     from voxtral_desktop.testing.pulse_rig import start_pulse_rig
@@ -264,6 +389,9 @@ def main() -> None:
         print(f"voice {voice.name} ({voice.sample_rate} Hz); {platform.processor() or platform.machine()}, "
               f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (figures grow with it); "
               "PulseAudio null sink at 48 kHz")
+        if args.levers:
+            print_levers(rig, voice, args.runs)
+            return
         if args.app_runs:
             heard, reported, chunked = release_to_first_sound(rig, voice, args.app_runs)
             print(f"(b) talk-button release -> first audible sample, the app on the tiny model (median of "

@@ -201,6 +201,7 @@ class Speaker(QObject):
         try:
             voice = await loop.run_in_executor(None, resolve)
             player = await loop.run_in_executor(None, lambda: self._player_factory(voice, device))
+            await loop.run_in_executor(None, self._prepare_player, player)
         except SpeechError as e:
             if generation == self._generation:
                 self._use_system(str(e), e.cause if isinstance(e, HubUnreachable) else "")
@@ -214,6 +215,24 @@ class Speaker(QObject):
             player.add_reference_listener(listener)
         self._publish(VoiceStatus(LoadPhase.READY, f"Speaking with the voice {voice.name}", None, True, voice.name))
         self._flush_pending()
+
+    @staticmethod
+    def _prepare_player(player: Any) -> None:
+        """Open the sound output before the first reply (it stays open a while after each); one that cannot
+        open is said by the first chunk (the system voice takes over)."""
+        prepare = getattr(player, "prepare", None)
+        if prepare is None:
+            return
+        try:
+            prepare()
+        except SpeechError as e:
+            log.warning("the sound output did not open ahead of the reply: %s", e)
+
+    def prepare(self) -> None:
+        """A reply is coming (the user started talking): open the sound output now, so the reply's first
+        words do not wait for it (~50 ms on PulseAudio). Cheap when it is open already."""
+        if self._player is not None and self.enabled and self._loop is not None:
+            self._loop.run_in_executor(None, self._prepare_player, self._player)
 
     def _on_progress(self, generation: int, fraction: float) -> None:
         if generation == self._generation and self._status.phase != LoadPhase.READY:

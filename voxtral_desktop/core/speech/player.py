@@ -6,6 +6,7 @@ from __future__ import annotations
 import collections
 import logging
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +24,45 @@ log = logging.getLogger(__name__)
 
 # A stream with nothing to say for this long is closed, so the app does not hold the sound device forever.
 KEEP_OPEN_S = 20.0
+# A reply's first chunk is synthesised in two pieces: up to its first pause (a comma...) or its first words,
+# then the rest. A VITS voice's time grows with the text (joe: 2 words ~45 ms, 4 words ~165 ms on a busy
+# core), so the first sound comes sooner; the rest is ready before the head has finished playing.
+FIRST_PIECE_WORDS = 2
+_PAUSE = re.compile(r"[,;:.!?](?=\s)")
+# Piper pieces open with ~50 ms and close with ~120 ms of near-silence: the reply's first piece loses its
+# opening (that is first-sound time), and a cut chunk's two pieces meet without a pause added mid-phrase.
+QUIET = 0.01  # RMS of a 2.5 ms window below which a piece's edge counts as silent
+KEEP_S = 0.015  # silence kept at a trimmed edge, so a soft onset is not clipped
+
+
+def trim_silence(audio: np.ndarray, rate: int, *, lead: bool, tail: bool) -> np.ndarray:
+    """``audio`` without its silent opening (``lead``) and/or ending (``tail``), ``KEEP_S`` of it kept."""
+    window = max(1, int(rate * 0.0025))
+    frames = len(audio) // window
+    if frames == 0 or not (lead or tail):
+        return audio
+    rms = np.sqrt(np.mean(audio[: frames * window].reshape(frames, window) ** 2, axis=1))
+    loud = np.nonzero(rms > QUIET)[0]
+    if not len(loud):
+        return audio
+    keep = int(rate * KEEP_S)
+    start = max(0, int(loud[0]) * window - keep) if lead else 0
+    end = min(len(audio), (int(loud[-1]) + 1) * window + keep) if tail else len(audio)
+    return audio[start:end]
+
+
+def first_piece(text: str, words: int = FIRST_PIECE_WORDS) -> list[str]:
+    """``text`` cut after its first pause when that comes within ``words`` + 2 words, else after ``words``
+    words; one piece when there is nothing worth cutting."""
+    parts = text.split()
+    if words <= 0 or len(parts) <= words + 1:
+        return [text]
+    pause = _PAUSE.search(text)
+    if pause is not None and len(text[: pause.end()].split()) <= words + 2:
+        head, rest = text[: pause.end()], text[pause.end() :]
+    else:
+        head, rest = " ".join(parts[:words]), " ".join(parts[words:])
+    return [head.strip(), rest.strip()] if rest.strip() else [text]
 
 
 class PlayerEventKind(StrEnum):
@@ -62,10 +102,20 @@ class SpeechPlayer:
     """
 
     def __init__(
-        self, voice: Voice, output_device: str = "", *, latency: float = 0.03, block_s: float = 0.01
+        self,
+        voice: Voice,
+        output_device: str = "",
+        *,
+        latency: float = 0.03,
+        block_s: float = 0.01,
+        first_piece_words: int | None = None,
     ) -> None:
         self.voice = voice
         self.output_device = output_device
+        # Only a voice that says so gains from a shorter first piece (a server's voice pays a request each).
+        if first_piece_words is None:
+            first_piece_words = FIRST_PIECE_WORDS if getattr(voice, "quick_first_piece", False) else 0
+        self.first_piece_words = first_piece_words
         # 10 ms blocks in a 30 ms buffer: first sound comes soon and a busy CPU (synthesis, the model)
         # still does not starve the device; stop() drops the buffer anyway.
         self._latency = latency
@@ -87,6 +137,7 @@ class SpeechPlayer:
         self._stream: Any = None
         self._rate = 0
         self._closed = False
+        self._touched = time.monotonic()  # the last say() or prepare(): the stream stays open KEEP_OPEN_S after
         self._worker = threading.Thread(target=self._synthesise_loop, name="speech-synth", daemon=True)
         self._worker.start()
 
@@ -108,6 +159,12 @@ class SpeechPlayer:
     def is_speaking(self) -> bool:
         return not self._idle.is_set()
 
+    def prepare(self) -> None:
+        """Open the output stream now (it then stays open ``KEEP_OPEN_S`` past the last sound), so the next
+        reply's first sound does not wait for the sound server; SpeechError when the output cannot open."""
+        self._open_stream()
+        self._touched = time.monotonic()
+
     def say(self, text: str) -> int:
         """Queue a chunk of the current reply; returns its number. Synthesis starts at once."""
         if self._closed:
@@ -122,6 +179,7 @@ class SpeechPlayer:
             self._unplayed.add(index)
             self._idle.clear()
             generation = self._generation
+        self._touched = time.monotonic()
         self._texts.put((generation, index, text))
         return index
 
@@ -234,7 +292,7 @@ class SpeechPlayer:
             try:
                 item = self._texts.get(timeout=KEEP_OPEN_S)
             except queue.Empty:
-                if not self.is_speaking:
+                if not self.is_speaking and time.monotonic() - self._touched >= KEEP_OPEN_S:
                     self._close_stream()
                 continue
             if item is None:
@@ -243,20 +301,29 @@ class SpeechPlayer:
             if generation != self._generation:
                 continue  # stopped before its turn came: nothing is asked of the voice
             first = True
-            pieces: Any = None
-            try:
-                pieces = self.voice.synthesize(text)
-                for audio in pieces:
-                    if generation != self._generation:
-                        break
-                    self._push(_Segment(generation, index, text, self._resampled(audio), first, False))
-                    first = False
-            except Exception as e:  # noqa: BLE001 - a voice failure must not kill the player
-                log.error("could not synthesise %r: %s", text, e)
-            finally:
-                close = getattr(pieces, "close", None)
-                if close is not None:  # a streaming voice lets go of its request at once
-                    close()
+            cut = first_piece(text, self.first_piece_words) if index == 0 else [text]
+            for n, piece in enumerate(cut):
+                pieces: Any = None
+                try:
+                    pieces = self.voice.synthesize(piece)
+                    for k, audio in enumerate(pieces):
+                        if generation != self._generation:
+                            break
+                        if self.first_piece_words and index == 0 and k == 0:
+                            # the reply's opening, and the seam of a chunk cut between words (not at a pause)
+                            seam = n == 0 and len(cut) > 1 and piece[-1] not in ",;:.!?"
+                            audio = trim_silence(np.asarray(audio, np.float32), self.voice.sample_rate,
+                                                 lead=True, tail=seam)
+                        self._push(_Segment(generation, index, text, self._resampled(audio), first, False))
+                        first = False
+                except Exception as e:  # noqa: BLE001 - a voice failure must not kill the player
+                    log.error("could not synthesise %r: %s", piece, e)
+                finally:
+                    close = getattr(pieces, "close", None)
+                    if close is not None:  # a streaming voice lets go of its request at once
+                        close()
+                if generation != self._generation:
+                    break
             self._push(_Segment(generation, index, text, np.zeros(0, np.float32), first, True))
 
     def _resampled(self, audio: np.ndarray) -> np.ndarray:

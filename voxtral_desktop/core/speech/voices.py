@@ -45,7 +45,11 @@ def config_path_for(model: Path) -> Path:
 class PiperVoice:
     """A Piper voice: espeak-ng phonemes -> ids -> the VITS model in onnxruntime, sentence by sentence."""
 
-    def __init__(self, model: Path, config: dict[str, Any], *, name: str | None = None) -> None:
+    quick_first_piece = True  # its time grows with the text: the player cuts a reply's first chunk short
+
+    def __init__(
+        self, model: Path, config: dict[str, Any], *, name: str | None = None, resident_phonemizer: bool = True
+    ) -> None:
         self.model_path = model
         self.name = name or model.name.removesuffix(".onnx")
         self.config = config
@@ -63,13 +67,14 @@ class PiperVoice:
             dtype=np.float32,
         )
         self._multi_speaker = int(config.get("num_speakers", 1)) > 1
-        self._phonemizer = EspeakPhonemizer(language)
+        self.language = language  # espeak-ng's voice name, e.g. en-us, fr-fr
+        self._phonemizer = EspeakPhonemizer(language, resident=resident_phonemizer)
         self._session = _onnx_session(model)
         # onnxruntime sessions are thread-safe, but one synthesis at a time keeps the two cores for the model.
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, model: str | Path, *, name: str | None = None) -> PiperVoice:
+    def load(cls, model: str | Path, *, name: str | None = None, warm: bool = True) -> PiperVoice:
         """Open `voice.onnx` and its `voice.onnx.json`; SpeechError says what is missing or wrong."""
         model = Path(model)
         if not model.is_file():
@@ -81,8 +86,19 @@ class PiperVoice:
             raise SpeechError(f"cannot read voice settings {settings}: {e}") from e
         started = time.perf_counter()
         voice = cls(model, config, name=name)
+        if warm:
+            voice.warm()
         log.info("loaded voice %s in %.2f s", voice.name, time.perf_counter() - started)
         return voice
+
+    def warm(self) -> None:
+        """Say a word nobody hears: starts espeak-ng and pays onnxruntime's first-run cost (its first run
+        allocates and plans; see benchmarks/voice.py) at load, not at the reply's first words."""
+        for _ in self.synthesize("Hello."):
+            pass
+
+    def close(self) -> None:
+        self._phonemizer.close()
 
     def phoneme_ids(self, phonemes: str) -> np.ndarray:
         ids = list(self._id_map[_BOS]) + list(self._id_map[_PAD])

@@ -23,7 +23,7 @@ from voxtral_desktop.core.backends import Turn
 from voxtral_desktop.core.backends.base import GenerationRequest, Mode
 from voxtral_desktop.core.backends.llamacpp import LlamaCppBackend
 from voxtral_desktop.core.config import Config
-from voxtral_desktop.core.errors import EngineCrashed, EngineUnavailable
+from voxtral_desktop.core.errors import EngineCrashed, EngineUnavailable, GenerationError
 from voxtral_desktop.core.model import VoxtralModel
 from voxtral_desktop.core.timings import Stage
 
@@ -207,3 +207,28 @@ async def test_a_long_silent_audio_encoding_is_progress_not_a_timeout(model, utt
         model.config.streaming.timeout_ms = 60000
     assert chunks[-1]["success"], chunks[-1]
     assert model.backend.last_timings["prompt_n"] >= 3 * AUDIO_WINDOW_TOKENS  # three windows read, in one go
+
+
+async def test_an_engine_that_cannot_start_again_fails_the_reply_and_says_so(tiny_gguf_dir, tmp_path):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for path in tiny_gguf_dir.glob("*.gguf"):
+        (folder / path.name).symlink_to(path)
+    backend = LlamaCppBackend(make_config(folder))
+    backend.load()
+    try:
+        os.kill(backend.engine.pid, signal.SIGKILL)
+        deadline = time.monotonic() + HANG_S
+        while backend.engine.alive():  # gone between two replies
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+        for path in folder.glob("tiny-*.gguf"):
+            path.unlink()  # the model went away (an unplugged disk) while the app ran
+        request = GenerationRequest(
+            audio=None, mode=Mode.CONVERSATION, max_new_tokens=4, temperature=0.0, top_p=1.0, text="hi"
+        )
+        with pytest.raises(GenerationError, match="could not be started again"):
+            async for _ in backend.stream(request, asyncio.Event()):  # type: ignore[arg-type]
+                pass
+    finally:
+        backend.close()

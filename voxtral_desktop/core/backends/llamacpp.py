@@ -18,6 +18,7 @@ from voxtral_desktop.core.backends.base import (
     GenerationRequest,
     LoadPhase,
     Mode,
+    ModelLoadError,
     ProgressCallback,
 )
 from voxtral_desktop.core.backends.llamacpp_process import EngineProcess, EngineSpec, describe_exit
@@ -134,7 +135,10 @@ class LlamaCppBackend(Backend):
                 raise GenerationError("the llama.cpp engine is not loaded: call load() first")
             if not engine.alive():
                 log.warning("the llama.cpp engine %s; starting it again", describe_exit(engine.exit_code))
-                engine = self._start_engine()
+                try:
+                    engine = self._start_engine()
+                except ModelLoadError as e:  # the reply fails with it; the next one tries again
+                    raise GenerationError(f"the llama.cpp engine could not be started again: {e}") from e
             return engine
 
     def close(self) -> None:

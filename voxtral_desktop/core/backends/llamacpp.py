@@ -90,6 +90,9 @@ class LlamaCppBackend(Backend):
     def context_tokens(self) -> int:
         return self.config.llamacpp.context
 
+    async def check_connection(self) -> tuple[bool, str]:
+        return True, "llama.cpp runs on this computer (its own process): there is no server to connect to"
+
     def load(self, progress: ProgressCallback | None = None) -> None:
         report = progress or (lambda phase, fraction: None)
         cfg = self.config.llamacpp

@@ -232,3 +232,21 @@ async def test_an_engine_that_cannot_start_again_fails_the_reply_and_says_so(tin
                 pass
     finally:
         backend.close()
+
+
+def test_cli_respond_streams_chunk_dicts_from_the_engine(tiny_gguf_dir, utterance_audio, tmp_path):
+    import soundfile as sf
+
+    wav = tmp_path / "question.wav"
+    sf.write(wav, next(iter(utterance_audio.values())), 16000, subtype="PCM_16")
+    env = {**os.environ, "VOXTRAL_DESKTOP_HOME": str(tmp_path / "home")}
+    command = [
+        sys.executable, "-m", "voxtral_desktop", "respond", str(wav), "--backend", "llamacpp",
+        "--model", str(tiny_gguf_dir),
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    chunks = [json.loads(line) for line in done.stdout.splitlines()]
+    check_contract(chunks)
+    assert all(c["success"] for c in chunks) and " ".join(c["text"] for c in chunks).split()
+    assert "Running on llama.cpp" in done.stderr  # the CLI says which engine answers

@@ -46,7 +46,7 @@ fi
 [ -f requirements/lock.txt ] && cp requirements/lock.txt "$CANDIDATE"
 say "resolving (${compile_args[*]:-keeping current pins})"
 # The output file's name is written into its header; compile in place under the real name, then move.
-"$TOOLS/bin/pip-compile" -q --generate-hashes --strip-extras --extra dev --extra bundle \
+"$TOOLS/bin/pip-compile" -q --generate-hashes --strip-extras --extra dev --extra bundle --extra llamacpp \
   --unsafe-package torch --no-emit-index-url --no-emit-find-links --resolver backtracking \
   "${compile_args[@]}" --output-file "$CANDIDATE" pyproject.toml requirements/lock.in
 sed -i "s#--output-file=$CANDIDATE#--output-file=requirements/lock.txt#" "$CANDIDATE"

@@ -128,7 +128,8 @@ def lever_first_sound(rig, model: Path, runs: int, *, resident: bool, first_word
             voice.warm()
         player = SpeechPlayer(voice, latency=latency, first_piece_words=first_words)
         firsts: list[float] = []
-        player.add_listener(lambda e: firsts.append(e.t) if e.kind == PlayerEventKind.FIRST_SOUND else None)
+        player.add_listener(lambda e, firsts=firsts: firsts.append(e.t) if e.kind == PlayerEventKind.FIRST_SOUND
+                            else None)
         if prepared:
             player.prepare()
         rec = rig.record()
@@ -184,9 +185,12 @@ def first_run_ms(model: Path, runs: int) -> tuple[float, float]:
 
 def piece_ms(voice, runs: int) -> dict[int, float]:
     """Synthesis time of a chunk's first N words (medians, ms): why the first piece is short."""
-    words = "The weather is sunny today with a light breeze".split()
-    return {n: statistics.median(_timed(lambda: list(voice.synthesize(" ".join(words[:n])))) for _ in range(runs))
-            * 1000 for n in (2, 3, 4, 8)}
+    words = ["The", "weather", "is", "sunny", "today", "with", "a", "light", "breeze"]
+    out = {}
+    for n in (2, 3, 4, 8):
+        text = " ".join(words[:n])
+        out[n] = statistics.median(_timed(lambda text=text: list(voice.synthesize(text))) for _ in range(runs)) * 1000
+    return out
 
 
 def _timed(fn) -> float:

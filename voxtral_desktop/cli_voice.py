@@ -46,14 +46,30 @@ def _progress(fraction: float) -> None:
     print(f"\rdownloading the voice: {fraction:4.0%}", end="\n" if fraction >= 1.0 else "", file=sys.stderr)
 
 
+def _language_progress(key: str, fraction: float) -> None:
+    print(f"\rdownloading the voice {key}: {fraction:4.0%}", end="\n" if fraction >= 1.0 else "", file=sys.stderr)
+
+
+def _missing_language(language: str, why: str) -> None:  # said once per language by the voice
+    print(f"voxtral-desktop: {why}", file=sys.stderr)
+
+
+def _switched(language: str, name: str) -> None:
+    from voxtral_desktop.core.speech.languages import NAMES
+
+    log.info("%s sentences: the voice %s", NAMES.get(language, language), name)
+
+
 def load_voice(setting: str, cfg: Any = None) -> Any:
     """The voice ``setting`` names (downloading it once, progress on stderr); raises SpeechError.
 
     mistral:<voice_id>: Mistral's voice with ``cfg``'s speech.server_url; when it cannot speak a chunk an
-    installed voice does, or the chunk is left unsaid; stderr says why, once."""
+    installed voice does, or the chunk is left unsaid; stderr says why, once. A Piper voice follows each
+    sentence's language as the window's does (speech.follow_language, speech.language_voices)."""
     from voxtral_desktop.core.errors import VoiceUnavailableOffline
     from voxtral_desktop.core.speech import SpeechError, resolve_voice
     from voxtral_desktop.core.speech.mistral_tts import is_mistral_voice, open_voice
+    from voxtral_desktop.core.speech.multilingual import follow_languages
 
     if is_mistral_voice(setting):
         if cfg is None:
@@ -62,11 +78,21 @@ def load_voice(setting: str, cfg: Any = None) -> Any:
             cfg = load_config()
         return open_voice(setting, cfg, on_trouble=_TroubleOnce())
     try:
-        return resolve_voice(setting, progress=_progress)
+        voice = resolve_voice(setting, progress=_progress)
     except VoiceUnavailableOffline:
         raise  # its message names the voice and says what to do
     except SpeechError as e:
         raise SpeechError(f"no voice '{setting or 'default'}': {e}") from e
+    speech = cfg.speech if cfg is not None else None
+    if speech is not None and not speech.follow_language:
+        return voice
+    return follow_languages(
+        voice,
+        speech.language_voices if speech is not None else (),
+        progress=_language_progress,
+        on_missing=_missing_language,
+        on_switch=_switched,
+    )
 
 
 class _TroubleOnce:

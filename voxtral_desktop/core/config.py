@@ -139,6 +139,23 @@ class ConversationConfig(_Section):
     show_transcript: bool = _setting(False, None, "transcribe the user's turn for display")
 
 
+# The languages Voxtral understands and answers in (its model card): a voice can be chosen for each.
+VOXTRAL_LANGUAGES = ("en", "es", "fr", "pt", "hi", "de", "nl", "it")
+
+
+def _language_voices(entries: list[str]) -> str | None:
+    seen: set[str] = set()
+    for entry in entries:
+        language, _, voice = entry.partition("=")
+        if language.strip() not in VOXTRAL_LANGUAGES or not voice.strip():
+            return (f"must list language=voice pairs such as fr=fr_FR-siwis-medium, the language one of "
+                    f"{', '.join(VOXTRAL_LANGUAGES)}; {entry!r} is not one")
+        if language.strip() in seen:
+            return f"names two voices for {language.strip()}"
+        seen.add(language.strip())
+    return None
+
+
 @dataclass
 class SpeechConfig(_Section):
     _path = "speech"
@@ -152,6 +169,14 @@ class SpeechConfig(_Section):
     # A mistral:<voice_id> voice: the API it is asked of (a proxy or a test server may stand in) and the model.
     server_url: str = _setting("https://api.mistral.ai/v1", _not_blank, "Mistral's API root for voxtral TTS")
     mistral_model: str = _setting("voxtral-mini-tts-latest", _not_blank, "Mistral's text-to-speech model")
+    # Each sentence of a reply is spoken by the voice for its language (detected per sentence).
+    follow_language: bool = _setting(True, None, "each sentence spoken by the voice for its language")
+    # "fr=fr_FR-siwis-medium": the voice for a language (a key or an .onnx path); a language not listed uses
+    # an installed voice of that language, else `voice`.
+    language_voices: list[str] = field(
+        default_factory=list,
+        metadata={"check": _language_voices, "doc": "lang=voice pairs, e.g. fr=fr_FR-siwis-medium"},
+    )
 
 
 @dataclass

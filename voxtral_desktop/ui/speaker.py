@@ -11,12 +11,14 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from voxtral_desktop.core.config import Config
+from voxtral_desktop.core.config import Config, SpeechConfig
 from voxtral_desktop.core.errors import HubUnreachable, SpeechError
 from voxtral_desktop.core.model import LoadPhase
 from voxtral_desktop.core.speech import PlayerEvent, PlayerEventKind, SpeechPlayer, Voice, resolve_voice
 from voxtral_desktop.core.speech.fallback import VoiceTrouble
+from voxtral_desktop.core.speech.languages import NAMES
 from voxtral_desktop.core.speech.mistral_tts import is_mistral_voice, open_voice
+from voxtral_desktop.core.speech.multilingual import follow_languages
 from voxtral_desktop.core.speech.player import ReferenceListener
 from voxtral_desktop.ui.status import VoiceStatus
 from voxtral_desktop.ui.system_voice import SystemVoice
@@ -45,7 +47,9 @@ class Speaker(QObject):
     chunkStarted = Signal(int, float)  # a chunk's number in its reply and when its first sample sounded
     untracked = Signal()  # a chunk went to a voice that cannot tell when it sounds (the system voice)
     statusChanged = Signal(object)  # VoiceStatus
-    fallback = Signal(str)  # why the system voice speaks instead of the neural one (emitted once)
+    # why the system voice speaks instead of the neural one (emitted once), or why the default voice reads a
+    # language that has no voice here (once per language); ``fallback_title`` is the banner's headline
+    fallback = Signal(str)
     unavailable = Signal(str)  # why nothing can be spoken at all
 
     def __init__(
@@ -83,6 +87,7 @@ class Speaker(QObject):
         self._references: list[ReferenceListener] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._generation = 0  # bumped when the settings change: a load that finishes late is dropped
+        self._languages = self._language_settings()
         if self._wants_system:
             self._use_system("")  # nothing to load
 
@@ -149,8 +154,12 @@ class Speaker(QObject):
         """Take the speech settings; True when the voice must be loaded again (call ``load()``)."""
         self.enabled = enabled
         self._rate = rate
-        changed = (voice, output_device, engine) != (self._voice_setting, self._output_device, self._engine)
+        languages = self._language_settings()
+        changed = (voice, output_device, engine, languages) != (
+            self._voice_setting, self._output_device, self._engine, self._languages
+        )
         self._voice_setting, self._output_device, self._engine = voice, output_device, engine
+        self._languages = languages
         if self._system is not None:
             self._system.configure(enabled=enabled, rate=rate, engine=engine)
         if changed and self._status.phase != LoadPhase.IDLE:
@@ -159,6 +168,11 @@ class Speaker(QObject):
             self._use_system("")
             return False
         return enabled and (changed or self._status.phase == LoadPhase.IDLE)
+
+    def _language_settings(self) -> tuple[bool, tuple[str, ...]]:
+        """speech.follow_language and speech.language_voices (the live settings' when given)."""
+        speech = self._config.speech if self._config is not None else SpeechConfig()
+        return speech.follow_language, tuple(speech.language_voices)
 
     def _unload(self) -> None:
         self.stop()
@@ -188,7 +202,17 @@ class Speaker(QObject):
         def trouble(found: VoiceTrouble) -> None:  # the player's thread
             loop.call_soon_threadsafe(self._on_trouble, generation, found)
 
+        def language_progress(key: str, fraction: float) -> None:  # the player's thread: a first need
+            loop.call_soon_threadsafe(self._on_language_progress, generation, key, fraction)
+
+        def missing(language: str, why: str) -> None:  # the player's thread
+            loop.call_soon_threadsafe(self._on_language_missing, generation, language, why)
+
+        def switched(language: str, name: str) -> None:  # the player's thread
+            loop.call_soon_threadsafe(self._on_language_switch, generation, language, name)
+
         setting, device = self._voice_setting, self._output_device
+        follow, language_voices = self._languages
 
         def resolve() -> Voice:
             if is_mistral_voice(setting):
@@ -196,7 +220,12 @@ class Speaker(QObject):
 
                 config = self._config if self._config is not None else load_config()
                 return self._remote_resolver(setting, config, on_trouble=trouble)
-            return self._resolver(setting, progress=progress)
+            voice = self._resolver(setting, progress=progress)
+            if not follow:
+                return voice
+            return follow_languages(
+                voice, language_voices, progress=language_progress, on_missing=missing, on_switch=switched
+            )
 
         try:
             voice = await loop.run_in_executor(None, resolve)
@@ -240,6 +269,28 @@ class Speaker(QObject):
             message = f"Downloading {name} (first use only)… {fraction:.0%}"
             self._publish(VoiceStatus(LoadPhase.DOWNLOADING, message, fraction))
 
+    def _on_language_progress(self, generation: int, key: str, fraction: float) -> None:
+        """A language's voice downloads on its first need (its sentences wait): the window shows how far."""
+        if generation != self._generation or self._player is None:
+            return
+        if fraction < 1.0:
+            message = f"Downloading the voice {key} (first use only)… {fraction:.0%}"
+            self._publish(VoiceStatus(LoadPhase.DOWNLOADING, message, fraction, True, self.voice))
+        else:
+            self._publish(VoiceStatus(LoadPhase.READY, f"Speaking with the voice {key}", None, True, key))
+
+    def _on_language_missing(self, generation: int, language: str, why: str) -> None:
+        if generation != self._generation:
+            return
+        self.fallback_title = f"No voice for {NAMES.get(language, language)}"
+        self.fallback_whole = True
+        self.fallback.emit(why)
+
+    def _on_language_switch(self, generation: int, language: str, name: str) -> None:
+        if generation == self._generation and self._player is not None:
+            message = f"Speaking {NAMES.get(language, language)} with the voice {name}"
+            self._publish(VoiceStatus(LoadPhase.READY, message, None, True, name))
+
     def _use_system(self, why: str, detail: str = "") -> None:
         """Speak with the system voice; ``why`` (not empty) is said once: the neural voice could not be had.
         ``detail``: the library's words behind it (the status carries it for a Details disclosure)."""
@@ -254,6 +305,7 @@ class Speaker(QObject):
         self._publish(VoiceStatus(phase, why, None, False, self._system.voice, detail))
         if why and not self._fallback_said:
             self._fallback_said = True
+            self.fallback_title, self.fallback_whole = SYSTEM_TITLE, False
             self.fallback.emit(why)
         if not self._system.available:
             self.unavailable.emit(self._system.error)

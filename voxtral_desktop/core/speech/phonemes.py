@@ -156,6 +156,12 @@ class EspeakPhonemizer:
             if child.stdout is not None:
                 child.stdout.close()
 
+    @property
+    def child_pid(self) -> int | None:
+        """The resident espeak-ng's process id; None before the first text, or when it is not resident."""
+        child = self._child
+        return child.pid if child is not None and child.poll() is None else None
+
     def close(self) -> None:
         """Let the espeak-ng child go (it also ends when this process does: its stdin closes)."""
         with self._lock:

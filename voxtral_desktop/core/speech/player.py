@@ -302,6 +302,9 @@ class SpeechPlayer:
                 continue  # stopped before its turn came: nothing is asked of the voice
             first = True
             cut = first_piece(text, self.first_piece_words) if index == 0 else [text]
+            expect = getattr(self.voice, "expect", None)
+            if expect is not None and len(cut) > 1:
+                expect(text)  # a voice that follows the language decides it on the whole chunk
             for n, piece in enumerate(cut):
                 pieces: Any = None
                 try:

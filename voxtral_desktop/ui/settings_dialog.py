@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from voxtral_desktop.core.config import ConfigError
 from voxtral_desktop.core.errors import KeyringUnavailable
 from voxtral_desktop.ui import theme
+from voxtral_desktop.ui.language_voices_editor import LanguageVoicesEditor
 from voxtral_desktop.ui.settings_fields import FIELDS, PAGES, SECTIONS, SERVER_ONLY, Field, field_named, parse
 from voxtral_desktop.ui.settings_vm import SettingsViewModel
 
@@ -38,7 +39,7 @@ log = logging.getLogger(__name__)
 
 LABEL_WIDTH = 172  # px: fits the longest label, "Longest reply (tokens)"
 RATE_STEPS = 10  # slider steps per unit of speech rate: -1.0 .. 1.0 in tenths
-Editor = QLineEdit | QComboBox | QCheckBox | QSlider
+Editor = QLineEdit | QComboBox | QCheckBox | QSlider | LanguageVoicesEditor
 
 
 def rate_text(rate: float) -> str:
@@ -210,6 +211,9 @@ class SettingsDialog(QDialog):
             else:
                 self._fill_microphones(editor, refresh=False)
             editor.currentIndexChanged.connect(lambda _=0, f=field: self._validate(f))
+        elif field.kind == "language_voices":
+            editor = LanguageVoicesEditor(self.settings.language_voice_choices, self._current(field))
+            editor.changed.connect(lambda f=field: self._validate(f))
         elif field.kind == "bool":
             editor = QCheckBox(field.check_text)
             editor.setChecked(bool(self._current(field)))
@@ -356,6 +360,7 @@ class SettingsDialog(QDialog):
         async def run() -> None:
             problem = await self.settings.refresh_voices()
             self._fill_voices(self.inputs["speech.voice"])  # type: ignore[arg-type]
+            self.inputs["speech.language_voices"].refill()  # type: ignore[union-attr]
             self._show_voice_result("✗ " + problem if problem else "The voices to download are listed.",
                                     "warn" if problem else "")
 
@@ -391,6 +396,8 @@ class SettingsDialog(QDialog):
             return editor.currentData()
         if isinstance(editor, QCheckBox):
             return editor.isChecked()
+        if isinstance(editor, LanguageVoicesEditor):
+            return editor.value()
         if isinstance(editor, QSlider):
             if editor.value() == editor.property("initial"):
                 return self._current(field)  # untouched: exactly what it was, not a rounded copy

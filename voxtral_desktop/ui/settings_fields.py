@@ -12,8 +12,8 @@ class Field:
     section: str
     key: str
     label: str
-    # "text", "folder", "int", "float", "choice", "mic", "bool", "voice", "speaker", "rate", "url", or "secret" (the
-    # API key: kept in the OS keyring, never a setting; see SettingsViewModel.store_api_key)
+    # "text", "folder", "int", "float", "choice", "mic", "bool", "voice", "language_voices", "speaker", "rate", "url",
+    # or "secret" (the API key: kept in the OS keyring, never a setting; see SettingsViewModel.store_api_key)
     kind: str
     choices: tuple[tuple[str, str], ...] = ()  # (value, label) for "choice"
     help: str = ""
@@ -165,6 +165,22 @@ SECTIONS: tuple[tuple[str, tuple[Field, ...]], ...] = (
                 "voice",
                 help="Natural voices run on this computer; one not yet here downloads once (a "
                 "few dozen MB).",
+            ),
+            Field(
+                "speech",
+                "follow_language",
+                "Languages",
+                "bool",
+                check_text="Speak each sentence with the voice for its language",
+                help="A French sentence in a reply is read by the French voice below.",
+            ),
+            Field(
+                "speech",
+                "language_voices",
+                "Voice per language",
+                "language_voices",
+                help="Automatic: a voice of that language on this computer, else the main voice (said once).\n"
+                "A voice not yet here downloads the first time a reply needs it.",
             ),
             Field("speech", "output_device", "Speaker", "speaker"),
             Field("speech", "rate", "Speed (system voice)", "rate"),

@@ -24,6 +24,7 @@ from voxtral_desktop.core.speech import (
     voices_dir,
 )
 from voxtral_desktop.core.speech.catalogue import CATALOGUE_FILE
+from voxtral_desktop.core.speech.languages import voice_language
 from voxtral_desktop.core.speech.mistral_tts import PREFIX, PRESET_VOICES, PRICE, is_mistral_voice, open_voice
 from voxtral_desktop.ui.speaker import SYSTEM, Speaker
 
@@ -118,6 +119,28 @@ class SettingsViewModel(QObject):
             label = f"{preset.language} · {preset.name} · Mistral API ({PRICE})"
             choices.append(VoiceChoice(PREFIX + preset.voice_id, label, installed=False))
         choices.append(VoiceChoice(SYSTEM, "System voice (speech-dispatcher)"))
+        return choices
+
+    def language_voice_choices(self, language: str) -> list[VoiceChoice]:
+        """Settings > Voice, one list per language: automatic, that language's voices on this computer, then those
+        the hub offers with their download size (once its list has been fetched: ``refresh_voices``)."""
+        choices = [VoiceChoice("", "Automatic")]
+        seen: set[str] = set()
+        for info in installed_voices():
+            if voice_language(info.language) == language:
+                seen.add(info.key)
+                choices.append(VoiceChoice(info.key, f"{info.language_name} · {info.name} · {info.quality}"))
+        if (voices_dir() / CATALOGUE_FILE).is_file():
+            try:
+                hub = downloadable_voices()
+            except SpeechError as e:
+                log.warning("%s", e)
+                hub = []
+            for info in hub:
+                if voice_language(info.language) == language and info.key not in seen:
+                    size = f"{info.size_bytes / 1e6:.0f} MB download"
+                    label = f"{info.language_name} · {info.name} · {info.quality} ({size})"
+                    choices.append(VoiceChoice(info.key, label, installed=False))
         return choices
 
     async def refresh_voices(self) -> str:

@@ -130,3 +130,43 @@ def test_through_the_player_one_start_per_chunk_in_order_whoever_speaks(pulse_ri
         ("en_US-joe-medium", "That is right."), ("en_US-joe-medium", "See you soon."),
         (french, "Je pense"), (french, "que la réponse"), (french, "est oui, merci."),
     ]
+
+
+def test_a_chosen_voice_downloads_on_its_first_need_with_progress_then_works_offline(
+    tmp_path, monkeypatch, joe_voice, detector
+):
+    import json
+    from pathlib import Path
+
+    from test_speech_catalogue import fake_hub
+
+    key, folder = "fr_FR-testfr-low", "fr/fr_FR/testfr/low"
+    hub = tmp_path / "hub"
+    (hub / folder).mkdir(parents=True)
+    model = hub / folder / f"{key}.onnx"
+    model.symlink_to(joe_voice.model_path)
+    settings = json.loads(Path(str(joe_voice.model_path) + ".json").read_text())
+    settings["language"] = {"code": "fr_FR", "name_english": "French", "country_english": "France"}
+    settings["espeak"] = {"voice": "fr-fr"}
+    Path(str(model) + ".json").write_text(json.dumps(settings))
+    files = {f"{folder}/{key}.onnx": {"size_bytes": 60_000_000}, f"{folder}/{key}.onnx.json": {"size_bytes": 5000}}
+    entry = {"key": key, "name": "testfr", "quality": "low", "files": files, "language": settings["language"]}
+    (hub / "voices.json").write_text(json.dumps({key: entry}))
+    fetched = fake_hub(hub, monkeypatch)
+
+    progress: list[tuple[str, float]] = []
+    switched: list[str] = []
+    chooser = language_chooser([f"fr={key}"], progress=lambda name, fraction: progress.append((name, fraction)))
+    voice = MultilingualVoice(joe_voice, chooser, detector=detector, on_switch=lambda lang, name: switched.append(name))
+    assert all(len(a) for a in voice.synthesize("Bonjour, comment allez-vous aujourd'hui ?"))
+    assert switched == [key]
+    assert progress[0] == (key, 0.0) and progress[-1] == (key, 1.0) and len(progress) > 2
+    assert fetched[-1] == f"{folder}/{key}.onnx"
+
+    # Offline afterwards: the next run's French sentence is spoken by the downloaded voice, nothing fetched.
+    fetched = fake_hub(None, monkeypatch)
+    switched.clear()
+    again = MultilingualVoice(joe_voice, language_chooser([f"fr={key}"]), detector=detector,
+                              on_switch=lambda lang, name: switched.append(name))
+    list(again.synthesize("Merci beaucoup, à bientôt !"))
+    assert switched == [key] and fetched == []

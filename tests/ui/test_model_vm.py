@@ -237,3 +237,24 @@ def test_offline_the_banner_says_it_plainly_with_the_librarys_words_behind_detai
     raised = [r.exc_info[1] for r in caplog.records if r.exc_info and r.name == "voxtral_desktop.core.hub"]
     assert raised and isinstance(raised[0], LocalEntryNotFoundError)
     assert isinstance(raised[0].__cause__, OfflineModeIsEnabled)
+
+
+class LlamaCppLikeBackend(MeasuredCpuBackend):
+    """A CPU engine that measures nothing at load (llama.cpp: quantized, no probe)."""
+
+    @property
+    def first_words_s(self) -> float | None:
+        return None
+
+    @property
+    def engine_name(self) -> str:
+        return "llama.cpp"
+
+
+def test_the_header_names_the_llamacpp_engine_without_calling_it_slow(qtbot, make_app):
+    notice = "Running on llama.cpp (model.gguf, 2 threads). Chosen because backend is auto and there is no GPU here."
+    app = make_app(VoxtralModel(load_config(), backend=LlamaCppLikeBackend(0.0, notice)), wait_ready=False)
+    qtbot.waitUntil(lambda: app.vms.model.status.phase == READY, timeout=5000)
+    assert app.vms.model.status.engine == "llama.cpp"
+    assert app.window.model_name.text().endswith("llama.cpp on the CPU")
+    assert notice in app.window.model_name.toolTip()

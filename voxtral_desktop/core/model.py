@@ -111,6 +111,11 @@ class VoxtralModel:
         return self.backend.first_words_s
 
     @property
+    def engine_name(self) -> str:
+        """What computes the replies ("transformers", "llama.cpp"); "" for a server."""
+        return self.backend.engine_name
+
+    @property
     def context_tokens(self) -> int:
         """The model's context length in tokens (memory of earlier turns must fit in it)."""
         return self.backend.context_tokens

@@ -77,12 +77,13 @@ class Header(QFrame):
         name = label
         if status.ready and status.device == "cpu":
             # Honest up front: a full-size Voxtral on a CPU takes seconds per reply (measured at load).
-            if status.first_words_s is None:
-                name += "  ·  on the CPU, replies will be slow"
-            elif status.first_words_s >= 2:
-                name += f"  ·  on the CPU, first words in ~{status.first_words_s:.0f} s"
+            where = "llama.cpp on the CPU" if status.engine == "llama.cpp" else "on the CPU"
+            if status.first_words_s is not None and status.first_words_s >= 2:
+                name += f"  ·  {where}, first words in ~{status.first_words_s:.0f} s"
+            elif status.first_words_s is not None or status.engine == "llama.cpp":
+                name += f"  ·  {where}"  # llama.cpp: quantized, a few tokens a second (no probe at load)
             else:
-                name += "  ·  on the CPU"
+                name += f"  ·  {where}, replies will be slow"
         self.model_name.setText(name)
         self.model_name.setToolTip(f"{model_id}\n{status.message}".strip())
 

@@ -81,7 +81,8 @@ class ModelViewModel(QObject):
         ready = phase == LoadPhase.READY
         device = self._model.device if ready else None
         first_words_s = self._model.first_words_s if ready else None
-        self._status = ModelStatus(phase, message, fraction, device, detail, first_words_s)
+        engine = self._model.engine_name if ready else ""
+        self._status = ModelStatus(phase, message, fraction, device, detail, first_words_s, engine)
         self.statusChanged.emit(self._status)
 
     @asyncSlot()

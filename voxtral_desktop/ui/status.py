@@ -28,6 +28,7 @@ class ModelStatus:
     device: str | None = None  # where the loaded model runs ("cpu", "cuda", ...), when the back-end says
     detail: str = ""  # a failure's technical words (the library's error), shown behind "Details"
     first_words_s: float | None = None  # loaded on a CPU: the measured estimate for a 30 s question
+    engine: str = ""  # loaded: what computes the replies ("transformers", "llama.cpp"); "" for a server
 
     @property
     def ready(self) -> bool:

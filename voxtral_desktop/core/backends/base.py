@@ -139,6 +139,11 @@ class Backend(abc.ABC):
         """Once loaded: the estimated seconds from a 30 s question to its first words, where measured."""
         return None
 
+    @property
+    def engine_name(self) -> str:
+        """What computes the replies, in the user's words ("transformers", "llama.cpp"); "" for a server."""
+        return ""
+
     async def check_connection(self) -> tuple[bool, str]:
         """Whether the back-end can reach its model now, and a sentence for the user saying so."""
         return True, "this back-end runs in this process: there is no server to connect to"

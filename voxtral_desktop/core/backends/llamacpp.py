@@ -78,6 +78,10 @@ class LlamaCppBackend(Backend):
         return "cpu" if self.engine is not None else None
 
     @property
+    def engine_name(self) -> str:
+        return "llama.cpp"
+
+    @property
     def load_notice(self) -> str:
         if self.pair is None:
             return ""

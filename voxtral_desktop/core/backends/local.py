@@ -240,6 +240,10 @@ class LocalBackend(Backend):
         return None if self.reply_cost is None else self.reply_cost.first_words_s
 
     @property
+    def engine_name(self) -> str:
+        return "transformers"
+
+    @property
     def device(self) -> str | None:
         """The torch device the model was loaded on; None before loading."""
         return self._device

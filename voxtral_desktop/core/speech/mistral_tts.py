@@ -147,7 +147,7 @@ class MistralVoice:
         if not key.value:
             raise RemoteVoiceFailed(
                 f"no Mistral API key for {self.server.base_url}: set MISTRAL_API_KEY, or store the key in "
-                "Settings > Server with the Mistral API chosen"
+                "Settings > Engine with the Mistral API chosen"
             )
         try:
             check_key_transport(self.server, key)
@@ -212,7 +212,7 @@ class MistralVoice:
             detail = ""
         status = response.status
         hint = {
-            401: "check the Mistral API key (Settings > Server)",
+            401: "check the Mistral API key (Settings > Engine)",
             403: "the text was refused (Mistral moderates speech), or the key may not use text-to-speech",
             404: f"check speech.server_url and the voice id '{self.voice_id}'",
             422: f"check the voice id '{self.voice_id}' and speech.mistral_model '{self.server.model}'",

@@ -310,6 +310,23 @@ def test_respond_streams_from_an_openai_compatible_server(
     assert len(request.audio) == 1 and request.audio[0].sample_rate == 16000
 
 
+def test_respond_through_the_llamacpp_engine_in_the_bundle(
+    bundle: Path, tiny_gguf_dir: Path, question_wav: Path, tmp_path: Path
+) -> None:
+    """The bundle carries the llama.cpp engine: its own executable runs it as the engine process, the spoken
+    question gets contract chunks (random weights: the words are noise), and no engine outlives the run."""
+    import psutil
+
+    result = run_bundle(
+        bundle, "respond", str(question_wav), "--backend", "llamacpp", "--model", str(tiny_gguf_dir),
+        env=_env(tmp_path),
+    )
+    check_contract(chunks_of(result))
+    assert "llama.cpp" in result.stderr
+    left = [p for p in psutil.process_iter(["exe"]) if p.info["exe"] == str(EXE)]
+    assert left == [], f"engine processes left behind: {left}"
+
+
 def test_the_bundle_speaks_with_a_neural_voice(bundle: Path, tmp_path: Path) -> None:
     """`say` from the bundle: onnxruntime inside it runs the joe voice (a voice file, as a user's download
     would be); espeak-ng is the system's program."""

@@ -37,6 +37,10 @@ class LanguageDetector:
         self._identifier: Any = None
         self._lock = threading.Lock()
 
+    def load(self) -> None:
+        """Load the model now (~0.5 s), so a reply's first sentence does not wait for it."""
+        self._loaded()
+
     def _loaded(self) -> Any:
         with self._lock:
             if self._identifier is None:

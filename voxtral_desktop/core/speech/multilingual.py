@@ -213,4 +213,6 @@ def follow_languages(
     if not isinstance(voice, PiperVoice):
         return voice
     chooser = language_chooser(language_voices, progress=progress)
-    return MultilingualVoice(voice, chooser, on_missing=on_missing, on_switch=on_switch)
+    detector = LanguageDetector()
+    detector.load()  # here, while the voice loads: not in the way of the first reply's first words
+    return MultilingualVoice(voice, chooser, detector=detector, on_missing=on_missing, on_switch=on_switch)

@@ -106,7 +106,7 @@ class SpeechPlayer:
         voice: Voice,
         output_device: str = "",
         *,
-        latency: float = 0.03,
+        latency: float = 0.02,
         block_s: float = 0.01,
         first_piece_words: int | None = None,
     ) -> None:
@@ -116,8 +116,9 @@ class SpeechPlayer:
         if first_piece_words is None:
             first_piece_words = FIRST_PIECE_WORDS if getattr(voice, "quick_first_piece", False) else 0
         self.first_piece_words = first_piece_words
-        # 10 ms blocks in a 30 ms buffer: first sound comes soon and a busy CPU (synthesis, the model)
-        # still does not starve the device; stop() drops the buffer anyway.
+        # 10 ms blocks in a 20 ms buffer: first sound comes soon (30 ms cost ~10 ms more at the speaker, 10 ms
+        # gained nothing more; benchmarks/voice.py --levers) and three busy processes on two cores still did
+        # not starve the device (no underrun on PulseAudio); stop() drops the buffer anyway.
         self._latency = latency
         self._block_s = block_s
         self._lock = threading.Lock()  # the queues and reply state, shared with the audio callback

@@ -47,8 +47,11 @@ def test_the_window_answers_through_llamacpp_and_survives_the_engine_dying(
     assert failed.status == ReplyStatus.ERROR
     shown = " ".join(label.text() for label in failed.findChildren(QLabel) if label.isVisible())
     assert "llama.cpp engine stopped" in shown and "starts again" in shown
+    banner = app.window.banner("engine")  # said where the user looks too, until it answers again
+    assert banner is not None and banner.isVisible() and "starts again" in banner.text.text()
 
     app.vms.config.streaming.max_new_tokens = 16
     turn = say(qtbot, app, "are you back?")
     assert app.chat.reply(turn).status == ReplyStatus.COMPLETE and app.chat.reply(turn).text.split()
     assert app.vms.model.model.backend.engine.pid != engine.pid
+    assert app.window.banner("engine") is None

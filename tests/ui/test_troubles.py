@@ -98,3 +98,25 @@ def test_busy_is_told_by_the_errors_type_not_by_its_text():
     # A busy error with no detail still says something.
     banners.troubles.after_reply(None, True, ended(ReplyStatus.ERROR, ModelBusy()))
     assert banners.events == [("said", BUSY, "The model is still busy", BUSY_TEXT)]
+
+
+def test_an_engine_that_died_is_said_in_a_banner_until_a_reply_answers_again():
+    from voxtral_desktop.core.errors import EngineCrashed
+    from voxtral_desktop.ui.troubles import ENGINE
+
+    banners = Banners()
+    t = banners.troubles
+    t.after_reply(None, True, ended(ReplyStatus.ERROR, EngineCrashed("was killed (SIGKILL)"), words="It is"))
+    assert banners.events == [
+        (
+            "said",
+            ENGINE,
+            "The engine stopped",
+            "The llama.cpp engine stopped during the reply (it was killed (SIGKILL)); "
+            "it starts again with your next turn.",
+        )
+    ]
+    t.after_reply(None, True, ended(ReplyStatus.INTERRUPTED, ReplyCancelled(), words="Well"))
+    assert banners.keys() == [("said", ENGINE)]  # a stopped reply says nothing of the engine
+    t.after_reply(None, True, ended(ReplyStatus.COMPLETE, words="Hello there."))
+    assert banners.keys() == [("said", ENGINE), ("cleared", ENGINE)]

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from voxtral_desktop.core.chunks import ReplyStatus
-from voxtral_desktop.core.errors import HistoryWriteError, ModelBusy
+from voxtral_desktop.core.errors import EngineCrashed, HistoryWriteError, ModelBusy
 from voxtral_desktop.core.reply import Reply
 
 HISTORY = "history"  # the conversation could not be saved
 BUSY = "busy"  # a stuck earlier reply still holds the model
+ENGINE = "engine"  # the llama.cpp engine process died during a reply (the next one restarts it)
 HISTORY_TITLE = "This conversation could not be saved"
 
 
@@ -50,3 +51,8 @@ class Troubles:
             self.say(BUSY, "The model is still busy", reply.describe()[1] or reply.describe()[0])
         elif reply.status == ReplyStatus.COMPLETE:
             self.clear(BUSY)
+        if isinstance(reply.error, EngineCrashed):
+            what = str(reply.error)
+            self.say(ENGINE, "The engine stopped", f"{what[:1].upper()}{what[1:]}.")
+        elif reply.status == ReplyStatus.COMPLETE:
+            self.clear(ENGINE)  # it answered again: restarted

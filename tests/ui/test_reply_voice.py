@@ -41,6 +41,7 @@ class FakeSpeaker(QObject):
         self.ended = 0
         self.stops = 0
         self.loads = 0
+        self.prepared = 0
         self.closed = False
         self.settings: dict = {}
         self._speaking = False
@@ -63,6 +64,9 @@ class FakeSpeaker(QObject):
 
     def end_reply(self) -> None:
         self.ended += 1
+
+    def prepare(self) -> None:
+        self.prepared += 1
 
     def stop(self) -> None:
         self.stops += 1
@@ -302,3 +306,13 @@ def test_the_speech_settings_reach_the_speaker_and_closing_lets_go_of_it(qtbot, 
     assert speaker.settings["enabled"] is False and v.voice.load() is None
     v.voice.close()
     assert speaker.closed and not speaker.is_speaking
+
+
+def test_the_sound_output_is_opened_when_the_user_starts_talking_unless_speech_is_off():
+    speaker = FakeSpeaker()
+    v = Voice(speaker)
+    v.voice.prepare()
+    assert speaker.prepared == 1
+    v.voice.config.speech.enabled = False
+    v.voice.prepare()
+    assert speaker.prepared == 1

@@ -260,6 +260,7 @@ class ListeningViewModel(QObject):
             return  # from a listener already stopped
         if isinstance(event, SpeechStarted):
             self._in_speech = True
+            self._replies.voice.prepare()  # a turn is coming: its reply's voice finds the output open
             self._set(ListenState.HEARING)
         elif isinstance(event, BargeIn):
             log.info("voice barge-in %.0f ms after the speech began", (event.at - event.onset) * 1000)

@@ -101,6 +101,7 @@ class RecordingViewModel(QObject):
             self.hint.emit(refusal)
             return
         self._replies.barge_in()  # talking over the assistant interrupts it
+        self._replies.voice.prepare()  # the reply's first words will not wait for the sound output
         source = self._capture_factory(self.config.audio.input_device or None)
         recorder = Recorder(source, self.config.audio.max_recording_s)
         try:

@@ -73,6 +73,11 @@ class ReplyVoice:
         self.cut()
         self._current = (turn_id, reply, session)
 
+    def prepare(self) -> None:
+        """The user started talking: a reply is coming, so the sound output opens now, not at its first words."""
+        if self.config.speech.enabled:
+            self.speaker.prepare()
+
     def say(self, reply: Reply, text: str) -> None:
         """A chunk of ``reply`` to speak, unless the voice was cut short since (or it speaks another)."""
         if self._current is None or self._current[1] is not reply:

@@ -118,7 +118,7 @@ async def app_barge_ins(rig, runs: int) -> tuple[list[float], list[float]]:
     from voxtral_desktop.core.config import load_config
     from voxtral_desktop.core.model import VoxtralModel
     from voxtral_desktop.testing.tiny_voxtral import cached_tiny_voxtral
-    from voxtral_desktop.ui.listening_vm import ListenState
+    from voxtral_desktop.ui.view_models.listening_vm import ListenState
     from voxtral_desktop.ui.view_models import ViewModels
 
     cfg = load_config(overrides={

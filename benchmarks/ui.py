@@ -97,7 +97,7 @@ async def measure_stalls(replies: int) -> tuple[list[float], list[float], int]:
     for i in range(replies + 1):  # the first reply warms torch up and is not counted
         done: asyncio.Future[object] = asyncio.get_running_loop().create_future()
 
-        def finished(turn_id: int, result: object, done: asyncio.Future[object] = done) -> None:
+        def finished(turn_no: int, result: object, done: asyncio.Future[object] = done) -> None:
             if not done.done():
                 done.set_result(result)
 

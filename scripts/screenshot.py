@@ -91,7 +91,7 @@ async def talk(window: Any) -> int:
 
     vms = window.vms
     finished: list[int] = []
-    vms.replies.replyFinished.connect(lambda turn_id, _result: finished.append(turn_id))
+    vms.replies.replyFinished.connect(lambda turn_no, _result: finished.append(turn_no))
     center = window.ptt.rect().center()
     QTest.mousePress(window.ptt, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, center)
     await wait_for(lambda: vms.recording.is_recording, 5, "recording to start")
@@ -218,7 +218,7 @@ async def faults(states_dir: Path, cfg: Any, capture_factory: Any) -> None:
     vms.start()
     await wait_for(lambda: vms.model.status.ready, 60, "the model")
     done: list[int] = []
-    vms.replies.replyFinished.connect(lambda turn_id, _r: done.append(turn_id))
+    vms.replies.replyFinished.connect(lambda turn_no, _r: done.append(turn_no))
     vms.replies.sendText("What is the weather like?")
     await wait_for(lambda: bool(done), 120, "the first reply")
     with locked_by_another_process(default_path()):
@@ -290,7 +290,7 @@ async def hands_free(states_dir: Path, overrides: dict[str, Any], spoken: dict[s
     from voxtral_desktop.core.chunks import ReplyStatus
     from voxtral_desktop.core.config import load_config
     from voxtral_desktop.testing.pulse_rig import PulseUnavailable, in_this_process, start_pulse_rig
-    from voxtral_desktop.ui.listening_vm import ListenState
+    from voxtral_desktop.ui.view_models.listening_vm import ListenState
     from voxtral_desktop.ui.view_models import ViewModels
 
     try:

@@ -165,7 +165,7 @@ def test_bundle_holds_the_app_its_config_and_resources(bundle: Path) -> None:
     modules = set(CArchiveReader(str(bundle)).open_embedded_archive("PYZ.pyz").toc)
     assert "voxtral_desktop.ui.main_window" in modules
     # Spoken replies: QtTextToSpeech and its engine plugins (mock always; speechd where installed).
-    assert "voxtral_desktop.ui.speaker" in modules
+    assert "voxtral_desktop.ui.view_models.speaker" in modules
     # The neural voice: its modules and onnxruntime's native library.
     assert {"voxtral_desktop.core.speech.player", "voxtral_desktop.cli_voice", "onnxruntime"} <= modules
     assert list(internal.glob("onnxruntime/capi/*onnxruntime*.so*"))

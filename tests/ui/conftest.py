@@ -17,7 +17,7 @@ from voxtral_desktop.core.config import Config, default_config
 from voxtral_desktop.core.model import VoxtralModel
 from voxtral_desktop.core.portaudio import InputDevice
 from voxtral_desktop.ui.main_window import MainWindow
-from voxtral_desktop.ui.speaker import Speaker
+from voxtral_desktop.ui.view_models.speaker import Speaker
 from voxtral_desktop.ui.theme import apply_theme
 from voxtral_desktop.ui.view_models import ViewModels
 

@@ -8,9 +8,9 @@ from PySide6.QtCore import QMetaMethod, QObject, Signal
 from voxtral_desktop.core.chunks import ReplyStatus
 from voxtral_desktop.ui.chat_binding import ChatBinding
 from voxtral_desktop.ui.chat_view import ChatView
-from voxtral_desktop.ui.conversations_vm import ConversationsViewModel
-from voxtral_desktop.ui.replies_vm import RepliesViewModel
-from voxtral_desktop.ui.status import Mode, ReplyResult
+from voxtral_desktop.ui.view_models.conversations_vm import ConversationsViewModel
+from voxtral_desktop.ui.view_models.replies_vm import RepliesViewModel
+from voxtral_desktop.ui.view_models.status import Mode, ReplyResult
 
 TYPED = {"recording_ended": 0.0, "first_chunk": 70.0, "last_chunk": 400.0}
 
@@ -57,8 +57,8 @@ def _bound(qtbot) -> tuple[ChatView, FakeReplies, FakeConversations]:
     return chat, replies, conversations
 
 
-def _result(turn_id: int, status: ReplyStatus, heard: int | None = None, **kw) -> ReplyResult:
-    return ReplyResult(turn_id, status, 120.0, 900.0, heard_chunks=heard, **kw)
+def _result(turn_no: int, status: ReplyStatus, heard: int | None = None, **kw) -> ReplyResult:
+    return ReplyResult(turn_no, status, 120.0, 900.0, heard_chunks=heard, **kw)
 
 
 def test_chunks_of_a_turn_the_view_does_not_show_are_dropped(qtbot):

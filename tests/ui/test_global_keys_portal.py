@@ -11,7 +11,7 @@ from ui_helpers import Captures, scripted_model, speech_like, wait_reply_done
 
 from voxtral_desktop.testing.desktop_services import DesktopServices, desktop_services
 from voxtral_desktop.ui.global_keys import Route
-from voxtral_desktop.ui.status import ReplyStatus
+from voxtral_desktop.ui.view_models.status import ReplyStatus
 
 HOLD_S = 1.5
 
@@ -47,7 +47,7 @@ def test_the_portal_binds_both_shortcuts_and_its_signals_record_and_answer(
     services.send("deactivate push_to_talk")
     qtbot.waitUntil(lambda: len(app.chat.user_turns()) == 1, timeout=5000)
     (turn,) = app.chat.user_turns()
-    reply = wait_reply_done(qtbot, app, turn.turn_id)
+    reply = wait_reply_done(qtbot, app, turn.turn_no)
 
     assert HOLD_S - 0.3 <= turn.duration_s <= HOLD_S + 1.0
     assert reply.status == ReplyStatus.COMPLETE

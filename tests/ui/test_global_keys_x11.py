@@ -17,7 +17,7 @@ from ui_helpers import Captures, scripted_model, speech_like, wait_reply_done
 
 from voxtral_desktop.testing.missing import missing
 from voxtral_desktop.ui.global_keys import Route
-from voxtral_desktop.ui.status import ReplyStatus
+from voxtral_desktop.ui.view_models.status import ReplyStatus
 
 HOLD_S = 2.0
 
@@ -90,7 +90,7 @@ def test_holding_the_shortcut_in_another_application_records_and_answers_and_the
     other_client.xdotool("keyup", "space", "keyup", "alt", "keyup", "ctrl")
     qtbot.waitUntil(lambda: len(app.chat.user_turns()) == 1, timeout=5000)
     (turn,) = app.chat.user_turns()
-    reply = wait_reply_done(qtbot, app, turn.turn_id)
+    reply = wait_reply_done(qtbot, app, turn.turn_no)
 
     assert recordings.count(True) == 1  # the server's auto-repeat while held made no second recording
     assert HOLD_S - 0.3 <= turn.duration_s <= HOLD_S + 1.0
@@ -130,7 +130,7 @@ def test_the_shortcut_with_speech_through_the_virtual_microphone_gets_the_tiny_v
     other_client.xdotool("keyup", "space", "keyup", "alt", "keyup", "ctrl")
     qtbot.waitUntil(lambda: len(app.chat.user_turns()) == 1, timeout=5000)
     (turn,) = app.chat.user_turns()
-    reply = wait_reply_done(qtbot, app, turn.turn_id, timeout_ms=60000)
+    reply = wait_reply_done(qtbot, app, turn.turn_no, timeout_ms=60000)
 
     assert reply.status == ReplyStatus.COMPLETE
     assert reply.text == utterance.reply  # the tiny Voxtral heard that sentence

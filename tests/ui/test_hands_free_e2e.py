@@ -16,7 +16,7 @@ from voxtral_desktop.core.portaudio import SoundDeviceCapture, list_input_device
 from voxtral_desktop.testing import human_speech
 from voxtral_desktop.testing.missing import missing
 from voxtral_desktop.testing.pulse_rig import onset_in
-from voxtral_desktop.ui.listening_vm import ListenState
+from voxtral_desktop.ui.view_models.listening_vm import ListenState
 
 pytestmark = [pytest.mark.pulseaudio, pytest.mark.integration]
 
@@ -48,9 +48,9 @@ def user_turns_stored(app) -> list:
     return [t for t in app.vms.conversations.history.turns(conversation) if t.role == "user"]
 
 
-def wait_quiet(qtbot, app, turn_id: int) -> None:
+def wait_quiet(qtbot, app, turn_no: int) -> None:
     """The reply is written and its voice has finished."""
-    wait_reply_done(qtbot, app, turn_id, timeout_ms=60000)
+    wait_reply_done(qtbot, app, turn_no, timeout_ms=60000)
     qtbot.waitUntil(lambda: not app.vms.speaker.is_speaking, timeout=60000)
 
 

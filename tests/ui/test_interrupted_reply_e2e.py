@@ -94,10 +94,10 @@ def voiced_app(qtbot, make_app, tiny_model_dir, tiny_backend, utterance_audio, r
     return make
 
 
-def results_of(app, turn_id: int) -> list:
+def results_of(app, turn_no: int) -> list:
     results: list = []
     app.vms.replies.replyFinished.connect(
-        lambda turn, result: results.append(result) if turn == turn_id else None
+        lambda turn, result: results.append(result) if turn == turn_no else None
     )
     return results
 
@@ -164,8 +164,8 @@ def test_talking_over_a_written_reply_greys_what_was_not_said_yet(qtbot, pulse_r
     app, _, begun = voiced_app()
     finished: dict[int, list] = {1: results_of(app, 1), 2: results_of(app, 2)}
     hold(qtbot, app)
-    for turn_id in (1, 2):
-        bubble = wait_reply_done(qtbot, app, turn_id)
+    for turn_no in (1, 2):
+        bubble = wait_reply_done(qtbot, app, turn_no)
         assert bubble.status == ReplyStatus.COMPLETE and bubble.text == REPLY
         assert stored_reply(qtbot, app, ReplyStatus.COMPLETE).text == REPLY
         # Written in full; the voice is still saying it: it has begun its chunk 1 of the 4.
@@ -177,13 +177,13 @@ def test_talking_over_a_written_reply_greys_what_was_not_said_yet(qtbot, pulse_r
         qtbot.mousePress(app.window.ptt, Qt.MouseButton.LeftButton, pos=app.window.ptt.rect().center())
         assert not app.vms.speaker.is_speaking
 
-        assert [(r.status, r.heard_chunks) for r in finished[turn_id]] == [
+        assert [(r.status, r.heard_chunks) for r in finished[turn_no]] == [
             (ReplyStatus.COMPLETE, None),
             (ReplyStatus.INTERRUPTED, heard),
         ]
         # The same bubble, updated in place: one reply bubble per turn, no extra row.
-        assert app.chat.reply(turn_id) is bubble and len(app.chat.findChildren(ReplyBubble)) == turn_id
-        assert len(app.chat.turns()) == 2 * turn_id
+        assert app.chat.reply(turn_no) is bubble and len(app.chat.findChildren(ReplyBubble)) == turn_no
+        assert len(app.chat.turns()) == 2 * turn_no
         assert_not_said_after(bubble, heard)
         assert stored_reply(qtbot, app, ReplyStatus.INTERRUPTED).text == " ".join(bubble.chunks[:heard])
         assert begun == list(range(heard))  # the player numbers each reply's chunks from 0
@@ -191,7 +191,7 @@ def test_talking_over_a_written_reply_greys_what_was_not_said_yet(qtbot, pulse_r
         recording = recorder.stop()
         after = loud_times(recording, t_press, t_press + 0.6)
         assert len(after) == 0 or after[-1] < t_press + 0.25, f"sound until {after[-1] - t_press:.3f} s after"
-        if turn_id == 1:  # the user's question, said over the reply, is the next turn
+        if turn_no == 1:  # the user's question, said over the reply, is the next turn
             source = app.vms.recording.capture_source
             qtbot.waitUntil(lambda s=source: s.finished.is_set(), timeout=30000)
             begun.clear()

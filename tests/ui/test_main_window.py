@@ -14,7 +14,7 @@ from ui_helpers import (
 )
 
 from voxtral_desktop.core.chunks import ReplyStatus
-from voxtral_desktop.ui.talk_rules import DICTATE_HINT, IDLE_HINT, SPEAKING_HINT
+from voxtral_desktop.ui.view_models.talk_rules import DICTATE_HINT, IDLE_HINT, SPEAKING_HINT
 
 
 def test_a_typed_turn_shows_its_text_then_the_reply(qtbot, make_app):

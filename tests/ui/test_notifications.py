@@ -11,7 +11,7 @@ from ui_helpers import quiet_model
 
 from voxtral_desktop.testing.desktop_services import DesktopServices, desktop_services
 from voxtral_desktop.ui.notifications import preview
-from voxtral_desktop.ui.status import ReplyStatus
+from voxtral_desktop.ui.view_models.status import ReplyStatus
 
 LONG_REPLY = [f"Sentence number {i} of a long answer that goes on. " for i in range(12)]  # ~600 characters
 
@@ -26,7 +26,7 @@ def services(tmp_path, monkeypatch) -> Iterator[DesktopServices]:
 
 def reply_to(qtbot, app, text: str) -> None:
     finished: list[int] = []
-    app.vms.replies.replyFinished.connect(lambda turn_id, result: finished.append(result.status))
+    app.vms.replies.replyFinished.connect(lambda turn_no, result: finished.append(result.status))
     assert app.vms.replies.sendText(text) is not None
     qtbot.waitUntil(lambda: bool(finished), timeout=10000)
     assert finished == [ReplyStatus.COMPLETE]

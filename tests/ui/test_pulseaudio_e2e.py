@@ -95,8 +95,8 @@ def test_a_microphone_unplugged_mid_recording_ends_it_clearly_and_a_new_one_is_u
     qtbot.wait(400)
     qtbot.mouseRelease(window.ptt, Qt.MouseButton.LeftButton, pos=center)
     qtbot.waitUntil(lambda: bool(reply_ids(app.chat) - before), timeout=10000)
-    (turn_id,) = reply_ids(app.chat) - before
-    reply = wait_reply_done(qtbot, app, turn_id, timeout_ms=60000)
+    (turn_no,) = reply_ids(app.chat) - before
+    reply = wait_reply_done(qtbot, app, turn_no, timeout_ms=60000)
     # The model heard the utterance from the new microphone (the fallback source is silent: that would be
     # "no speech"). Not the exact reply: the tiny model's wording shifts with the leading silence, which depends
     # on how fast the new stream starts (same words in the first test, where the recording starts with speech).

@@ -188,7 +188,7 @@ def test_the_tray_item_shows_the_state_and_its_menu_acts_and_closing_hides_to_it
 
 
 def test_the_icons_state_puts_what_the_user_does_first_then_the_assistant_then_the_microphone():
-    from voxtral_desktop.ui.listening_vm import ListeningStatus, ListenState
+    from voxtral_desktop.ui.view_models.listening_vm import ListeningStatus, ListenState
     from voxtral_desktop.ui.tray import TrayState, tray_state
 
     push_to_talk = ListeningStatus()

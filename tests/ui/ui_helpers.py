@@ -157,12 +157,12 @@ def hold(
         qtbot.mouseRelease(window.ptt, Qt.MouseButton.LeftButton, pos=window.ptt.rect().center())
 
 
-def wait_reply_done(qtbot, app: App, turn_id: int, timeout_ms: int = 30000) -> ReplyBubble:
+def wait_reply_done(qtbot, app: App, turn_no: int, timeout_ms: int = 30000) -> ReplyBubble:
     chat = app.chat
     qtbot.waitUntil(
-        lambda: chat.has_reply(turn_id) and chat.reply(turn_id).status != ReplyStatus.STREAMING, timeout=timeout_ms
+        lambda: chat.has_reply(turn_no) and chat.reply(turn_no).status != ReplyStatus.STREAMING, timeout=timeout_ms
     )
-    return chat.reply(turn_id)
+    return chat.reply(turn_no)
 
 
 def quiet_model(pieces: list[str]):
@@ -186,9 +186,9 @@ def say(qtbot, app, text: str) -> int:
     before = reply_ids(app.chat)
     type_message(qtbot, app, text)
     qtbot.waitUntil(lambda: bool(reply_ids(app.chat) - before), timeout=5000)
-    (turn_id,) = reply_ids(app.chat) - before
-    wait_reply_done(qtbot, app, turn_id, timeout_ms=10000)
-    return turn_id
+    (turn_no,) = reply_ids(app.chat) - before
+    wait_reply_done(qtbot, app, turn_no, timeout_ms=10000)
+    return turn_no
 
 
 def settle(qtbot, app) -> int:
@@ -199,7 +199,7 @@ def settle(qtbot, app) -> int:
 
 
 def reply_ids(chat: ChatView) -> set[int]:
-    return {reply.turn_id for reply in chat.replies()}
+    return {reply.turn_no for reply in chat.replies()}
 
 
 def bubble_texts(chat: ChatView) -> list[str]:

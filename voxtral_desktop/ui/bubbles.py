@@ -136,9 +136,9 @@ class TypingDots(QWidget):
 class Bubble(QWidget):
     """A row: a small speaker name, the bubble(s), and a line of details, aligned left or right."""
 
-    def __init__(self, turn_id: int, speaker: str, right: bool) -> None:
+    def __init__(self, turn_no: int, speaker: str, right: bool) -> None:
         super().__init__()
-        self.turn_id = turn_id
+        self.turn_no = turn_no
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         self.column = QWidget()
@@ -172,14 +172,14 @@ class UserBubble(Bubble):
 
     def __init__(
         self,
-        turn_id: int,
+        turn_no: int,
         duration_s: float | None = None,
         levels: list[float] | None = None,
         text: str = "",
         *,
         from_recording: bool | None = None,
     ) -> None:
-        super().__init__(turn_id, "You", right=True)
+        super().__init__(turn_no, "You", right=True)
         self.duration_s = duration_s
         recorded = levels is not None or duration_s is not None
         self.from_recording = recorded if from_recording is None else from_recording
@@ -223,8 +223,8 @@ class UserBubble(Bubble):
 class ReplyBubble(Bubble):
     """Voxtral's reply: dots, then words as chunks arrive, then timings (or an error, or "interrupted")."""
 
-    def __init__(self, turn_id: int, speaker: str = "Voxtral") -> None:
-        super().__init__(turn_id, speaker, right=False)
+    def __init__(self, turn_no: int, speaker: str = "Voxtral") -> None:
+        super().__init__(turn_no, speaker, right=False)
         self.chunks: list[str] = []
         self.status = ReplyStatus.STREAMING
         self.bubble = QFrame()

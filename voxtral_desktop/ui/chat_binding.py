@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject
 
 from voxtral_desktop.ui.chat_view import ChatView
-from voxtral_desktop.ui.status import Mode, ReplyResult
+from voxtral_desktop.ui.view_models.status import Mode, ReplyResult
 
 if TYPE_CHECKING:
-    from voxtral_desktop.ui.conversations_vm import ConversationsViewModel
-    from voxtral_desktop.ui.replies_vm import RepliesViewModel
+    from voxtral_desktop.ui.view_models.conversations_vm import ConversationsViewModel
+    from voxtral_desktop.ui.view_models.replies_vm import RepliesViewModel
 
 
 class ChatBinding(QObject):
@@ -39,33 +39,33 @@ class ChatBinding(QObject):
         conversations.conversationOpened.connect(self._on_conversation_opened)
         chat.set_mode(replies.mode)
 
-    def _on_user_turn(self, turn_id: int, duration_s: float, levels: object) -> None:
-        self.chat.add_user_turn(turn_id, duration_s, list(levels))  # type: ignore[call-overload]
+    def _on_user_turn(self, turn_no: int, duration_s: float, levels: object) -> None:
+        self.chat.add_user_turn(turn_no, duration_s, list(levels))  # type: ignore[call-overload]
 
-    def _on_user_text(self, turn_id: int, text: str) -> None:
-        self.chat.add_user_text(turn_id, text)
+    def _on_user_text(self, turn_no: int, text: str) -> None:
+        self.chat.add_user_text(turn_no, text)
 
-    def _on_user_transcript(self, turn_id: int, text: str) -> None:
-        if self.chat.has_turn(turn_id):
-            self.chat.set_user_transcript(turn_id, text)
+    def _on_user_transcript(self, turn_no: int, text: str) -> None:
+        if self.chat.has_turn(turn_no):
+            self.chat.set_user_transcript(turn_no, text)
 
-    def _on_reply_started(self, turn_id: int, mode: Mode) -> None:
-        if self.chat.has_turn(turn_id):
-            self.chat.begin_reply(turn_id, mode)
+    def _on_reply_started(self, turn_no: int, mode: Mode) -> None:
+        if self.chat.has_turn(turn_no):
+            self.chat.begin_reply(turn_no, mode)
 
-    def _on_reply_chunk(self, turn_id: int, text: str) -> None:
-        if self.chat.has_turn(turn_id):
-            self.chat.append_chunk(turn_id, text)
+    def _on_reply_chunk(self, turn_no: int, text: str) -> None:
+        if self.chat.has_turn(turn_no):
+            self.chat.append_chunk(turn_no, text)
 
-    def _on_reply_progress(self, turn_id: int, text: str) -> None:
-        if self.chat.has_turn(turn_id):
-            self.chat.set_reply_progress(turn_id, text)
+    def _on_reply_progress(self, turn_no: int, text: str) -> None:
+        if self.chat.has_turn(turn_no):
+            self.chat.set_reply_progress(turn_no, text)
 
-    def _on_reply_finished(self, turn_id: int, result: ReplyResult) -> None:
+    def _on_reply_finished(self, turn_no: int, result: ReplyResult) -> None:
         # Also for a reply already finished (its voice was stopped after the last words): updated in place.
-        if self.chat.has_turn(turn_id):
+        if self.chat.has_turn(turn_no):
             self.chat.finish_reply(
-                turn_id,
+                turn_no,
                 result.status,
                 result.first_chunk_ms,
                 result.total_ms,
@@ -73,11 +73,11 @@ class ChatBinding(QObject):
                 result.detail,
                 result.heard_chunks,
             )
-            self.chat.set_reply_timings(turn_id, result.timings)
+            self.chat.set_reply_timings(turn_no, result.timings)
 
-    def _on_reply_timings(self, turn_id: int, timings: dict[str, float | None]) -> None:
-        if self.chat.has_turn(turn_id):  # the first sound came after the last words
-            self.chat.set_reply_timings(turn_id, timings)
+    def _on_reply_timings(self, turn_no: int, timings: dict[str, float | None]) -> None:
+        if self.chat.has_turn(turn_no):  # the first sound came after the last words
+            self.chat.set_reply_timings(turn_no, timings)
 
     def _on_conversation_opened(self, conversation_id: str, turns: object) -> None:
         self.chat.load_turns(list(turns or []))  # type: ignore[call-overload]

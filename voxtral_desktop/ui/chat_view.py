@@ -12,7 +12,7 @@ from voxtral_desktop.core.chunks import ReplyStatus
 from voxtral_desktop.core.history import TurnRecord
 from voxtral_desktop.ui import theme
 from voxtral_desktop.ui.bubbles import Bubble, ReplyBubble, UserBubble, format_duration
-from voxtral_desktop.ui.status import Mode
+from voxtral_desktop.ui.view_models.status import Mode
 
 BUBBLE_WIDTH_SHARE = 0.78  # of the visible width
 BUBBLE_MAX_WIDTH = 640  # px: long lines are hard to read
@@ -158,31 +158,31 @@ class ChatView(QScrollArea):
         """(title, text) the empty conversation shows."""
         return self._empty.title.text(), self._empty.text.text()
 
-    def add_user_turn(self, turn_id: int, duration_s: float, levels: list[float]) -> UserBubble:
-        turn = UserBubble(turn_id, duration_s, levels)
-        self._users[turn_id] = turn
+    def add_user_turn(self, turn_no: int, duration_s: float, levels: list[float]) -> UserBubble:
+        turn = UserBubble(turn_no, duration_s, levels)
+        self._users[turn_no] = turn
         self.scroll_to_bottom()  # the user just spoke: show their turn and what follows
         self._add(turn)
         return turn
 
-    def add_user_text(self, turn_id: int, text: str) -> UserBubble:
+    def add_user_text(self, turn_no: int, text: str) -> UserBubble:
         """A typed turn: the user's words in their bubble, no waveform."""
-        turn = UserBubble(turn_id, text=text)
-        self._users[turn_id] = turn
+        turn = UserBubble(turn_no, text=text)
+        self._users[turn_no] = turn
         self.scroll_to_bottom()
         self._add(turn)
         return turn
 
-    def set_user_transcript(self, turn_id: int, text: str) -> None:
+    def set_user_transcript(self, turn_no: int, text: str) -> None:
         """What the user said, under the waveform of their voice message (the "show what I said" setting)."""
-        turn = self._users.get(turn_id)
+        turn = self._users.get(turn_no)
         if turn is not None:
             turn.set_transcript(text)
 
-    def begin_reply(self, turn_id: int, mode: str | None = None) -> ReplyBubble:
+    def begin_reply(self, turn_no: int, mode: str | None = None) -> ReplyBubble:
         """A reply bubble labelled for the ``mode`` it answers in (default: the view's mode)."""
-        turn = ReplyBubble(turn_id, REPLY_SPEAKER.get(mode or self.mode, "Voxtral"))
-        self._replies[turn_id] = turn
+        turn = ReplyBubble(turn_no, REPLY_SPEAKER.get(mode or self.mode, "Voxtral"))
+        self._replies[turn_no] = turn
         self._add(turn)
         return turn
 
@@ -259,19 +259,19 @@ class ChatView(QScrollArea):
             turn.finish(status, first, rec.total_ms)
         return turn
 
-    def append_chunk(self, turn_id: int, text: str) -> None:
-        reply = self._replies.get(turn_id) or self.begin_reply(turn_id)
+    def append_chunk(self, turn_no: int, text: str) -> None:
+        reply = self._replies.get(turn_no) or self.begin_reply(turn_no)
         reply.append(text)
 
-    def set_reply_progress(self, turn_id: int, text: str) -> None:
+    def set_reply_progress(self, turn_no: int, text: str) -> None:
         """What the model is doing before a reply's first words ("listening to your 2 s question... 14 s")."""
-        reply = self._replies.get(turn_id)
+        reply = self._replies.get(turn_no)
         if reply is not None:
             reply.set_progress(text)
 
     def finish_reply(
         self,
-        turn_id: int,
+        turn_no: int,
         status: ReplyStatus,
         first_ms: float | None,
         total_ms: float,
@@ -281,19 +281,19 @@ class ChatView(QScrollArea):
     ) -> None:
         """How the reply ended (again, for one already finished: its bubble is updated, never doubled);
         ``heard_chunks``: an interrupted spoken reply's chunks the voice began (the rest shows as not said)."""
-        reply = self._replies.get(turn_id) or self.begin_reply(turn_id)
+        reply = self._replies.get(turn_no) or self.begin_reply(turn_no)
         reply.finish(status, first_ms, total_ms, text, detail, heard_chunks)
 
-    def set_reply_timings(self, turn_id: int, timings: Mapping[str, float | None] | None) -> None:
+    def set_reply_timings(self, turn_no: int, timings: Mapping[str, float | None] | None) -> None:
         """A reply's stage times (stage -> ms since the user's turn ended): the footer's figures and breakdown,
         counted from the recording's end or, for a typed turn, from when it was sent (as its bubble shows)."""
-        reply = self._replies.get(turn_id)
+        reply = self._replies.get(turn_no)
         if reply is not None and timings:
-            asked = self._users.get(turn_id)
+            asked = self._users.get(turn_no)
             reply.set_timings(timings, from_recording=asked is None or asked.from_recording)
 
-    def reply(self, turn_id: int) -> ReplyBubble:
-        return self._replies[turn_id]
+    def reply(self, turn_no: int) -> ReplyBubble:
+        return self._replies[turn_no]
 
     def replies(self) -> list[ReplyBubble]:
         return list(self._replies.values())
@@ -301,9 +301,9 @@ class ChatView(QScrollArea):
     def user_turns(self) -> list[UserBubble]:
         return list(self._users.values())
 
-    def has_turn(self, turn_id: int) -> bool:
-        """This view shows the user's side of ``turn_id`` (so its reply belongs here)."""
-        return turn_id in self._users
+    def has_turn(self, turn_no: int) -> bool:
+        """This view shows the user's side of ``turn_no`` (so its reply belongs here)."""
+        return turn_no in self._users
 
     def turns(self) -> list[UserBubble | ReplyBubble]:
         """Every bubble row, oldest first."""
@@ -312,8 +312,8 @@ class ChatView(QScrollArea):
     def turn_count(self) -> int:
         return len(self._turns)
 
-    def has_reply(self, turn_id: int) -> bool:
-        return turn_id in self._replies
+    def has_reply(self, turn_no: int) -> bool:
+        return turn_no in self._replies
 
     def is_empty(self) -> bool:
         """No turns: the view shows how to start instead."""

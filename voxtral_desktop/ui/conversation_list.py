@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from voxtral_desktop.ui import theme
-from voxtral_desktop.ui.conversations_vm import ConversationsViewModel
+from voxtral_desktop.ui.view_models.conversations_vm import ConversationsViewModel
 
 log = logging.getLogger(__name__)
 

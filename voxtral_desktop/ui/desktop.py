@@ -12,7 +12,7 @@ from voxtral_desktop.core import autostart
 from voxtral_desktop.core.config import Config
 from voxtral_desktop.ui.global_keys import HANDS_FREE, PUSH_TO_TALK, GlobalKeys
 from voxtral_desktop.ui.notifications import Notifier
-from voxtral_desktop.ui.status import ReplyStatus
+from voxtral_desktop.ui.view_models.status import ReplyStatus
 from voxtral_desktop.ui.tray import Tray, tray_state
 
 if TYPE_CHECKING:
@@ -165,13 +165,13 @@ class Desktop(QObject):
 
     # --- notifications --------------------------------------------------------------------------------
 
-    def _on_chunk(self, turn_id: int, text: str) -> None:
-        self._reply_chunks.setdefault(turn_id, []).append(text)
+    def _on_chunk(self, turn_no: int, text: str) -> None:
+        self._reply_chunks.setdefault(turn_no, []).append(text)
         if self.tray is not None and self._error:
             self._clear_error()
 
-    def _on_finished(self, turn_id: int, result: Any) -> None:
-        chunks = self._reply_chunks.pop(turn_id, [])
+    def _on_finished(self, turn_no: int, result: Any) -> None:
+        chunks = self._reply_chunks.pop(turn_no, [])
         if result.status == ReplyStatus.ERROR:
             self._on_error()
             return

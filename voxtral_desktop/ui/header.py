@@ -8,11 +8,11 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout
 
 from voxtral_desktop.ui import theme
-from voxtral_desktop.ui.status import Mode, ModelStatus
+from voxtral_desktop.ui.view_models.status import Mode, ModelStatus
 from voxtral_desktop.ui.widgets import ElidedLabel, StatusPill
 
 if TYPE_CHECKING:
-    from voxtral_desktop.ui.speaker import Speaker
+    from voxtral_desktop.ui.view_models.speaker import Speaker
 
 MODES = ((Mode.CONVERSATION, "Conversation"), (Mode.TRANSCRIBE, "Transcribe"))
 MODE_TIPS = {

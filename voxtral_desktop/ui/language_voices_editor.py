@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QWidget
 
 from voxtral_desktop.core.config import VOXTRAL_LANGUAGES
 from voxtral_desktop.core.speech.languages import NAMES
-from voxtral_desktop.ui.settings_vm import VoiceChoice
+from voxtral_desktop.ui.view_models.settings_vm import VoiceChoice
 
 ChoicesFor = Callable[[str], list[VoiceChoice]]
 

@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
 from voxtral_desktop.ui import theme
-from voxtral_desktop.ui.listening_vm import ListeningStatus, ListenState
+from voxtral_desktop.ui.view_models.listening_vm import ListeningStatus, ListenState
 from voxtral_desktop.ui.widgets import StatusDot
 
 MODES = (("push_to_talk", "Push to talk"), ("hands_free", "Hands-free"))

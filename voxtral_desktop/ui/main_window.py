@@ -16,9 +16,9 @@ from voxtral_desktop.ui.conversation_list import ConversationList
 from voxtral_desktop.ui.dock import Dock
 from voxtral_desktop.ui.header import Header
 from voxtral_desktop.ui.listening_bar import ListeningBar
-from voxtral_desktop.ui.listening_vm import ListeningStatus
+from voxtral_desktop.ui.view_models.listening_vm import ListeningStatus
 from voxtral_desktop.ui.push_to_talk import PushToTalk
-from voxtral_desktop.ui.status import Mode
+from voxtral_desktop.ui.view_models.status import Mode
 from voxtral_desktop.ui.talk_line import TalkLine
 from voxtral_desktop.ui.view_models import ViewModels
 from voxtral_desktop.ui.widgets import Banner, BannerArea, BannerStack
@@ -150,7 +150,7 @@ class MainWindow(QMainWindow):
 
     # --- replies, conversations, mode, speech ---------------------------------------------------------
 
-    def _on_reply_chunk(self, turn_id: int, text: str) -> None:
+    def _on_reply_chunk(self, turn_no: int, text: str) -> None:
         if self.side.list.current_id != self.vms.conversations.current_conversation_id:
             self.side.refresh()  # the first turn of a new conversation has just created it
 

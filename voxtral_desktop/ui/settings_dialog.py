@@ -33,7 +33,7 @@ from voxtral_desktop.core.errors import KeyringUnavailable
 from voxtral_desktop.ui import theme
 from voxtral_desktop.ui.language_voices_editor import LanguageVoicesEditor
 from voxtral_desktop.ui.settings_fields import FIELDS, PAGES, SECTIONS, SERVER_ONLY, Field, field_named, parse
-from voxtral_desktop.ui.settings_vm import SettingsViewModel
+from voxtral_desktop.ui.view_models.settings_vm import SettingsViewModel
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QTimer
 
 from voxtral_desktop.ui.dock import Dock
-from voxtral_desktop.ui.listening_vm import ListeningStatus, ListenState
+from voxtral_desktop.ui.view_models.listening_vm import ListeningStatus, ListenState
 from voxtral_desktop.ui.push_to_talk import PushToTalk
-from voxtral_desktop.ui.talk_rules import TalkState, idle_hint, talk_state
+from voxtral_desktop.ui.view_models.talk_rules import TalkState, idle_hint, talk_state
 
 if TYPE_CHECKING:
     from voxtral_desktop.ui.view_models import ViewModels

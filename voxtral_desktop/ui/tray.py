@@ -8,7 +8,7 @@ from PySide6.QtCore import QObject, QRectF, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
-from voxtral_desktop.ui.listening_vm import ListeningStatus, ListenState
+from voxtral_desktop.ui.view_models.listening_vm import ListeningStatus, ListenState
 
 
 class TrayState(StrEnum):

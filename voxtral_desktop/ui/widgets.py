@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from voxtral_desktop.ui import theme
-from voxtral_desktop.ui.status import LoadPhase, ModelStatus
+from voxtral_desktop.ui.view_models.status import LoadPhase, ModelStatus
 
 PHASE_COLORS = {
     LoadPhase.LOADING: theme.WARNING,

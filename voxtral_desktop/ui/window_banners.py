@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 
-from voxtral_desktop.ui.status import LoadPhase, MicStatus, ModelStatus, VoiceStatus
+from voxtral_desktop.ui.view_models.status import LoadPhase, MicStatus, ModelStatus, VoiceStatus
 from voxtral_desktop.ui.widgets import BannerStack
 
 if TYPE_CHECKING:

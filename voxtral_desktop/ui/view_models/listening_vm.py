@@ -18,9 +18,9 @@ from voxtral_desktop.core.capture import CaptureError, CaptureSource, Recording
 from voxtral_desktop.core.config import Config
 from voxtral_desktop.core.errors import VoxtralError
 from voxtral_desktop.core.listening import BargeIn, Event, Listener, SpeechDropped, SpeechStarted, TurnEnded
-from voxtral_desktop.ui.model_vm import ModelViewModel
-from voxtral_desktop.ui.recording_vm import RecordingViewModel
-from voxtral_desktop.ui.replies_vm import RepliesViewModel
+from voxtral_desktop.ui.view_models.model_vm import ModelViewModel
+from voxtral_desktop.ui.view_models.recording_vm import RecordingViewModel
+from voxtral_desktop.ui.view_models.replies_vm import RepliesViewModel
 
 log = logging.getLogger(__name__)
 

@@ -232,7 +232,7 @@ def test_offline_the_banner_says_it_plainly_with_the_librarys_words_behind_detai
     qtbot.waitUntil(lambda: not details.isVisible(), timeout=2000)
 
     # The log has it too: what the user was told, and the library's exception with its cause.
-    told = [r.getMessage() for r in caplog.records if r.name == "voxtral_desktop.ui.model_vm"]
+    told = [r.getMessage() for r in caplog.records if r.name == "voxtral_desktop.ui.view_models.model_vm"]
     assert any("model load failed" in m and "about 9 GB" in m for m in told), told
     raised = [r.exc_info[1] for r in caplog.records if r.exc_info and r.name == "voxtral_desktop.core.hub"]
     assert raised and isinstance(raised[0], LocalEntryNotFoundError)

@@ -19,8 +19,8 @@ from voxtral_desktop.core.history import thread as history_thread
 from voxtral_desktop.core.reply import Ended, Reply, Words
 from voxtral_desktop.core.timings import Stage
 from voxtral_desktop.testing.fakes import scripted_session
-from voxtral_desktop.ui.reply_voice import ReplyVoice
-from voxtral_desktop.ui.status import ReplyResult, reply_result
+from voxtral_desktop.ui.view_models.reply_voice import ReplyVoice
+from voxtral_desktop.ui.view_models.status import ReplyResult, reply_result
 
 REPLY = "The weather is sunny today, with a light breeze from the west."
 CHUNKS = ["The weather is sunny today,", "with a light breeze", "from the west."]  # REPLY in 3-5 word chunks
@@ -130,12 +130,12 @@ def run(qtbot, coro):
     return task.result()
 
 
-def speak(qtbot, v: Voice, turn_id: int, session: ConversationSession, *, sounding: int = 0) -> Reply:
+def speak(qtbot, v: Voice, turn_no: int, session: ConversationSession, *, sounding: int = 0) -> Reply:
     """A typed exchange whose chunks are handed to the voice as they come, as the replies view-model does;
     the voice begins one chunk as each is written, up to ``sounding`` of them. Returns the reply, written and
     saved."""
     reply = session.reply_text("What is the weather like?")
-    v.voice.begin(turn_id, reply, session)
+    v.voice.begin(turn_no, reply, session)
 
     async def stream() -> None:
         async for event in reply.events():
@@ -224,8 +224,8 @@ def test_cutting_a_written_reply_short_keeps_what_the_voice_had_begun(qtbot, ses
     assert stored_reply(session).text == REPLY
     v.voice.cut()  # the user talks over it while the voice says chunk 1
     assert not v.speaker.is_speaking
-    ((turn_id, result),) = v.cut_short
-    assert (turn_id, result.status, result.heard_chunks) == (3, ReplyStatus.INTERRUPTED, 2)
+    ((turn_no, result),) = v.cut_short
+    assert (turn_no, result.status, result.heard_chunks) == (3, ReplyStatus.INTERRUPTED, 2)
     assert reply.status == ReplyStatus.INTERRUPTED and reply.kept_text == " ".join(CHUNKS[:2])
     qtbot.waitUntil(lambda: stored_reply(session).status == ReplyStatus.INTERRUPTED, timeout=5000)
     assert stored_reply(session).text == " ".join(CHUNKS[:2])

@@ -14,8 +14,8 @@ from voxtral_desktop.core.conversation import ConversationSession, ExchangeResul
 from voxtral_desktop.core.errors import HistoryError
 from voxtral_desktop.core.reply import Reply
 from voxtral_desktop.core.timings import Stage
-from voxtral_desktop.ui.speaker import Speaker
-from voxtral_desktop.ui.status import ReplyResult, reply_result
+from voxtral_desktop.ui.view_models.speaker import Speaker
+from voxtral_desktop.ui.view_models.status import ReplyResult, reply_result
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 class ReplyVoice:
     """The reply being spoken (one at a time) and what the user has heard of it.
 
-    ``first_sound(turn_id, ms)``, ``timings_changed(turn_id, stages)`` and ``cut_short(turn_id, result)`` are
+    ``first_sound(turn_no, ms)``, ``timings_changed(turn_no, stages)`` and ``cut_short(turn_no, result)`` are
     the replies view-model's signals: the window learns of a late first sound and of a written reply whose
     voice the user cut short (it then ends INTERRUPTED, keeping what was heard).
     """
@@ -68,10 +68,10 @@ class ReplyVoice:
             return None
         return self._track(asyncio.ensure_future(self.speaker.load()))
 
-    def begin(self, turn_id: int, reply: Reply, session: ConversationSession) -> None:
+    def begin(self, turn_no: int, reply: Reply, session: ConversationSession) -> None:
         """``reply`` is the one to speak now: the reply spoken before gives way (see ``cut``)."""
         self.cut()
-        self._current = (turn_id, reply, session)
+        self._current = (turn_no, reply, session)
 
     def prepare(self) -> None:
         """The user started talking: a reply is coming, so the sound output opens now, not at its first words."""
@@ -100,7 +100,7 @@ class ReplyVoice:
         self.speaker.stop()
         if current is None or not speaking:
             return
-        turn_id, reply, session = current
+        turn_no, reply, session = current
         if not reply.interrupt_voice():
             return
         exchange = _exchange_of(session, reply)
@@ -109,7 +109,7 @@ class ReplyVoice:
         saved = session.keep_heard(exchange)  # queued on the history's thread: the voice stops at once
         if saved is not None:
             saved.add_done_callback(_log_failed_write)
-        self._cut_short(turn_id, reply_result(turn_id, reply))
+        self._cut_short(turn_no, reply_result(turn_no, reply))
 
     def close(self) -> None:
         """Quitting: silence at once and let go of the sound device (what was said stays as saved)."""
@@ -129,14 +129,14 @@ class ReplyVoice:
         """The voice's first audible sample of the reply it speaks (``t``: time.monotonic())."""
         if self._current is None or self._current[1].timings.has(Stage.FIRST_SOUND):
             return
-        turn_id, reply, session = self._current
+        turn_no, reply, session = self._current
         reply.timings.mark(Stage.FIRST_SOUND, time.perf_counter() - (time.monotonic() - t))
         ms = reply.timings.ms(Stage.FIRST_SOUND) or 0.0
-        log.info("reply %d: first sound %.0f ms after the recording ended", turn_id, ms)
-        self._first_sound(turn_id, ms)
+        log.info("reply %d: first sound %.0f ms after the recording ended", turn_no, ms)
+        self._first_sound(turn_no, ms)
         exchange = _exchange_of(session, reply)
         if exchange is not None:  # written and saved before it was heard: add it now
-            self._timings_changed(turn_id, reply.timings.to_dict())
+            self._timings_changed(turn_no, reply.timings.to_dict())
             self._track(asyncio.ensure_future(_save_timings(session, exchange)))
 
 

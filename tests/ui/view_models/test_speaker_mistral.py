@@ -59,7 +59,7 @@ class SynthPlayer:
 def mistral_app(make_app, url: str, local: Any, players: list[SynthPlayer]):
     model = scripted_model(["The weather ", "is sunny. ", "A light breeze ", "blows today."])
     model.config.update({"speech": {"voice": "mistral:voice_478", "engine": "mock", "server_url": url}})
-    from voxtral_desktop.ui.speaker import Speaker
+    from voxtral_desktop.ui.view_models.speaker import Speaker
 
     def player(voice: Any, device: str) -> SynthPlayer:
         players.append(SynthPlayer(voice, device))

@@ -61,7 +61,7 @@ class VoiceStatus:
 class ReplyResult:
     """How a reply ended, for the chat view's footer under the assistant bubble."""
 
-    turn_id: int
+    turn_no: int
     status: ReplyStatus  # COMPLETE, ERROR or INTERRUPTED
     first_chunk_ms: float | None  # time to the first words, None when no words came
     total_ms: float
@@ -79,18 +79,18 @@ class ReplyResult:
     heard_chunks: int | None = None
 
     @classmethod
-    def failed(cls, turn_id: int, first_chunk_ms: float | None, error: BaseException) -> ReplyResult:
+    def failed(cls, turn_no: int, first_chunk_ms: float | None, error: BaseException) -> ReplyResult:
         """A reply that broke outside the model's own error handling (shown where it happened)."""
         text, detail = describe(error)
-        return cls(turn_id, ReplyStatus.ERROR, first_chunk_ms, 0.0, text, detail)
+        return cls(turn_no, ReplyStatus.ERROR, first_chunk_ms, 0.0, text, detail)
 
 
-def reply_result(turn_id: int, reply: Reply) -> ReplyResult:
+def reply_result(turn_no: int, reply: Reply) -> ReplyResult:
     """What the chat view shows of a reply that ended (the one place a Reply becomes a ReplyResult)."""
     text, detail = reply.describe() if reply.status == ReplyStatus.ERROR else ("", "")
     kept = reply.kept_chunks
     return ReplyResult(
-        turn_id,
+        turn_no,
         reply.status,
         reply.first_words_ms,
         reply.total_ms,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from voxtral_desktop.core.chunks import BUSY_TEXT, ReplyStatus
 from voxtral_desktop.core.errors import HistoryWriteError, ModelBusy, ReplyCancelled
 from voxtral_desktop.core.reply import Ended, Reply, Words
-from voxtral_desktop.ui.troubles import BUSY, HISTORY, HISTORY_TITLE, Troubles
+from voxtral_desktop.ui.view_models.troubles import BUSY, HISTORY, HISTORY_TITLE, Troubles
 
 
 class Banners:
@@ -102,7 +102,7 @@ def test_busy_is_told_by_the_errors_type_not_by_its_text():
 
 def test_an_engine_that_died_is_said_in_a_banner_until_a_reply_answers_again():
     from voxtral_desktop.core.errors import EngineCrashed
-    from voxtral_desktop.ui.troubles import ENGINE
+    from voxtral_desktop.ui.view_models.troubles import ENGINE
 
     banners = Banners()
     t = banners.troubles

@@ -20,8 +20,8 @@ from voxtral_desktop.core.speech.languages import NAMES
 from voxtral_desktop.core.speech.mistral_tts import is_mistral_voice, open_voice
 from voxtral_desktop.core.speech.multilingual import follow_languages
 from voxtral_desktop.core.speech.player import ReferenceListener
-from voxtral_desktop.ui.status import VoiceStatus
-from voxtral_desktop.ui.system_voice import SystemVoice
+from voxtral_desktop.ui.view_models.status import VoiceStatus
+from voxtral_desktop.ui.view_models.system_voice import SystemVoice
 
 log = logging.getLogger(__name__)
 

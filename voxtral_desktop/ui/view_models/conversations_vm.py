@@ -16,7 +16,7 @@ from voxtral_desktop.core.errors import HistoryError
 from voxtral_desktop.core.history import ConversationSummary, HistoryStore
 from voxtral_desktop.core.history import thread as history_thread
 from voxtral_desktop.core.model import VoxtralModel
-from voxtral_desktop.ui.model_vm import ModelViewModel
+from voxtral_desktop.ui.view_models.model_vm import ModelViewModel
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from voxtral_desktop.ui.status import LoadPhase, MicStatus, Mode, ModelStatus
+from voxtral_desktop.ui.view_models.status import LoadPhase, MicStatus, Mode, ModelStatus
 
 IDLE_HINT = "Hold to talk  ·  or hold Space"
 DICTATE_HINT = "Hold to dictate  ·  or hold Space"

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from voxtral_desktop.ui.system_voice import SystemVoice
+from voxtral_desktop.ui.view_models.system_voice import SystemVoice
 
 
 @pytest.fixture

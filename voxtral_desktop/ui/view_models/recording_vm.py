@@ -13,11 +13,11 @@ from qasync import asyncSlot
 
 from voxtral_desktop.core.capture import CaptureError, CaptureSource, Recorder
 from voxtral_desktop.core.config import Config
-from voxtral_desktop.ui.model_vm import ModelViewModel
-from voxtral_desktop.ui.replies_vm import RepliesViewModel
-from voxtral_desktop.ui.status import MicStatus
-from voxtral_desktop.ui.talk_rules import why_not_record
-from voxtral_desktop.ui.workers import Workers
+from voxtral_desktop.ui.view_models.model_vm import ModelViewModel
+from voxtral_desktop.ui.view_models.replies_vm import RepliesViewModel
+from voxtral_desktop.ui.view_models.status import MicStatus
+from voxtral_desktop.ui.view_models.talk_rules import why_not_record
+from voxtral_desktop.ui.view_models.workers import Workers
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from voxtral_desktop.ui.status import model_label
+from voxtral_desktop.ui.view_models.status import model_label
 
 
 def test_model_labels_are_short():

@@ -14,7 +14,7 @@ from ui_helpers import scripted_model
 from voxtral_desktop.core.errors import SpeechError
 from voxtral_desktop.core.model import LoadPhase
 from voxtral_desktop.core.speech import PlayerEvent, PlayerEventKind
-from voxtral_desktop.ui.speaker import Speaker
+from voxtral_desktop.ui.view_models.speaker import Speaker
 
 
 class NamedVoice:

@@ -8,7 +8,7 @@ from ui_helpers import Captures, hold, scripted_model, settle, speech_like, wait
 
 from voxtral_desktop.core.chunks import ReplyStatus
 from voxtral_desktop.testing.wav_capture import NoMicrophone
-from voxtral_desktop.ui.recording_vm import SHORT_PRESS_HINT
+from voxtral_desktop.ui.view_models.recording_vm import SHORT_PRESS_HINT
 
 
 def test_a_very_short_press_is_ignored_with_a_hint(qtbot, make_app):

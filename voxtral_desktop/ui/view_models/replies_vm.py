@@ -18,14 +18,14 @@ from voxtral_desktop.core.conversation import ConversationSession, ExchangeResul
 from voxtral_desktop.core.errors import HistoryError
 from voxtral_desktop.core.model import TYPED_MODE, Mode
 from voxtral_desktop.core.reply import Ended, Marked, Reply, Words
-from voxtral_desktop.ui.conversations_vm import ConversationsViewModel
-from voxtral_desktop.ui.model_vm import ModelViewModel
-from voxtral_desktop.ui.reply_voice import ReplyVoice
-from voxtral_desktop.ui.speaker import Speaker
-from voxtral_desktop.ui.status import ReplyResult, ReplyStatus, reply_result
-from voxtral_desktop.ui.talk_rules import NOT_READY
-from voxtral_desktop.ui.troubles import HISTORY, HISTORY_TITLE, Troubles
-from voxtral_desktop.ui.workers import Workers
+from voxtral_desktop.ui.view_models.conversations_vm import ConversationsViewModel
+from voxtral_desktop.ui.view_models.model_vm import ModelViewModel
+from voxtral_desktop.ui.view_models.reply_voice import ReplyVoice
+from voxtral_desktop.ui.view_models.speaker import Speaker
+from voxtral_desktop.ui.view_models.status import ReplyResult, ReplyStatus, reply_result
+from voxtral_desktop.ui.view_models.talk_rules import NOT_READY
+from voxtral_desktop.ui.view_models.troubles import HISTORY, HISTORY_TITLE, Troubles
+from voxtral_desktop.ui.view_models.workers import Workers
 
 log = logging.getLogger(__name__)
 
@@ -119,12 +119,12 @@ class RepliesViewModel(QObject):
         ``ended_at``: when the user stopped talking (``time.perf_counter()``: the button's release, or the
         hands-free end of turn); the reply's timings count from there (default: now).
         """
-        turn_id = next(self._turns)
-        self.userTurn.emit(turn_id, recording.duration_s, waveform(recording.audio, WAVEFORM_BARS))
+        turn_no = next(self._turns)
+        self.userTurn.emit(turn_no, recording.duration_s, waveform(recording.audio, WAVEFORM_BARS))
         session = self._conversations.session()
-        audio, rate, chunk_id = recording.audio, recording.sample_rate, f"turn-{turn_id}"
+        audio, rate, chunk_id = recording.audio, recording.sample_rate, f"turn-{turn_no}"
         reply = session.reply(audio, sample_rate=rate, mode=self._mode, chunk_id=chunk_id, recording_ended=ended_at)
-        return self._start(self._reply(turn_id, self._mode, session, reply, recording))
+        return self._start(self._reply(turn_no, self._mode, session, reply, recording))
 
     def sendText(self, text: str) -> asyncio.Future[Any] | None:
         """A typed turn instead of speech (always TYPED_MODE); returns the reply's task."""
@@ -135,11 +135,11 @@ class RepliesViewModel(QObject):
             self.hint.emit(NOT_READY)
             return None
         self.barge_in()
-        turn_id = next(self._turns)
-        self.userText.emit(turn_id, text)
+        turn_no = next(self._turns)
+        self.userText.emit(turn_no, text)
         session = self._conversations.session()
-        reply = session.reply_text(text, chunk_id=f"turn-{turn_id}")
-        return self._start(self._reply(turn_id, TYPED_MODE, session, reply))
+        reply = session.reply_text(text, chunk_id=f"turn-{turn_no}")
+        return self._start(self._reply(turn_no, TYPED_MODE, session, reply))
 
     def _start(self, task: Any) -> asyncio.Future[Any]:
         self._reply_task = task
@@ -151,80 +151,80 @@ class RepliesViewModel(QObject):
 
     @asyncSlot()
     async def _reply(
-        self, turn_id: int, mode: Mode, session: ConversationSession, reply: Reply, recording: Recording | None = None
+        self, turn_no: int, mode: Mode, session: ConversationSession, reply: Reply, recording: Recording | None = None
     ) -> None:
         # A reply cancelled by talking over it may still be winding down; the model runs one at a time.
         self._active += 1
-        self.replyStarted.emit(turn_id, mode)
+        self.replyStarted.emit(turn_no, mode)
         if self._active == 1:
             self.busyChanged.emit(True)
         if mode == Mode.CONVERSATION:
-            self.voice.begin(turn_id, reply, session)  # a previous reply still being spoken gives way
+            self.voice.begin(turn_no, reply, session)  # a previous reply still being spoken gives way
         else:
             self.voice.cut()
-        progress = asyncio.ensure_future(self._say_progress(turn_id, reply))
+        progress = asyncio.ensure_future(self._say_progress(turn_no, reply))
         try:
             async for event in reply.events():
                 self.troubles.saving_failed(session.save_error)  # said while the reply streams on
                 if isinstance(event, Words) and event.text:
                     if not progress.done():
                         progress.cancel()
-                        self.replyProgress.emit(turn_id, "")
-                    self.replyChunk.emit(turn_id, event.text)
+                        self.replyProgress.emit(turn_no, "")
+                    self.replyChunk.emit(turn_no, event.text)
                     self.voice.say(reply, event.text)
                 elif isinstance(event, Marked) and not progress.done():
-                    self.replyProgress.emit(turn_id, str(reply.progress() or ""))  # e.g. listening -> thinking
+                    self.replyProgress.emit(turn_no, str(reply.progress() or ""))  # e.g. listening -> thinking
                 elif isinstance(event, Ended):
                     self.voice.end(reply)
         except Exception as e:
-            log.exception("reply %d failed", turn_id)
-            self.replyFinished.emit(turn_id, ReplyResult.failed(turn_id, reply.first_words_ms, e))
+            log.exception("reply %d failed", turn_no)
+            self.replyFinished.emit(turn_no, ReplyResult.failed(turn_no, reply.first_words_ms, e))
             return
         finally:
             if not progress.done():
                 progress.cancel()
-                self.replyProgress.emit(turn_id, "")
+                self.replyProgress.emit(turn_no, "")
             self._active -= 1
             if self._active == 0:
                 self.busyChanged.emit(False)
             self._conversations.notify_changed()
         last = session.last
         self.troubles.after_reply(session.save_error, last is not None and last.saved, reply)
-        self.replyFinished.emit(turn_id, reply_result(turn_id, reply))
+        self.replyFinished.emit(turn_no, reply_result(turn_no, reply))
         wanted = recording is not None and mode == Mode.CONVERSATION and self.config.conversation.show_transcript
         if wanted and reply.status == ReplyStatus.COMPLETE and last is not None and last.reply is reply:
-            await self._show_transcript(turn_id, recording, session, last)  # type: ignore[arg-type]
+            await self._show_transcript(turn_no, recording, session, last)  # type: ignore[arg-type]
 
-    async def _say_progress(self, turn_id: int, reply: Reply) -> None:
+    async def _say_progress(self, turn_no: int, reply: Reply) -> None:
         """While no words have come: what the model is doing, from the reply's stage marks (polled)."""
         await asyncio.sleep(PROGRESS_AFTER_S)
         said = ""
         while True:
             text = str(reply.progress() or "")
             if text != said:
-                self.replyProgress.emit(turn_id, text)
+                self.replyProgress.emit(turn_no, text)
                 said = text
             await asyncio.sleep(PROGRESS_EVERY_S)
 
-    def _cut_short(self, turn_id: int, result: ReplyResult) -> None:
+    def _cut_short(self, turn_no: int, result: ReplyResult) -> None:
         """A written reply's voice was cut short: it ends interrupted now, keeping what was heard."""
-        self.replyFinished.emit(turn_id, result)
+        self.replyFinished.emit(turn_no, result)
         self._conversations.notify_changed()
 
     # --- what the user said -----------------------------------------------------------------------------
 
     async def _show_transcript(
-        self, turn_id: int, recording: Recording, session: ConversationSession, exchange: ExchangeResult
+        self, turn_no: int, recording: Recording, session: ConversationSession, exchange: ExchangeResult
     ) -> None:
         """Transcribe the user's turn after the reply (so the reply is never delayed) and show it."""
-        transcript = await self._model.transcribe(recording, f"turn-{turn_id}-transcript")
+        transcript = await self._model.transcribe(recording, f"turn-{turn_no}-transcript")
         if transcript is None:
             return
-        self.userTranscript.emit(turn_id, transcript)  # shown even when the user's turn was not saved
+        self.userTranscript.emit(turn_no, transcript)  # shown even when the user's turn was not saved
         try:
             await session.keep_transcript(exchange, transcript)
         except HistoryError as e:
-            log.warning("transcript of turn %d not saved: %s", turn_id, e)
+            log.warning("transcript of turn %d not saved: %s", turn_no, e)
             self.troubles.say(HISTORY, HISTORY_TITLE, f"The transcript {e}.")
         self._conversations.notify_changed()
 

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QLabel
 from tests.ui.ui_helpers import Captures, quiet_model, reply_ids, scripted_model, wait_reply_done
 from voxtral_desktop.core.chunks import ReplyStatus
 from voxtral_desktop.testing.speech import synthesize
-from voxtral_desktop.ui.listening_vm import ListenState
+from voxtral_desktop.ui.view_models.listening_vm import ListenState
 
 SILENCE = np.zeros(16000 * 2, np.float32)
 
@@ -38,8 +38,8 @@ def test_hands_free_an_utterance_with_no_key_pressed_is_answered(make_app, qtbot
     app = make_app(hands_free(quiet_model(["It is ", "sunny."])), Captures(utterance))
     seen = states(app)
     qtbot.waitUntil(lambda: bool(reply_ids(app.chat)), timeout=15000)
-    (turn_id,) = reply_ids(app.chat)
-    reply = wait_reply_done(qtbot, app, turn_id)
+    (turn_no,) = reply_ids(app.chat)
+    reply = wait_reply_done(qtbot, app, turn_no)
     assert reply.status == ReplyStatus.COMPLETE and "sunny" in reply.text
     assert [s for s in (ListenState.HEARING, ListenState.SENDING) if s in seen] == [
         ListenState.HEARING,

@@ -12,14 +12,14 @@ from voxtral_desktop.core.config import Config, load_config
 from voxtral_desktop.core.history import HistoryStore
 from voxtral_desktop.core.model import VoxtralModel
 from voxtral_desktop.core.portaudio import InputDevice, SoundDeviceCapture, list_input_devices
-from voxtral_desktop.ui.conversations_vm import ConversationsViewModel
-from voxtral_desktop.ui.listening_vm import ListeningViewModel
-from voxtral_desktop.ui.model_vm import ModelViewModel
-from voxtral_desktop.ui.recording_vm import RecordingViewModel
-from voxtral_desktop.ui.replies_vm import RepliesViewModel
-from voxtral_desktop.ui.settings_vm import SettingsViewModel
-from voxtral_desktop.ui.speaker import Speaker
-from voxtral_desktop.ui.workers import Workers
+from voxtral_desktop.ui.view_models.conversations_vm import ConversationsViewModel
+from voxtral_desktop.ui.view_models.listening_vm import ListeningViewModel
+from voxtral_desktop.ui.view_models.model_vm import ModelViewModel
+from voxtral_desktop.ui.view_models.recording_vm import RecordingViewModel
+from voxtral_desktop.ui.view_models.replies_vm import RepliesViewModel
+from voxtral_desktop.ui.view_models.settings_vm import SettingsViewModel
+from voxtral_desktop.ui.view_models.speaker import Speaker
+from voxtral_desktop.ui.view_models.workers import Workers
 
 log = logging.getLogger(__name__)
 

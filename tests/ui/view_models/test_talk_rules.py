@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from voxtral_desktop.core.model import LoadPhase, Mode
-from voxtral_desktop.ui.status import MicStatus, ModelStatus
-from voxtral_desktop.ui.talk_rules import (
+from voxtral_desktop.ui.view_models.status import MicStatus, ModelStatus
+from voxtral_desktop.ui.view_models.talk_rules import (
     DICTATE_HINT,
     IDLE_HINT,
     NOT_READY,

@@ -15,8 +15,8 @@ from voxtral_desktop.core.capture import Recording
 from voxtral_desktop.core.config import Config
 from voxtral_desktop.core.errors import HubUnreachable, ModelLoadError
 from voxtral_desktop.core.model import LoadPhase, Mode, VoxtralModel
-from voxtral_desktop.ui.status import ModelStatus, model_label
-from voxtral_desktop.ui.workers import Workers
+from voxtral_desktop.ui.view_models.status import ModelStatus, model_label
+from voxtral_desktop.ui.view_models.workers import Workers
 
 log = logging.getLogger(__name__)
 

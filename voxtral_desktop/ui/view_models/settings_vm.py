@@ -26,7 +26,7 @@ from voxtral_desktop.core.speech import (
 from voxtral_desktop.core.speech.catalogue import CATALOGUE_FILE
 from voxtral_desktop.core.speech.languages import voice_language
 from voxtral_desktop.core.speech.mistral_tts import PREFIX, PRESET_VOICES, PRICE, is_mistral_voice, open_voice
-from voxtral_desktop.ui.speaker import SYSTEM, Speaker
+from voxtral_desktop.ui.view_models.speaker import SYSTEM, Speaker
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from typing import Any
 from voxtral_desktop.core.config import Config
 from voxtral_desktop.core.model import LoadPhase
 from voxtral_desktop.testing.language_voices import register_joe_as
-from voxtral_desktop.ui.speaker import Speaker
+from voxtral_desktop.ui.view_models.speaker import Speaker
 
 
 class SpeakingPlayer:

@@ -20,6 +20,7 @@ import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -81,6 +82,22 @@ def _normal(rng: np.random.Generator, *shape: int, std: float = 0.02) -> np.ndar
     return (rng.standard_normal(shape, dtype=np.float32) * std).astype(np.float16)
 
 
+def _add_tokenizer(w: Any, tokens: list[str], types: list[int], merges: list[str]) -> None:
+    """Tekken's shape as llama.cpp reads it (a gpt2-style BPE, Voxtral's special ids and chat template)."""
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("tekken")
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    w.add_token_merges(merges)
+    w.add_bos_token_id(1)
+    w.add_eos_token_id(2)
+    w.add_unk_token_id(0)
+    w.add_pad_token_id(11)
+    w.add_add_bos_token(True)
+    w.add_add_eos_token(False)
+    w.add_chat_template(CHAT_TEMPLATE)
+
+
 def write_text_model(path: Path, seed: int = 0) -> None:
     import gguf
 
@@ -102,18 +119,7 @@ def write_text_model(path: Path, seed: int = 0) -> None:
     w.add_layer_norm_rms_eps(1e-5)
     w.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
     w.add_vocab_size(len(tokens))
-    w.add_tokenizer_model("gpt2")
-    w.add_tokenizer_pre("tekken")
-    w.add_token_list(tokens)
-    w.add_token_types(types)
-    w.add_token_merges(merges)
-    w.add_bos_token_id(1)
-    w.add_eos_token_id(2)
-    w.add_unk_token_id(0)
-    w.add_pad_token_id(11)
-    w.add_add_bos_token(True)
-    w.add_add_eos_token(False)
-    w.add_chat_template(CHAT_TEMPLATE)
+    _add_tokenizer(w, tokens, types, merges)
 
     n, hd, ff = t["hidden"], t["head_dim"], t["ffn"]
     w.add_tensor("token_embd.weight", _normal(rng, len(tokens), n, std=1.0))
@@ -335,18 +341,7 @@ def build_mini_shaped(out_dir: Path, seed: int = 0) -> Path:
     w.add_layer_norm_rms_eps(1e-5)
     w.add_file_type(gguf.LlamaFileType.MOSTLY_Q4_K_M)
     w.add_vocab_size(MINI_VOCAB)
-    w.add_tokenizer_model("gpt2")
-    w.add_tokenizer_pre("tekken")
-    w.add_token_list(tokens)
-    w.add_token_types(types)
-    w.add_token_merges(merges)
-    w.add_bos_token_id(1)
-    w.add_eos_token_id(2)
-    w.add_unk_token_id(0)
-    w.add_pad_token_id(11)
-    w.add_add_bos_token(True)
-    w.add_add_eos_token(False)
-    w.add_chat_template(CHAT_TEMPLATE)
+    _add_tokenizer(w, tokens, types, merges)
     n, hd, ff = t["hidden"], t["head_dim"], t["ffn"]
     add(w, "token_embd.weight", MINI_VOCAB, n, "Q4_K")
     # Only the letters (alone or after a space) score, as in the small pair: a reply never ends early, and its

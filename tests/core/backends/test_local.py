@@ -42,7 +42,7 @@ def fake_hub(folder, monkeypatch, *, cached: bool, fail: Exception | None = None
 def test_download_reports_progress_then_loads(tiny_model_dir, monkeypatch):
     calls = fake_hub(tiny_model_dir, monkeypatch, cached=False)
     seen: list[tuple[str, float | None]] = []
-    model = VoxtralModel(load_config(overrides={"model": {"id": "someone/voxtral-tiny"}}))
+    model = VoxtralModel(load_config(overrides={"backend": "local", "model": {"id": "someone/voxtral-tiny"}}))
     model.initialize(lambda phase, fraction: seen.append((phase, fraction)))
     assert model.is_initialized
     downloads = [f for p, f in seen if p == "downloading"]
@@ -56,7 +56,7 @@ def test_download_reports_progress_then_loads(tiny_model_dir, monkeypatch):
 def test_a_cached_model_loads_without_downloading(tiny_model_dir, monkeypatch):
     calls = fake_hub(tiny_model_dir, monkeypatch, cached=True)
     seen: list[str] = []
-    VoxtralModel(load_config(overrides={"model": {"id": "someone/voxtral-tiny"}})).initialize(
+    VoxtralModel(load_config(overrides={"backend": "local", "model": {"id": "someone/voxtral-tiny"}})).initialize(
         lambda phase, fraction: seen.append(phase)
     )
     assert "downloading" not in seen and len(calls) == 1

@@ -250,3 +250,30 @@ def test_cli_respond_streams_chunk_dicts_from_the_engine(tiny_gguf_dir, utteranc
     check_contract(chunks)
     assert all(c["success"] for c in chunks) and " ".join(c["text"] for c in chunks).split()
     assert "Running on llama.cpp" in done.stderr  # the CLI says which engine answers
+
+
+async def test_a_stored_conversation_on_the_engine_saves_each_turn_and_reuses_the_earlier_audio(
+    model, utterance_audio, tmp_path
+):
+    """Through ConversationSession, as the window runs it: both exchanges saved whole, and the second one's
+    memory (the first question's audio and its stored reply) comes from the engine's prompt cache."""
+    from voxtral_desktop.core.chunks import ReplyStatus
+    from voxtral_desktop.core.conversation import ConversationSession
+    from voxtral_desktop.core.history import HistoryStore
+    from voxtral_desktop.core.reply import Words
+
+    first_audio, second_audio = list(utterance_audio.values())[:2]
+    with HistoryStore(tmp_path / "h.sqlite3") as store:
+        session = ConversationSession(model, store)
+        replies = []
+        for audio in (first_audio, second_audio):
+            reply = session.reply(audio)
+            words = [e.text async for e in reply.events() if isinstance(e, Words) and e.text]
+            assert reply.status == ReplyStatus.COMPLETE and words == reply.chunks
+            replies.append(reply)
+        timings = model.backend.last_timings
+        assert timings["cache_n"] >= AUDIO_WINDOW_TOKENS, timings  # the first question was not encoded again
+        turns = store.turns(session.conversation_id)
+        assert [t.role for t in turns] == ["user", "assistant", "user", "assistant"]
+        assert [t.text for t in turns if t.role == "assistant"] == [r.text for r in replies]
+        assert all(t.status == ReplyStatus.COMPLETE for t in turns if t.role == "assistant")

@@ -34,8 +34,11 @@ def test_mistral_api_asks_only_for_the_key_tests_it_and_keeps_it_in_the_keyring(
         url = mistral.url + "/v1"
         app.vms.config.remote.mistral_base_url = url  # Mistral's API, played by the test server
         dialog = open_server_page(app)
-        assert all(dialog.inputs[name].isVisibleTo(dialog) for name in SERVER_ONLY)
         combo = dialog.inputs["backend"]
+        # Voxtral on this computer (auto, the default): no server field at all.
+        assert not any(dialog.inputs[name].isVisibleTo(dialog) for name in (*SERVER_ONLY, "remote.api_key"))
+        combo.setCurrentIndex(combo.findData("openai"))
+        assert all(dialog.inputs[name].isVisibleTo(dialog) for name in (*SERVER_ONLY, "remote.api_key"))
         combo.setCurrentIndex(combo.findData("mistral"))
         assert not any(dialog.inputs[name].isVisibleTo(dialog) for name in SERVER_ONLY)
         key = dialog.inputs["remote.api_key"]
@@ -87,6 +90,7 @@ def test_test_connection_says_plainly_when_the_chosen_model_cannot_take_audio(qt
 
 def test_the_audio_form_found_for_a_server_is_shown_by_the_format_field(qtbot, make_app):
     app = make_app(scripted_model())
+    app.vms.config.backend = "openai"
     app.vms.config.remote.base_url = "http://127.0.0.1:8000/v1"
     FormMemory().remember("http://127.0.0.1:8000/v1", "audio_url", "input_audio")
     dialog = open_server_page(app)

@@ -32,7 +32,17 @@ from voxtral_desktop.core.config import ConfigError
 from voxtral_desktop.core.errors import KeyringUnavailable
 from voxtral_desktop.ui import theme
 from voxtral_desktop.ui.language_voices_editor import LanguageVoicesEditor
-from voxtral_desktop.ui.settings_fields import FIELDS, PAGES, SECTIONS, SERVER_ONLY, Field, field_named, parse
+from voxtral_desktop.ui.settings_fields import (
+    ANY_SERVER,
+    FIELDS,
+    LOCAL_ENGINES,
+    PAGES,
+    SECTIONS,
+    SERVER_ONLY,
+    Field,
+    field_named,
+    parse,
+)
 from voxtral_desktop.ui.view_models.settings_vm import SettingsViewModel
 
 log = logging.getLogger(__name__)
@@ -158,11 +168,13 @@ class SettingsDialog(QDialog):
         return "mistral" if self.value("backend") == "mistral" else "openai"
 
     def _show_engine(self, *_: object) -> None:
-        """Mistral's API needs only the key: the fields of a server of one's own hide while it is chosen."""
+        """Mistral's API needs only the key: the fields of a server of one's own hide while it is chosen, and
+        every server field hides while Voxtral runs on this computer."""
         mistral = self._server_backend() == "mistral"
-        for name in SERVER_ONLY:
+        local = self.value("backend") in LOCAL_ENGINES
+        for name in (*SERVER_ONLY, *ANY_SERVER):
             form, box = self._rows[name]
-            form.setRowVisible(box, not mistral)
+            form.setRowVisible(box, not local and (name in ANY_SERVER or not mistral))
         base_url = str(self.value("remote.base_url"))
         source = self.settings.key_source(self._server_backend(), base_url)
         self.inputs["remote.api_key"].setPlaceholderText(  # type: ignore[union-attr]
@@ -170,7 +182,7 @@ class SettingsDialog(QDialog):
         )
         note = self.settings.audio_form_note(self._server_backend(), base_url)
         self.audio_form_note.setText(note)
-        self.audio_form_note.setVisible(bool(note) and not mistral)
+        self.audio_form_note.setVisible(bool(note) and not mistral and not local)
         engine = self.settings.engine_note(
             {"backend": self.value("backend"), "llamacpp": {"quantization": self.value("llamacpp.quantization")}}
         )

@@ -324,6 +324,9 @@ SECTIONS = (*SECTIONS, LISTENING, DESKTOP, LLAMACPP)
 FIELDS: tuple[Field, ...] = tuple(f for _, fields in SECTIONS for f in fields)
 # What only a server of one's own needs: hidden when the Mistral API preset fills it in.
 SERVER_ONLY = ("remote.base_url", "remote.model", "remote.audio_format")
+# Rows about any server (Mistral's or one's own): hidden while Voxtral runs on this computer.
+ANY_SERVER = ("remote.api_key", "remote.timeout_s")
+LOCAL_ENGINES = ("auto", "local", "llamacpp")
 # Sections shown together, one page at a time: the whole list is too tall for a laptop screen.
 PAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Model & replies", ("Model", "Replies")),

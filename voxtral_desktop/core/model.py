@@ -240,7 +240,6 @@ class VoxtralModel:
         ``started`` (perf_counter) is when the call began: processing_time_ms counts from there.
         """
         timings = timings if timings is not None else ReplyTimings(started)
-        self.last_timings = timings
         audio = request.audio if isinstance(request, GenerationRequest) else None
         reply = Reply(timings, audio_s=duration_s(audio) if audio is not None else None)
         reply.feed(self.stream(request, reply, chunk_id, started=started))

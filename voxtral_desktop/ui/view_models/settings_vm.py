@@ -99,22 +99,7 @@ class SettingsViewModel(QObject):
     def voice_choices(self) -> list[VoiceChoice]:
         """The default, the voices on this computer, those the hub offers (once its list has been fetched:
         ``refresh_voices``), and the system voice."""
-        choices = [VoiceChoice("", "Default (natural voice)")]
-        seen: set[str] = set()
-        for info in installed_voices():
-            seen.add(info.key)
-            choices.append(VoiceChoice(info.key, f"{info.language_name} · {info.name} · {info.quality}"))
-        if (voices_dir() / CATALOGUE_FILE).is_file():
-            try:
-                hub = downloadable_voices()
-            except SpeechError as e:
-                log.warning("%s", e)
-                hub = []
-            for info in hub:
-                if info.key not in seen:
-                    size = f"{info.size_bytes / 1e6:.0f} MB download"
-                    label = f"{info.language_name} · {info.name} · {info.quality} ({size})"
-                    choices.append(VoiceChoice(info.key, label, installed=False))
+        choices = [VoiceChoice("", "Default (natural voice)"), *self._piper_choices(None)]
         for preset in sorted(PRESET_VOICES, key=lambda p: p.language):  # by language, as the local ones
             label = f"{preset.language} · {preset.name} · Mistral API ({PRICE})"
             choices.append(VoiceChoice(PREFIX + preset.voice_id, label, installed=False))
@@ -124,10 +109,19 @@ class SettingsViewModel(QObject):
     def language_voice_choices(self, language: str) -> list[VoiceChoice]:
         """Settings > Voice, one list per language: automatic, that language's voices on this computer, then those
         the hub offers with their download size (once its list has been fetched: ``refresh_voices``)."""
-        choices = [VoiceChoice("", "Automatic")]
+        return [VoiceChoice("", "Automatic"), *self._piper_choices(language)]
+
+    @staticmethod
+    def _piper_choices(language: str | None) -> list[VoiceChoice]:
+        """The Piper voices on this computer, then those the hub offers with their download size (once its list
+        has been fetched); only ``language``'s when given."""
+        def wanted(info: Any) -> bool:
+            return language is None or voice_language(info.language) == language
+
+        choices: list[VoiceChoice] = []
         seen: set[str] = set()
         for info in installed_voices():
-            if voice_language(info.language) == language:
+            if wanted(info):
                 seen.add(info.key)
                 choices.append(VoiceChoice(info.key, f"{info.language_name} · {info.name} · {info.quality}"))
         if (voices_dir() / CATALOGUE_FILE).is_file():
@@ -137,7 +131,7 @@ class SettingsViewModel(QObject):
                 log.warning("%s", e)
                 hub = []
             for info in hub:
-                if voice_language(info.language) == language and info.key not in seen:
+                if wanted(info) and info.key not in seen:
                     size = f"{info.size_bytes / 1e6:.0f} MB download"
                     label = f"{info.language_name} · {info.name} · {info.quality} ({size})"
                     choices.append(VoiceChoice(info.key, label, installed=False))

@@ -151,3 +151,29 @@ def test_settings_lists_mistrals_voices_by_language_with_the_price_and_saves_the
     dialog.save()
     qtbot.waitUntil(lambda: app.window.settings_dialog is None, timeout=3000)
     assert app.vms.config.speech.voice == "mistral:voice_481"
+
+
+def test_a_reply_in_the_window_is_spoken_by_mistrals_voice_chunk_by_chunk(qtbot, make_app, clean_keys, monkeypatch):
+    """The working path: each chunk of the window's reply is one speech request (its text, the voice, the key)
+    and the server's streamed audio is what the player says, whole; no fallback, no banner."""
+    monkeypatch.setenv("MISTRAL_API_KEY", KEY)
+    players: list[SynthPlayer] = []
+    with SpeechServer(require_key=KEY) as server:
+        spoken = np.linspace(-0.5, 0.5, 4800, dtype=np.float32)  # 0.2 s at 24 kHz, told apart by its shape
+        server.script.audio = spoken
+        app, speaker = mistral_app(make_app, server.base_url, LocalVoice, players)
+        qtbot.waitUntil(lambda: speaker.status.phase == LoadPhase.READY, timeout=5000)
+        fallbacks: list[str] = []
+        speaker.fallback.connect(fallbacks.append)
+        app.vms.replies.sendText("what is the weather?")
+        qtbot.waitUntil(lambda: app.chat.has_reply(1) and app.vms.replies.reply_task.done(), timeout=10000)
+        chunks = app.chat.reply(1).chunks
+        qtbot.waitUntil(lambda: len(players[0].played) == len(chunks), timeout=5000)
+
+        requests = server.speech_requests()
+        assert [r.body["input"] for r in requests] == chunks
+        assert {r.body["voice_id"] for r in requests} == {"voice_478"}
+        assert all(r.headers["authorization"] == f"Bearer {KEY}" for r in requests)
+        for text, audio in players[0].played:
+            np.testing.assert_allclose(audio, spoken, atol=1e-6)
+        assert fallbacks == [] and app.window.banner("voice") is None
